@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as foundation from './20261128000001_foundation.js';
+
+/**
+ * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
+ * TypeScript sources under jest and from the compiled build.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261128000001_foundation': foundation,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

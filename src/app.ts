@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config/index.js';
+import { FlowStore } from './interaction/flow.js';
+import { interactionRouter } from './interaction/router.js';
+import { createLogger } from './logger.js';
+import { VIEWS_DIR } from './paths.js';
+import { createProvider } from './provider/index.js';
+import { cookieKeys, openServices, type Services } from './services/index.js';
+
+export interface App {
+  config: AppConfig;
+  provider: Provider;
+  services: Services;
+  logger: Logger;
+  /** Starts listening; resolves with the bound base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Response headers for every answer; pages also get no-store. oidc-provider adds script hashes to this CSP itself. */
+async function securityHeaders(ctx: Context, next: Next) {
+  ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'");
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  await next();
+  if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+}
+
+async function accessLog(logger: Logger, ctx: Context, next: Next) {
+  const started = performance.now();
+  try {
+    await next();
+  } finally {
+    // Path only: query strings and bodies can carry codes and tokens.
+    logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+  }
+}
+
+/** The composition root: wires config → stores → services → provider and pages. */
+export async function createApp(config: AppConfig, options: { logger?: Logger } = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const services = await openServices(config);
+  const jwks = await services.keys.ensure();
+  const provider = createProvider({
+    config,
+    jwks: jwks as never,
+    cookieKeys: await cookieKeys(config, services),
+    store: services.oidcStore,
+    clients: services.clientStore,
+    accounts: services.accounts,
+    logger,
+  });
+  const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
+  const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
+
+  provider.use((ctx, next) => accessLog(logger, ctx, next));
+  provider.use(securityHeaders);
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = css;
+      return;
+    }
+    if (ctx.method === 'GET' && ctx.path === '/healthz') {
+      await services.db.raw('select 1');
+      if (services.redis) await services.redis.ping();
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    await next();
+  });
+  const interactions = interactionRouter({ provider, flows, accounts: services.accounts, clients: services.clients, logger });
+  provider.use(interactions.routes());
+  provider.use(interactions.allowedMethods());
+
+  const sweeper =
+    config.redis === undefined
+      ? setInterval(() => {
+          services.oidcStore.sweep().catch((err) => logger.warn({ err }, 'sweeping expired artifacts failed'));
+        }, config.sweepIntervalSeconds * 1000).unref()
+      : undefined;
+
+  let server: Server | undefined;
+  return {
+    config,
+    provider,
+    services,
+    logger,
+    listen(port = config.port, host = config.host) {
+      server = createServer(provider.callback());
+      return new Promise((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => {
+          const { port: bound } = server!.address() as AddressInfo;
+          resolve(`http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${bound}`);
+        });
+      });
+    },
+    async close() {
+      if (sweeper) clearInterval(sweeper);
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+      }
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig } from './config/index.js';
+import { ValidationError } from './services/accounts.js';
+import { openServices } from './services/index.js';
+import { DuplicateError } from './stores/sql/accounts.js';
+import { migrate } from './stores/db.js';
+
+const USAGE = `usage: gatehouse <command>
+
+  migrate                                  apply database migrations
+  keys rotate                              publish a new signing key, start signing with the previous "next" key
+  user create --email E --password P [--name N]
+  client create --name N --session-type web|mobile|desktop --redirect-uri U [--redirect-uri U2 …]
+                [--post-logout-redirect-uri U …] [--backchannel-logout-uri U] [--third-party]
+
+Every command uses DATABASE_URL (default sqlite:data/gatehouse.db) and prints JSON on stdout.`;
+
+class UsageError extends Error {}
+
+function options(args: string[], spec: ParseArgsConfig['options']) {
+  try {
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function required(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+async function run(argv: string[]): Promise<unknown> {
+  const [command, sub, ...rest] = argv;
+  const config = loadConfig();
+  if (command === 'migrate' && sub === undefined) {
+    const services = await openServices(config, { migrate: false });
+    try {
+      return { applied: await migrate(services.db, config.database) };
+    } finally {
+      await services.close();
+    }
+  }
+  const key = `${command ?? ''} ${sub ?? ''}`;
+  if (!['keys rotate', 'user create', 'client create'].includes(key)) throw new UsageError(`unknown command: ${argv.join(' ') || '(none)'}`);
+  const services = await openServices(config);
+  try {
+    switch (key) {
+      case 'keys rotate': {
+        options(rest, {});
+        await services.keys.ensure();
+        return await services.keys.rotate();
+      }
+      case 'user create': {
+        const v = options(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
+        const account = await services.accounts.create({
+          email: required(v, 'email'),
+          password: required(v, 'password'),
+          name: v.name as string | undefined,
+        });
+        return { id: account.id, email: account.email };
+      }
+      default: {
+        const v = options(rest, {
+          name: { type: 'string' },
+          'session-type': { type: 'string' },
+          'redirect-uri': { type: 'string', multiple: true },
+          'post-logout-redirect-uri': { type: 'string', multiple: true },
+          'backchannel-logout-uri': { type: 'string' },
+          'third-party': { type: 'boolean' },
+        });
+        const { client, clientSecret } = await services.clients.create({
+          clientName: required(v, 'name'),
+          sessionType: required(v, 'session-type') as 'web',
+          redirectUris: (v['redirect-uri'] as string[] | undefined) ?? [],
+          postLogoutRedirectUris: (v['post-logout-redirect-uri'] as string[] | undefined) ?? [],
+          backchannelLogoutUri: v['backchannel-logout-uri'] as string | undefined,
+          thirdParty: Boolean(v['third-party']),
+        });
+        return {
+          client_id: client.clientId,
+          ...(clientSecret ? { client_secret: clientSecret } : {}),
+          client_name: client.clientName,
+          session_type: client.sessionType,
+          first_party: client.firstParty,
+          redirect_uris: client.metadata.redirect_uris,
+          token_endpoint_auth_method: client.metadata.token_endpoint_auth_method,
+        };
+      }
+    }
+  } finally {
+    await services.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (result) => {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) process.stderr.write(`gatehouse: ${err.message}\n\n${USAGE}\n`);
+    else if (err instanceof ConfigError || err instanceof ValidationError || err instanceof DuplicateError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+    } else process.stderr.write(`gatehouse: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = err instanceof UsageError ? 64 : 1;
+  },
+);

@@ -1,0 +1,89 @@
+import { envSchema, type Env } from './schema.js';
+
+export { envSchema } from './schema.js';
+
+export interface AppConfig {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  issuer: string;
+  database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
+  redis?: { url: string; prefix: string };
+  cookieKeys?: string[];
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  trustedProxies: string[];
+  logLevel: Env['LOG_LEVEL'];
+  lifetimes: {
+    accessTokenSeconds: number;
+    idTokenSeconds: number;
+    interactionSeconds: number;
+    webSessionHours: number;
+    mobileSessionHours: number | null;
+    desktopSessionHours: number | null;
+    refreshTokenMaxHours: number;
+  };
+  resourceServers: Record<string, { scopes: string[] }>;
+  sweepIntervalSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Reads settings from an environment (default: process.env). Throws ConfigError naming each bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
+  const relevant = Object.fromEntries(
+    Object.keys(envSchema.shape).map((key) => [key, source[key] === '' ? undefined : source[key]]),
+  );
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
+
+  const problems: string[] = [];
+  if (e.NODE_ENV === 'production') {
+    const url = new URL(issuer);
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      problems.push('ISSUER: must be https:// in production (http is allowed only on loopback)');
+    }
+    if (!e.COOKIE_KEYS) problems.push('COOKIE_KEYS: required in production (generated development keys are refused)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const database: AppConfig['database'] = e.DATABASE_URL.startsWith('sqlite:')
+    ? { kind: 'sqlite', filename: e.DATABASE_URL.slice('sqlite:'.length) }
+    : { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA };
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    database,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_KEY_PREFIX } : undefined,
+    cookieKeys: e.COOKIE_KEYS,
+    argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+    trustedProxies: e.TRUSTED_PROXIES,
+    logLevel: e.LOG_LEVEL,
+    lifetimes: {
+      accessTokenSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      idTokenSeconds: e.ID_TOKEN_TTL_SECONDS,
+      interactionSeconds: e.INTERACTION_TTL_SECONDS,
+      webSessionHours: e.WEB_SESSION_HOURS,
+      mobileSessionHours: e.MOBILE_SESSION_HOURS ?? null,
+      desktopSessionHours: e.DESKTOP_SESSION_HOURS ?? null,
+      refreshTokenMaxHours: e.REFRESH_TOKEN_MAX_HOURS,
+    },
+    resourceServers: e.RESOURCE_SERVERS,
+    sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Every Gatehouse setting, its environment variable, its default and its range: declared once here.
+ * The README's settings table follows this file; `loadConfig` is the only reader of `process.env`.
+ */
+import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalInt = (min: number, max: number) =>
+  z.preprocess((v) => (v === '' ? undefined : v), int(min, max).optional());
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const cidr = z.string().refine((value) => {
+  try {
+    if (value.includes('/')) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IP address or CIDR block');
+
+/** Environment variable → setting. Keys are the variable names, so errors name the variable. */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** TCP port of the HTTP listener. */
+  PORT: int(0, 65535).default(3000),
+  /** Interface to bind. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The OpenID issuer identifier; defaults to http://localhost:<PORT>. */
+  ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  /** `sqlite:<path>` (embedded default) or `postgres://…`. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or postgres://…')
+    .default('sqlite:data/gatehouse.db'),
+  /** PostgreSQL schema holding Gatehouse's tables (created if missing). */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('public'),
+  /** Redis for tokens, sessions and cross-node signals; unset keeps them in the SQL database. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://… or rediss://…').optional(),
+  /** Prefix of every Redis key Gatehouse writes. */
+  REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
+  /** Comma-separated secrets that sign cookies, newest first. Generated and kept in the database in development. */
+  COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1)).optional(),
+  /** argon2id memory cost in KiB (OWASP: 19456). */
+  ARGON2_MEMORY_KIB: int(8192, 4 * 1024 * 1024).default(19456),
+  /** argon2id iterations (OWASP: 2). */
+  ARGON2_TIME_COST: int(1, 20).default(2),
+  /** argon2id lanes (OWASP: 1). */
+  ARGON2_PARALLELISM: int(1, 16).default(1),
+  /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  TRUSTED_PROXIES: list.pipe(z.array(cidr)).default([]),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Lifetime of access tokens, in seconds. */
+  ACCESS_TOKEN_TTL_SECONDS: int(60, 86400).default(900),
+  /** Lifetime of ID tokens, in seconds. */
+  ID_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
+  /** How long a started sign-in may take, in seconds. */
+  INTERACTION_TTL_SECONDS: int(60, 86400).default(1800),
+  /** Absolute lifetime of a web session (browser session and web clients' refresh tokens), in hours. */
+  WEB_SESSION_HOURS: int(1, 8760).default(24),
+  /** Absolute lifetime of mobile clients' refresh tokens, in hours; unset: REFRESH_TOKEN_MAX_HOURS. */
+  MOBILE_SESSION_HOURS: optionalInt(1, 87600),
+  /** Absolute lifetime of desktop clients' refresh tokens, in hours; unset: REFRESH_TOKEN_MAX_HOURS. */
+  DESKTOP_SESSION_HOURS: optionalInt(1, 87600),
+  /** Platform ceiling on any refresh token's absolute lifetime, in hours. */
+  REFRESH_TOKEN_MAX_HOURS: int(1, 87600).default(8760),
+  /** Resource servers that receive JWT access tokens: JSON object { "<resource URI>": { "scopes": ["…"] } }. */
+  RESOURCE_SERVERS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.url(), z.object({ scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default([]) })))
+    .default({}),
+  /** Seconds between sweeps of expired rows from the SQL token store. */
+  SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
+});
+
+export type Env = z.infer<typeof envSchema>;

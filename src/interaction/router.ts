@@ -1,0 +1,118 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors as oidcErrors, type InteractionResults } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { AccountService } from '../services/accounts.js';
+import type { ClientService } from '../services/clients.js';
+import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
+import { ConsentStep } from './steps/consent.js';
+import { PasswordStep } from './steps/password.js';
+import type { Step, StepContext } from './steps/step.js';
+import { render } from './views.js';
+
+export interface InteractionDeps {
+  provider: Provider;
+  flows: FlowStore;
+  accounts: AccountService;
+  clients: ClientService;
+  logger: Logger;
+}
+
+const EXPIRED =
+  'This sign-in has expired or was started in another browser. Go back to the application and sign in again.';
+
+/**
+ * The sign-in pages. GET /interaction/:uid shows the flow's current step; POST /interaction/:uid/:step
+ * submits it. Every POST is checked against the flow's step and CSRF token before the step sees it;
+ * a finished interaction answers 303 back to the authorization endpoint.
+ */
+export function interactionRouter(deps: InteractionDeps): Router {
+  const { provider, flows, clients } = deps;
+  const consent = new ConsentStep(provider, deps.accounts);
+  const steps: Record<StepName, Step> = { password: new PasswordStep(deps.accounts), consent };
+  const router = new Router({ prefix: '/interaction' });
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
+
+  async function load(ctx: Context): Promise<StepContext | undefined> {
+    let interaction;
+    try {
+      interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof oidcErrors.SessionNotFound) {
+        await render(ctx, 'error', { message: EXPIRED, code: null }, 400);
+        return undefined;
+      }
+      throw err;
+    }
+    if (interaction.uid !== ctx.params.uid) {
+      await render(ctx, 'error', { message: EXPIRED, code: null }, 400);
+      return undefined;
+    }
+    const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
+    const flow = (await flows.load(interaction.uid)) ?? (await flows.start(interaction.uid, first));
+    const client = await clients.find(interaction.params.client_id as string);
+    return { ctx, interaction, flow, client };
+  }
+
+  async function finish(s: StepContext, result: InteractionResults) {
+    const target = await provider.interactionResult(s.ctx.req, s.ctx.res, result, { mergeWithLastSubmission: false });
+    await flows.end(s.flow.uid);
+    s.ctx.redirect(target);
+    s.ctx.status = 303;
+  }
+
+  /** Where a flow goes once the account is known. Later steps (second factor, forced change) slot in here. */
+  async function authenticated(s: StepContext, accountId: string) {
+    const flow: SignInFlow = { ...s.flow, accountId };
+    deps.logger.info({ event: 'sign_in.success', accountId, clientId: s.interaction.params.client_id }, 'sign-in succeeded');
+    await finish({ ...s, flow }, { login: { accountId, remember: true } });
+  }
+
+  router.get('/:uid', async (ctx) => {
+    const s = await load(ctx);
+    if (!s) return;
+    if (s.flow.step === 'consent' && s.client?.firstParty) {
+      await finish(s, await consent.grant(s));
+      return;
+    }
+    await steps[s.flow.step].render(s);
+  });
+
+  router.post('/:uid/:step', parseForm, async (ctx) => {
+    const s = await load(ctx);
+    if (!s) return;
+    const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!csrfMatches(s.flow, form.csrf)) {
+      await steps[s.flow.step].render(s, { status: 403, errors: ['This form has expired. Please try again.'] });
+      return;
+    }
+    if (ctx.params.step === 'abort') {
+      await finish(s, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+      return;
+    }
+    if (ctx.params.step !== s.flow.step) {
+      ctx.redirect(`/interaction/${s.flow.uid}`);
+      ctx.status = 303;
+      return;
+    }
+    const step = steps[s.flow.step];
+    const outcome = await step.submit(s, form);
+    switch (outcome.kind) {
+      case 'again':
+        if (outcome.status === 401) {
+          deps.logger.info({ event: 'sign_in.failure', clientId: s.interaction.params.client_id }, 'sign-in failed');
+        }
+        await step.render(s, outcome);
+        return;
+      case 'authenticated':
+        await authenticated(s, outcome.accountId);
+        return;
+      case 'finish':
+        await finish(s, outcome.result);
+    }
+  });
+
+  return router;
+}

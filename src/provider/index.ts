@@ -1,0 +1,143 @@
+import { timingSafeEqual } from 'node:crypto';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type JWKS } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/index.js';
+import { absoluteLifetimeSeconds, remainingSeconds, type SessionType } from '../policy/session-lifetimes.js';
+import type { AccountService } from '../services/accounts.js';
+import { digestClientSecret, SESSION_TYPES } from '../services/clients.js';
+import type { OidcStore } from '../stores/oidc-store.js';
+import type { ClientStore } from '../stores/sql/clients.js';
+import { nowSeconds } from '../stores/db.js';
+import { render } from '../interaction/views.js';
+import { adapterFactory } from './adapter.js';
+
+export interface ProviderDeps {
+  config: AppConfig;
+  jwks: JWKS;
+  cookieKeys: string[];
+  store: OidcStore;
+  clients: ClientStore;
+  accounts: AccountService;
+  logger: Logger;
+}
+
+type Client = KoaContextWithOIDC['oidc']['client'];
+const sessionTypeOf = (client: Client | undefined): SessionType =>
+  ((client as { session_type?: SessionType } | undefined)?.session_type ?? 'web');
+
+/** Builds the oidc-provider instance: every option Gatehouse sets, with the reason beside it. */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, accounts } = deps;
+  const lt = config.lifetimes;
+  const lifetime = (client: Client | undefined) => absoluteLifetimeSeconds(sessionTypeOf(client), lt);
+
+  const configuration: Configuration = {
+    adapter: adapterFactory(deps.store, deps.clients),
+    jwks: deps.jwks,
+    cookies: {
+      keys: deps.cookieKeys,
+      // HttpOnly and SameSite=Lax on every cookie; Secure whenever the request arrived over https.
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    async findAccount(_ctx, id) {
+      const account = await accounts.findById(id);
+      if (!account || account.status !== 'active') return undefined;
+      return {
+        accountId: account.id,
+        async claims() {
+          return { sub: account.id, email: account.email, email_verified: false, name: account.name ?? undefined };
+        },
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    // PKCE (S256, the only method oidc-provider 9 accepts) for every client, confidential ones too.
+    pkce: { required: () => true },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    extraClientMetadata: {
+      properties: ['session_type', 'first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'session_type' && !SESSION_TYPES.includes(value as SessionType)) {
+          throw new errors.InvalidClientMetadata('session_type must be web, mobile or desktop');
+        }
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          await render(ctx as never, 'logout', { form, clientName: ctx.oidc.client?.clientName ?? null });
+        },
+        async postLogoutSuccessSource(ctx) {
+          await render(ctx as never, 'logged-out', { clientName: ctx.oidc.client?.clientName ?? null });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined!,
+        // A code or refresh token issued for a resource keeps serving it without repeating `resource`.
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resourceIndicator) {
+          const server = config.resourceServers[resourceIndicator];
+          if (!server) throw new errors.InvalidTarget();
+          return {
+            scope: server.scopes.join(' '),
+            audience: resourceIndicator,
+            accessTokenFormat: 'jwt', // RFC 9068, verifiable with the JWKS alone
+            accessTokenTTL: lt.accessTokenSeconds,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: () => lt.accessTokenSeconds,
+      ClientCredentials: () => lt.accessTokenSeconds,
+      AuthorizationCode: () => 60,
+      IdToken: () => lt.idTokenSeconds,
+      Interaction: () => lt.interactionSeconds,
+      // The browser session ends WEB_SESSION_HOURS after sign-in, however active it is.
+      Session: (_ctx, session) =>
+        remainingSeconds(session.loginTs ?? nowSeconds(), absoluteLifetimeSeconds('web', lt), nowSeconds()),
+      // Refresh tokens end an absolute time after the sign-in; iiat survives rotation.
+      RefreshToken: (_ctx, token, client) => remainingSeconds(token.iiat ?? nowSeconds(), lifetime(client), nowSeconds()),
+      Grant: (ctx) => lifetime(ctx?.oidc?.client),
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    async renderError(ctx, out) {
+      const message =
+        out.error === 'invalid_request' || out.error === 'invalid_client' || out.error === 'invalid_redirect_uri'
+          ? `The application sent an invalid sign-in request${out.error_description ? `: ${out.error_description}` : '.'}`
+          : 'We could not complete this request.';
+      await render(ctx as never, 'error', { message, code: out.error }, ctx.status >= 400 ? ctx.status : 400);
+    },
+    clientBasedCORS: () => false,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustedProxies.length > 0;
+
+  // Client secrets are stored as SHA-256 digests (services/clients): compare the digest of what was sent.
+  const { Client } = provider;
+  Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    const expected = Buffer.from(this.clientSecret ?? '');
+    const given = Buffer.from(digestClientSecret(actual));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  } as never;
+
+  provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
+  provider.on('grant.revoked', (_ctx, grantId) => deps.logger.info({ event: 'grant.revoked', grantId }, 'grant revoked'));
+  return provider;
+}

@@ -1,0 +1,118 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { ClientRecord, ClientStore, SessionType } from '../stores/sql/clients.js';
+import { nowSeconds } from '../stores/db.js';
+import { ValidationError } from './accounts.js';
+
+export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies readonly SessionType[];
+
+/** Client secrets are 256-bit random strings, so one SHA-256 is enough to store them safely. */
+export const digestClientSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_IPS = new Set(['127.0.0.1', '[::1]']);
+
+/**
+ * Why a redirect URI is unacceptable for a client of this session type, or null when it is fine.
+ * Web clients: https, or http on a loopback host for development. Mobile and desktop (RFC 8252):
+ * http on a loopback IP literal (any port matches), a private-use scheme in reverse-domain form,
+ * or a claimed https URI.
+ */
+export function redirectUriProblem(value: string, sessionType: SessionType): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute URI';
+  }
+  if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  if (value.includes('*')) return 'must not contain wildcards';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:') return null;
+  if (sessionType === 'web') {
+    if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
+    return 'web clients need https (http only on a loopback host)';
+  }
+  if (url.protocol === 'http:') {
+    return LOOPBACK_IPS.has(url.hostname) ? null : 'http redirects of native apps must use a loopback IP literal (127.0.0.1 or [::1])';
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (!scheme.includes('.')) return 'a private-use scheme must be in reverse-domain form, such as com.example.app';
+  if (url.host) return 'a private-use scheme URI takes a path, not a host (com.example.app:/callback)';
+  return null;
+}
+
+const newClientSchema = z
+  .object({
+    clientName: z.string().trim().min(1, 'is required').max(200),
+    sessionType: z.enum(SESSION_TYPES, { message: 'must be web, mobile or desktop' }),
+    redirectUris: z.array(z.string()).min(1, 'needs at least one redirect URI'),
+    postLogoutRedirectUris: z.array(z.string()).default([]),
+    backchannelLogoutUri: z.string().optional(),
+    thirdParty: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const check = (field: string, uris: string[]) =>
+      uris.forEach((uri, i) => {
+        const problem = redirectUriProblem(uri, c.sessionType);
+        if (problem) ctx.addIssue({ code: 'custom', path: [field, i], message: `${uri}: ${problem}` });
+      });
+    check('redirectUris', c.redirectUris);
+    check('postLogoutRedirectUris', c.postLogoutRedirectUris);
+    if (c.backchannelLogoutUri) check('backchannelLogoutUri', [c.backchannelLogoutUri]);
+  });
+
+export type NewClient = z.input<typeof newClientSchema>;
+
+export interface CreatedClient {
+  client: ClientRecord;
+  /** Shown once, for web (confidential) clients; only its digest is stored. */
+  clientSecret?: string;
+}
+
+export class ClientService {
+  constructor(private readonly clients: ClientStore) {}
+
+  async create(input: NewClient): Promise<CreatedClient> {
+    const parsed = newClientSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+    }
+    const c = parsed.data;
+    const clientId = randomBytes(16).toString('base64url');
+    const confidential = c.sessionType === 'web';
+    const clientSecret = confidential ? randomBytes(32).toString('base64url') : undefined;
+    const metadata: Record<string, unknown> = {
+      client_id: clientId,
+      client_name: c.clientName,
+      application_type: confidential ? 'web' : 'native',
+      session_type: c.sessionType,
+      first_party: !c.thirdParty,
+      redirect_uris: c.redirectUris,
+      post_logout_redirect_uris: c.postLogoutRedirectUris,
+      response_types: ['code'],
+      grant_types: confidential
+        ? ['authorization_code', 'refresh_token', 'client_credentials']
+        : ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+      ...(clientSecret ? { client_secret: digestClientSecret(clientSecret) } : {}),
+      ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+    };
+    const now = nowSeconds();
+    const client: ClientRecord = {
+      clientId,
+      clientName: c.clientName,
+      sessionType: c.sessionType,
+      firstParty: !c.thirdParty,
+      metadata,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.clients.create(client);
+    return { client, clientSecret };
+  }
+
+  find(clientId: string): Promise<ClientRecord | undefined> {
+    return this.clients.find(clientId);
+  }
+}

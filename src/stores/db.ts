@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { AppConfig } from '../config/index.js';
+import { migrationSource } from '../../migrations/index.js';
+
+export type Db = Knex;
+
+// bigint columns hold epoch seconds, far inside Number's safe range: read them as numbers, not strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/** Opens the SQL database named by the configuration (SQLite file or PostgreSQL). */
+export function openDb(database: AppConfig['database']): Db {
+  if (database.kind === 'sqlite') {
+    if (database.filename !== ':memory:') mkdirSync(dirname(database.filename), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: database.filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          // WAL lets the CLI and the server share the file; busy_timeout waits out a writer instead of failing.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 5000');
+          conn.pragma('foreign_keys = ON');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  return knexFactory({
+    client: 'pg',
+    connection: database.url,
+    searchPath: [database.schema],
+    pool: { min: 0, max: 10 },
+  });
+}
+
+/** Brings the schema up to date. Safe to run concurrently from several nodes (knex holds a migration lock). */
+export async function migrate(db: Db, database: AppConfig['database']): Promise<string[]> {
+  const schemaName = database.kind === 'postgres' ? database.schema : undefined;
+  if (schemaName) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schemaName]);
+  const [, applied] = (await db.migrate.latest({ migrationSource, schemaName })) as [number, string[]];
+  return applied;
+}
+
+/** Current time as epoch seconds: every timestamp column stores this, identically on both databases. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

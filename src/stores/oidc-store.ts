@@ -1,0 +1,30 @@
+/**
+ * Storage of oidc-provider artifacts (sessions, grants, codes, tokens, interactions) and of Gatehouse's
+ * own short-lived sign-in flows. Two implementations pass one contract suite (test/stores/oidc-store.contract.ts):
+ * SQL (SQLite or PostgreSQL) and Redis.
+ */
+export type Payload = Record<string, unknown> & {
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  accountId?: string;
+  consumed?: number;
+};
+
+export interface OidcStore {
+  /** Inserts or replaces; expiresIn in seconds (undefined: no expiry). */
+  upsert(model: string, id: string, payload: Payload, expiresIn?: number): Promise<void>;
+  find(model: string, id: string): Promise<Payload | undefined>;
+  findByUid(model: string, uid: string): Promise<Payload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<Payload | undefined>;
+  /** Marks consumed (the payload then carries `consumed`: epoch seconds). */
+  consume(model: string, id: string): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Removes every artifact of the grant, of any model. */
+  revokeByGrantId(grantId: string): Promise<void>;
+  /** The unexpired artifacts of a model that belong to an account: the per-account session and grant index. */
+  listByAccount(accountId: string, model: string): Promise<Array<{ id: string; payload: Payload }>>;
+  /** Deletes expired entries; returns how many went. */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+import type { Redis } from 'ioredis';
+import type { OidcStore, Payload } from '../oidc-store.js';
+import { nowSeconds } from '../db.js';
+
+const CONSUME = `if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end`;
+
+/**
+ * OidcStore on Redis. Each artifact is a hash { payload, consumed } with the artifact's TTL; sets index
+ * artifacts by grant and by account; plain keys map uid and user code to ids. Index entries whose
+ * artifact has expired are dropped when next read.
+ */
+export class RedisOidcStore implements OidcStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(model: string, id: string) {
+    return `${this.prefix}oidc:${model}:${id}`;
+  }
+  private grantKey(grantId: string) {
+    return `${this.prefix}oidc:grant:${grantId}`;
+  }
+  private accountKey(accountId: string, model: string) {
+    return `${this.prefix}oidc:account:${accountId}:${model}`;
+  }
+  private lookupKey(kind: 'uid' | 'usercode', model: string, value: string) {
+    return `${this.prefix}oidc:${kind}:${model}:${value}`;
+  }
+
+  async upsert(model: string, id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    const key = this.key(model, id);
+    const tx = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
+    if (payload.consumed) tx.hset(key, 'consumed', String(payload.consumed));
+    const expire = (k: string) => {
+      if (expiresIn) tx.expire(k, expiresIn);
+    };
+    // Index sets live as long as their longest-lived member.
+    const extend = (k: string, member: string) => {
+      tx.sadd(k, member);
+      if (expiresIn) tx.expire(k, expiresIn, 'NX').expire(k, expiresIn, 'GT');
+      else tx.persist(k);
+    };
+    expire(key);
+    if (payload.grantId) extend(this.grantKey(payload.grantId), key);
+    if (payload.accountId) extend(this.accountKey(payload.accountId, model), id);
+    if (payload.uid) {
+      tx.set(this.lookupKey('uid', model, payload.uid), id);
+      expire(this.lookupKey('uid', model, payload.uid));
+    }
+    if (payload.userCode) {
+      tx.set(this.lookupKey('usercode', model, payload.userCode), id);
+      expire(this.lookupKey('usercode', model, payload.userCode));
+    }
+    await tx.exec();
+  }
+
+  async find(model: string, id: string): Promise<Payload | undefined> {
+    const data = await this.redis.hgetall(this.key(model, id));
+    if (!data.payload) return undefined;
+    const payload = JSON.parse(data.payload) as Payload;
+    if (data.consumed) payload.consumed = Number(data.consumed);
+    return payload;
+  }
+
+  private async findVia(kind: 'uid' | 'usercode', model: string, value: string) {
+    const id = await this.redis.get(this.lookupKey(kind, model, value));
+    return id ? this.find(model, id) : undefined;
+  }
+
+  findByUid(model: string, uid: string) {
+    return this.findVia('uid', model, uid);
+  }
+
+  findByUserCode(model: string, userCode: string) {
+    return this.findVia('usercode', model, userCode);
+  }
+
+  async consume(model: string, id: string): Promise<void> {
+    await this.redis.eval(CONSUME, 1, this.key(model, id), String(nowSeconds()));
+  }
+
+  async destroy(model: string, id: string): Promise<void> {
+    await this.redis.del(this.key(model, id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const grantKey = this.grantKey(grantId);
+    const keys = await this.redis.smembers(grantKey);
+    await this.redis.del(...keys, grantKey);
+  }
+
+  async listByAccount(accountId: string, model: string) {
+    const setKey = this.accountKey(accountId, model);
+    const ids = await this.redis.smembers(setKey);
+    const found = await Promise.all(ids.map(async (id) => ({ id, payload: await this.find(model, id) })));
+    const gone = found.filter((f) => !f.payload).map((f) => f.id);
+    if (gone.length) await this.redis.srem(setKey, ...gone);
+    return found.filter((f): f is { id: string; payload: Payload } => f.payload !== undefined);
+  }
+
+  async sweep(): Promise<number> {
+    return 0; // Redis expires artifacts itself; index sets are pruned on read.
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the composition root, which closes it.
+  }
+}

@@ -1,0 +1,61 @@
+import type { Db } from '../db.js';
+import { DuplicateError, isUniqueViolation } from './accounts.js';
+
+export type SessionType = 'web' | 'mobile' | 'desktop';
+
+export interface ClientRecord {
+  clientId: string;
+  clientName: string;
+  sessionType: SessionType;
+  firstParty: boolean;
+  /** oidc-provider client metadata (snake_case), as handed to the provider. */
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface Row {
+  client_id: string;
+  client_name: string;
+  session_type: SessionType;
+  first_party: boolean | number;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toRecord = (r: Row): ClientRecord => ({
+  clientId: r.client_id,
+  clientName: r.client_name,
+  sessionType: r.session_type,
+  firstParty: Boolean(r.first_party),
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class ClientStore {
+  constructor(private readonly db: Db) {}
+
+  async create(c: ClientRecord): Promise<void> {
+    try {
+      await this.db<Row>('clients').insert({
+        client_id: c.clientId,
+        client_name: c.clientName,
+        session_type: c.sessionType,
+        first_party: c.firstParty,
+        metadata: JSON.stringify(c.metadata),
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError('a client with this client_id');
+      throw err;
+    }
+  }
+
+  async find(clientId: string): Promise<ClientRecord | undefined> {
+    const row = await this.db<Row>('clients').where({ client_id: clientId }).first();
+    return row && toRecord(row);
+  }
+}
