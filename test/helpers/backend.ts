@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import knexFactory from 'knex';
+import { loadConfig, type AppConfig } from '../../src/config/index.js';
+
+/**
+ * Tests run on whatever backend the environment names, exactly as the server would: SQLite by default,
+ * PostgreSQL with DATABASE_URL=postgres://…, Redis with REDIS_URL. Each test file gets its own SQLite
+ * file, PostgreSQL schema and Redis key prefix, so files can run in parallel, and removes them after.
+ */
+export const PG_URL = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
+export const REDIS_URL = process.env.REDIS_URL || undefined;
+
+export interface TestBackend {
+  env: Record<string, string>;
+  config(extra?: Record<string, string>): AppConfig;
+  cleanup(): Promise<void>;
+}
+
+export function testBackend(): TestBackend {
+  const tag = `t${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+  const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    DATABASE_URL: PG_URL ?? `sqlite:${sqliteFile}`,
+    ...(PG_URL ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
+    ...(REDIS_URL ? { REDIS_URL, REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
+  };
+  return {
+    env,
+    config: (extra = {}) => loadConfig({ ...env, ...extra }),
+    async cleanup() {
+      if (PG_URL) {
+        const db = knexFactory({ client: 'pg', connection: PG_URL });
+        await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [env.DATABASE_SCHEMA]);
+        await db.destroy();
+      } else {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqliteFile}${suffix}`, { force: true });
+      }
+      if (REDIS_URL) await dropRedisPrefix(REDIS_URL, env.REDIS_KEY_PREFIX!);
+    },
+  };
+}
+
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+}

@@ -1,0 +1,36 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App } from '../../src/app.js';
+import { testBackend, type TestBackend } from './backend.js';
+
+export interface RunningApp {
+  app: App;
+  issuer: string;
+  backend: TestBackend;
+  /** Stops the server and closes the database; `keepData` leaves the backend for a restart. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+/**
+ * Boots the whole application in-process on an ephemeral loopback port, over real HTTP. The port is
+ * bound first so the issuer can name it.
+ */
+export async function startApp(extraEnv: Record<string, string> = {}, backend: TestBackend = testBackend()): Promise<RunningApp> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+  const app = await createApp(backend.config({ ISSUER: issuer, ...extraEnv }));
+  server.on('request', app.provider.callback());
+  return {
+    app,
+    issuer,
+    backend,
+    async stop(options = {}) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+      if (!options.keepData) await backend.cleanup();
+    },
+  };
+}
