@@ -7,5 +7,5 @@ import { VIEWS_DIR } from '../paths.js';
 export async function render(ctx: Context, name: string, data: Record<string, unknown>, status = 200): Promise<void> {
   ctx.status = status;
   ctx.type = 'html';
-  ctx.body = await ejs.renderFile(join(VIEWS_DIR, `${name}.ejs`), data, { async: true, cache: true });
+  ctx.body = await ejs.renderFile(join(VIEWS_DIR, `${name}.ejs`), data, { async: false, cache: true });
 }

@@ -20,28 +20,31 @@ export interface TestBackend {
   cleanup(): Promise<void>;
 }
 
-export function testBackend(): TestBackend {
+/** `embedded`: SQLite and no Redis, whatever the environment says. */
+export function testBackend(options: { embedded?: boolean } = {}): TestBackend {
+  const pgUrl = options.embedded ? undefined : PG_URL;
+  const redisUrl = options.embedded ? undefined : REDIS_URL;
   const tag = `t${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
   const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    DATABASE_URL: PG_URL ?? `sqlite:${sqliteFile}`,
-    ...(PG_URL ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
-    ...(REDIS_URL ? { REDIS_URL, REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
+    DATABASE_URL: pgUrl ?? `sqlite:${sqliteFile}`,
+    ...(pgUrl ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
   };
   return {
     env,
     config: (extra = {}) => loadConfig({ ...env, ...extra }),
     async cleanup() {
-      if (PG_URL) {
-        const db = knexFactory({ client: 'pg', connection: PG_URL });
+      if (pgUrl) {
+        const db = knexFactory({ client: 'pg', connection: pgUrl });
         await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [env.DATABASE_SCHEMA]);
         await db.destroy();
       } else {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqliteFile}${suffix}`, { force: true });
       }
-      if (REDIS_URL) await dropRedisPrefix(REDIS_URL, env.REDIS_KEY_PREFIX!);
+      if (redisUrl) await dropRedisPrefix(redisUrl, env.REDIS_KEY_PREFIX!);
     },
   };
 }

@@ -1,0 +1,228 @@
+import * as client from 'openid-client';
+import { Browser, errorsOn, type Page } from '../helpers/browser.js';
+import { RP, RP_CALLBACK, registerClient, startSignIn, submitPassword, type TestClient } from '../helpers/oidc.js';
+import { startApp, type RunningApp } from '../helpers/server.js';
+
+const EMAIL = 'bob@example.com';
+const PASSWORD = 'Sturdy-Pass-42';
+const GENERIC = 'Incorrect email or password.';
+
+let running: RunningApp;
+let web: TestClient;
+
+beforeAll(async () => {
+  running = await startApp();
+  await running.app.services.accounts.create({ email: EMAIL, password: PASSWORD });
+  web = await registerClient(running.app, running.issuer);
+});
+afterAll(() => running.stop());
+
+async function postLogin(browser: Browser, page: Page, fields: Record<string, string>) {
+  const res = await browser.submit(page, 'form[action$="/password"]', fields);
+  const html = await res.text();
+  const { parse } = await import('node-html-parser');
+  return { res, page: { ...page, html, doc: parse(html), status: res.status } as Page };
+}
+
+describe('the sign-in page', () => {
+  it('is a labelled, password-manager-friendly form with a CSRF token, never framed or cached', async () => {
+    const { loginPage } = await startSignIn(new Browser(), web);
+    const form = loginPage.doc.querySelector('form[action$="/password"]')!;
+    expect(form.getAttribute('method')).toBe('post');
+    const email = form.querySelector('input[name=email]')!;
+    const password = form.querySelector('input[name=password]')!;
+    expect(email.getAttribute('autocomplete')).toBe('username');
+    expect(password.getAttribute('autocomplete')).toBe('current-password');
+    expect(password.getAttribute('type')).toBe('password');
+    for (const id of ['email', 'password']) expect(loginPage.doc.querySelector(`label[for=${id}]`)).toBeTruthy();
+    expect(form.querySelector('input[name=csrf]')!.getAttribute('value')).toMatch(/^[\w-]{43}$/);
+    expect(loginPage.doc.querySelector('script')).toBeNull(); // works without JavaScript
+    expect(loginPage.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(loginPage.headers.get('x-frame-options')).toBe('DENY');
+    expect(loginPage.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('sets HttpOnly, SameSite=Lax cookies', async () => {
+    const browser = new Browser();
+    const url = client.buildAuthorizationUrl(web.config, {
+      redirect_uri: RP_CALLBACK,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const res = await browser.request(url.href);
+    const cookies = res.headers.getSetCookie().filter((c) => c.startsWith('_interaction'));
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const c of cookies) {
+      expect(c.toLowerCase()).toContain('httponly');
+      expect(c.toLowerCase()).toContain('samesite=lax');
+    }
+  });
+
+  it('answers a correct password with 303', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const res = await browser.submit(loginPage, 'form[action$="/password"]', { email: EMAIL, password: PASSWORD });
+    expect(res.status).toBe(303);
+  });
+});
+
+describe('bad input at the sign-in page', () => {
+  it('missing fields: 400 naming each, the form shown again', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const none = await postLogin(browser, loginPage, {});
+    expect(none.res.status).toBe(400);
+    expect(errorsOn(none.page)).toEqual(['Enter your email address.', 'Enter your password.']);
+
+    const noPassword = await postLogin(browser, loginPage, { email: EMAIL });
+    expect(errorsOn(noPassword.page)).toEqual(['Enter your password.']);
+    expect(noPassword.page.doc.querySelector('input[name=email]')!.getAttribute('value')).toBe(EMAIL);
+
+    // Nothing was lost: the same flow still completes.
+    const callback = await submitPassword(browser, noPassword.page, EMAIL, PASSWORD);
+    expect(new URL(callback).searchParams.has('code')).toBe(true);
+  });
+
+  it('a wrong CSRF token: 403, and the password is not checked', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const forged = await postLogin(browser, loginPage, { csrf: 'forged', email: EMAIL, password: PASSWORD });
+    expect(forged.res.status).toBe(403);
+    expect(errorsOn(forged.page)).toEqual(['This form has expired. Please try again.']);
+    const callback = await submitPassword(browser, forged.page, EMAIL, PASSWORD);
+    expect(new URL(callback).searchParams.has('code')).toBe(true);
+  });
+
+  it('an unknown email and a wrong password read the same', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const unknown = await postLogin(browser, loginPage, { email: 'nobody@example.com', password: PASSWORD });
+    const wrong = await postLogin(browser, loginPage, { email: EMAIL, password: 'Wrong-Pass-42' });
+    expect(unknown.res.status).toBe(401);
+    expect(wrong.res.status).toBe(401);
+    expect(errorsOn(unknown.page)).toEqual([GENERIC]);
+    expect(errorsOn(wrong.page)).toEqual([GENERIC]);
+  });
+
+  it('a 10,000-character password is refused like any wrong password', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const long = await postLogin(browser, loginPage, { email: EMAIL, password: 'x'.repeat(10_000) });
+    expect(long.res.status).toBe(401);
+    expect(errorsOn(long.page)).toEqual([GENERIC]);
+  });
+
+  it('a POST for a step the flow is not in goes back to the current step', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const csrf = loginPage.doc.querySelector('input[name=csrf]')!.getAttribute('value')!;
+    const res = await browser.request(loginPage.url + '/consent', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, decision: 'allow' }).toString(),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(new URL(loginPage.url).pathname);
+  });
+
+  it('an unknown or foreign interaction shows the error page', async () => {
+    const res = await new Browser().request(`${running.issuer}/interaction/not-a-real-uid`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('This sign-in has expired');
+  });
+});
+
+describe('bad authorization requests', () => {
+  async function authorize(params: Record<string, string>) {
+    const url = new URL(`${running.issuer}/auth`);
+    const base = {
+      client_id: web.clientId,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: RP_CALLBACK,
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    };
+    for (const [k, v] of Object.entries({ ...base, ...params })) if (v !== '') url.searchParams.set(k, v);
+    return new Browser().request(url.href);
+  }
+
+  it.each([
+    ['unregistered', 'https://evil.example/callback'],
+    ['trailing slash', `${RP_CALLBACK}/`],
+    ['other port', 'http://127.0.0.1:9000/callback'],
+    ['other case', `${RP}/Callback`],
+    ['extra query', `${RP_CALLBACK}?x=1`],
+    ['https instead of http', RP_CALLBACK.replace('http:', 'https:')],
+  ])('a %s redirect URI gets an error page, never a redirect', async (_label, redirectUri) => {
+    const res = await authorize({ redirect_uri: redirectUri });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('redirect_uri');
+  });
+
+  it.each([
+    ['missing PKCE', { code_challenge: '', code_challenge_method: '' }, /requires PKCE/],
+    ['plain PKCE', { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }, /code_challenge_method/],
+  ])('%s is refused back to the client with invalid_request', async (_label, params, description) => {
+    const res = await authorize(params);
+    expect(res.status).toBe(303);
+    const location = new URL(res.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe(RP_CALLBACK);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('error_description')).toMatch(description);
+  });
+
+  it('a reused authorization code is refused and revokes what the first use issued', async () => {
+    const browser = new Browser();
+    const started = await startSignIn(browser, web);
+    const callback = new URL(await submitPassword(browser, started.loginPage, EMAIL, PASSWORD));
+    const tokens = await client.authorizationCodeGrant(web.config, callback, {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+    });
+    await expect(
+      client.authorizationCodeGrant(web.config, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await client.tokenIntrospection(web.config, tokens.access_token)).active).toBe(false);
+  });
+
+  it('a code exchanged with the wrong PKCE verifier is refused', async () => {
+    const browser = new Browser();
+    const started = await startSignIn(browser, web);
+    const callback = new URL(await submitPassword(browser, started.loginPage, EMAIL, PASSWORD));
+    await expect(
+      client.authorizationCodeGrant(web.config, callback, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: started.state,
+      }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('consent', () => {
+  it('first-party clients skip it; third-party clients ask, and a denial reaches the client', async () => {
+    const thirdParty = await registerClient(running.app, running.issuer, { thirdParty: true });
+    const browser = new Browser();
+    const started = await startSignIn(browser, thirdParty);
+    const res = await browser.submit(started.loginPage, 'form[action$="/password"]', { email: EMAIL, password: PASSWORD });
+    const consentPage = await browser.follow(new URL(res.headers.get('location')!, started.loginPage.url).href, (u) => u.startsWith(RP));
+    if ('redirectedTo' in consentPage) throw new Error('third-party client skipped consent');
+    expect(consentPage.doc.querySelector('h1')!.text).toContain('Allow access?');
+    expect(consentPage.html).toContain('See your email address');
+
+    const deny = await browser.submit(consentPage, 'form[action$="/consent"]', { decision: 'deny' });
+    expect(deny.status).toBe(303);
+    const back = await browser.follow(new URL(deny.headers.get('location')!, consentPage.url).href, (u) => u.startsWith(RP));
+    expect('redirectedTo' in back && new URL(back.redirectedTo).searchParams.get('error')).toBe('access_denied');
+
+    // Allowing, in a new flow, issues a code.
+    const second = await startSignIn(browser, thirdParty);
+    const consentAgain = second.loginPage; // the browser session is still signed in: consent comes first
+    expect(consentAgain.doc.querySelector('form[action$="/consent"]')).toBeTruthy();
+    const allow = await browser.submit(consentAgain, 'form[action$="/consent"]', { decision: 'allow' });
+    const withCode = await browser.follow(new URL(allow.headers.get('location')!, consentAgain.url).href, (u) => u.startsWith(RP));
+    expect('redirectedTo' in withCode && new URL(withCode.redirectedTo).searchParams.has('code')).toBe(true);
+  });
+});

@@ -1,0 +1,93 @@
+import type { OidcStore } from '../../src/stores/oidc-store.js';
+
+/**
+ * The behaviour every OidcStore backend must show. oidc-provider relies on each of these: lookups
+ * by uid and user code, consumption, grant-wide revocation, expiry; Gatehouse adds the per-account index.
+ */
+export function oidcStoreContract(name: string, open: () => Promise<{ store: OidcStore; close(): Promise<void> }>) {
+  describe(`OidcStore contract: ${name}`, () => {
+    let store: OidcStore;
+    let close: () => Promise<void>;
+    beforeAll(async () => ({ store, close } = await open()));
+    afterAll(() => close());
+
+    it('stores, replaces and finds payloads by model and id', async () => {
+      await store.upsert('AccessToken', 'at1', { grantId: 'g1', accountId: 'acc1', scope: 'openid' }, 60);
+      expect(await store.find('AccessToken', 'at1')).toEqual({ grantId: 'g1', accountId: 'acc1', scope: 'openid' });
+      await store.upsert('AccessToken', 'at1', { grantId: 'g1', accountId: 'acc1', scope: 'openid email' }, 60);
+      expect(await store.find('AccessToken', 'at1')).toMatchObject({ scope: 'openid email' });
+      expect(await store.find('RefreshToken', 'at1')).toBeUndefined();
+      expect(await store.find('AccessToken', 'missing')).toBeUndefined();
+    });
+
+    it('finds by uid and by user code', async () => {
+      await store.upsert('Session', 's1', { uid: 'uid-1', accountId: 'acc1' }, 60);
+      await store.upsert('DeviceCode', 'd1', { userCode: 'ABCD-EFGH' }, 60);
+      expect(await store.findByUid('Session', 'uid-1')).toMatchObject({ uid: 'uid-1' });
+      expect(await store.findByUid('Session', 'uid-2')).toBeUndefined();
+      expect(await store.findByUserCode('DeviceCode', 'ABCD-EFGH')).toMatchObject({ userCode: 'ABCD-EFGH' });
+      expect(await store.findByUserCode('DeviceCode', 'NOPE')).toBeUndefined();
+    });
+
+    it('marks payloads consumed, and consuming a missing one creates nothing', async () => {
+      await store.upsert('AuthorizationCode', 'c1', { grantId: 'g2' }, 60);
+      expect((await store.find('AuthorizationCode', 'c1'))?.consumed).toBeUndefined();
+      await store.consume('AuthorizationCode', 'c1');
+      const consumed = (await store.find('AuthorizationCode', 'c1'))?.consumed;
+      expect(typeof consumed).toBe('number');
+      expect(Math.abs(consumed! - Date.now() / 1000)).toBeLessThan(60);
+      await store.consume('AuthorizationCode', 'never-stored');
+      expect(await store.find('AuthorizationCode', 'never-stored')).toBeUndefined();
+    });
+
+    it('destroys one payload', async () => {
+      await store.upsert('Interaction', 'i1', { uid: 'x' }, 60);
+      await store.destroy('Interaction', 'i1');
+      expect(await store.find('Interaction', 'i1')).toBeUndefined();
+    });
+
+    it('revokes every artifact of a grant, of any model, and nothing else', async () => {
+      await store.upsert('AccessToken', 'g3-at', { grantId: 'g3' }, 60);
+      await store.upsert('RefreshToken', 'g3-rt', { grantId: 'g3' }, 600);
+      await store.upsert('AuthorizationCode', 'g3-code', { grantId: 'g3' }, 60);
+      await store.upsert('AccessToken', 'g4-at', { grantId: 'g4' }, 60);
+      await store.revokeByGrantId('g3');
+      expect(await store.find('AccessToken', 'g3-at')).toBeUndefined();
+      expect(await store.find('RefreshToken', 'g3-rt')).toBeUndefined();
+      expect(await store.find('AuthorizationCode', 'g3-code')).toBeUndefined();
+      expect(await store.find('AccessToken', 'g4-at')).toBeDefined();
+    });
+
+    it('expires payloads after their TTL', async () => {
+      await store.upsert('AccessToken', 'short', { grantId: 'g5', accountId: 'acc-exp' }, 1);
+      await store.upsert('AccessToken', 'long', { grantId: 'g5', accountId: 'acc-exp' }, 60);
+      expect(await store.find('AccessToken', 'short')).toBeDefined();
+      await new Promise((r) => setTimeout(r, 2100));
+      expect(await store.find('AccessToken', 'short')).toBeUndefined();
+      expect(await store.find('AccessToken', 'long')).toBeDefined();
+      expect((await store.listByAccount('acc-exp', 'AccessToken')).map((e) => e.id)).toEqual(['long']);
+      await store.sweep();
+      expect(await store.find('AccessToken', 'long')).toBeDefined();
+    });
+
+    it('indexes sessions and grants by account', async () => {
+      await store.upsert('Session', 'sess-a', { accountId: 'acc-idx', uid: 'ua' }, 60);
+      await store.upsert('Session', 'sess-b', { accountId: 'acc-idx', uid: 'ub' }, 60);
+      await store.upsert('Session', 'sess-other', { accountId: 'acc-other', uid: 'uc' }, 60);
+      await store.upsert('Grant', 'grant-a', { accountId: 'acc-idx', clientId: 'c' }, 60);
+      const sessions = await store.listByAccount('acc-idx', 'Session');
+      expect(sessions.map((s) => s.id).sort()).toEqual(['sess-a', 'sess-b']);
+      expect(sessions.find((s) => s.id === 'sess-a')?.payload).toMatchObject({ uid: 'ua' });
+      expect((await store.listByAccount('acc-idx', 'Grant')).map((g) => g.id)).toEqual(['grant-a']);
+      await store.destroy('Session', 'sess-a');
+      expect((await store.listByAccount('acc-idx', 'Session')).map((s) => s.id)).toEqual(['sess-b']);
+      expect(await store.listByAccount('nobody', 'Session')).toEqual([]);
+    });
+
+    it('keeps stored JSON intact, unicode included', async () => {
+      const payload = { accountId: 'acc-u', nested: { list: [1, 'two', null], text: 'Zoë ✓ 😀' } };
+      await store.upsert('Grant', 'json', payload, 60);
+      expect(await store.find('Grant', 'json')).toEqual(payload);
+    });
+  });
+}
