@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { domainToASCII } from 'node:url';
-import { z } from 'zod';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import type { PasswordHasher } from './passwords.js';
@@ -13,6 +12,11 @@ export class ValidationError extends Error {
   }
 }
 
+/** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
+const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
+/** An ASCII (punycode) host name with at least two labels. */
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
+
 /**
  * The one spelling of an email address that Gatehouse stores and compares: NFC, trimmed, lower-case,
  * with an internationalized domain in its ASCII (punycode) form. Returns null when it is not an address.
@@ -23,8 +27,9 @@ export function normalizeEmail(input: string): string | null {
   if (at <= 0 || at === trimmed.length - 1) return null;
   const domain = domainToASCII(trimmed.slice(at + 1));
   if (!domain) return null;
-  const email = `${trimmed.slice(0, at)}@${domain}`;
-  return z.email().safeParse(email).success && email.length <= 320 ? email : null;
+  const local = trimmed.slice(0, at);
+  const email = `${local}@${domain}`;
+  return LOCAL_PART.test(local) && HOSTNAME.test(domain) && email.length <= 320 ? email : null;
 }
 
 export interface NewAccount {

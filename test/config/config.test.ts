@@ -1,0 +1,76 @@
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  it('has working defaults for a first start', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.issuer).toBe('http://localhost:3000');
+    expect(c.database).toEqual({ kind: 'sqlite', filename: 'data/gatehouse.db' });
+    expect(c.redis).toBeUndefined();
+    expect(c.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(c.lifetimes.webSessionHours).toBe(24);
+    expect(c.trustedProxies).toEqual([]);
+  });
+
+  it('derives the issuer from PORT and reads PostgreSQL and Redis URLs', () => {
+    const c = loadConfig({ PORT: '4000', DATABASE_URL: 'postgres://u@db/gh', REDIS_URL: 'redis://cache:6379' });
+    expect(c.issuer).toBe('http://localhost:4000');
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db/gh', schema: 'public' });
+    expect(c.redis).toEqual({ url: 'redis://cache:6379', prefix: 'gatehouse:' });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['ISSUER', 'not a url'],
+    ['ISSUER', 'ftp://id.example.com'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'http://cache'],
+    ['ARGON2_MEMORY_KIB', '1024'],
+    ['TRUSTED_PROXIES', '10.0.0.0/8,not-an-ip'],
+    ['LOG_LEVEL', 'loud'],
+    ['COOKIE_KEYS', 'short'],
+    ['RESOURCE_SERVERS', '{not json'],
+    ['RESOURCE_SERVERS', '{"not a url":{}}'],
+    ['WEB_SESSION_HOURS', '0'],
+  ])('refuses a bad %s (%s), naming the variable', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((p) => p.startsWith(`${name}`))).toBe(true);
+  });
+
+  it('reports every bad variable at once', () => {
+    const problems = problemsOf({ PORT: 'x', LOG_LEVEL: 'loud' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'PORT']);
+  });
+
+  it('in production refuses an http issuer off loopback and generated cookie keys', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', ISSUER: 'http://id.example.com' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^ISSUER: must be https/),
+      expect.stringMatching(/^COOKIE_KEYS: required in production/),
+    ]);
+    const keys = 'k'.repeat(32);
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', COOKIE_KEYS: keys }).cookieKeys).toEqual([keys]);
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'http://127.0.0.1:3000', COOKIE_KEYS: keys }).issuer).toBe('http://127.0.0.1:3000');
+  });
+
+  it('parses trusted proxies and resource servers', () => {
+    const c = loadConfig({
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.5,::1',
+      RESOURCE_SERVERS: '{"https://api.example.com/":{"scopes":["read"]}}',
+    });
+    expect(c.trustedProxies).toEqual(['10.0.0.0/8', '192.168.1.5', '::1']);
+    expect(c.resourceServers).toEqual({ 'https://api.example.com/': { scopes: ['read'] } });
+  });
+});

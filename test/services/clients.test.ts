@@ -1,0 +1,81 @@
+import { digestClientSecret, redirectUriProblem } from '../../src/services/clients.js';
+import { ValidationError } from '../../src/services/accounts.js';
+import { openServices, type Services } from '../../src/services/index.js';
+import { testBackend } from '../helpers/backend.js';
+
+describe('redirect URI rules', () => {
+  it.each([
+    ['web', 'https://app.example.com/callback', null],
+    ['web', 'http://localhost:8080/callback', null],
+    ['web', 'http://127.0.0.1:8080/callback', null],
+    ['web', 'http://app.example.com/callback', /https/],
+    ['web', 'https://app.example.com/callback#frag', /fragment/],
+    ['web', 'https://*.example.com/callback', /wildcard/],
+    ['web', 'https://user:pw@app.example.com/cb', /credentials/],
+    ['web', 'com.example.app:/callback', /https/],
+    ['web', '/relative', /absolute/],
+    ['mobile', 'com.example.app:/callback', null],
+    ['mobile', 'http://127.0.0.1/callback', null],
+    ['desktop', 'http://[::1]:53682/callback', null],
+    ['desktop', 'https://app.example.com/callback', null],
+    ['mobile', 'http://localhost/callback', /loopback IP/],
+    ['mobile', 'myapp:/callback', /reverse-domain/],
+    ['mobile', 'com.example.app://host/callback', /path, not a host/],
+    ['desktop', 'http://192.168.1.10/callback', /loopback IP/],
+  ] as const)('%s %s', (type, uri, expected) => {
+    const problem = redirectUriProblem(uri, type);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+});
+
+describe('client registration', () => {
+  const backend = testBackend();
+  let services: Services;
+  beforeAll(async () => (services = await openServices(backend.config())));
+  afterAll(async () => (await services.close(), await backend.cleanup()));
+
+  it('web clients are confidential; only the digest of the secret is stored', async () => {
+    const { client, clientSecret } = await services.clients.create({
+      clientName: 'Portal',
+      sessionType: 'web',
+      redirectUris: ['https://portal.example.com/cb'],
+    });
+    expect(clientSecret).toMatch(/^[\w-]{43}$/);
+    expect(client.metadata).toMatchObject({
+      application_type: 'web',
+      token_endpoint_auth_method: 'client_secret_basic',
+      session_type: 'web',
+      first_party: true,
+      client_secret: digestClientSecret(clientSecret!),
+    });
+    const stored = await services.db('clients').where({ client_id: client.clientId }).first();
+    expect(stored.metadata).not.toContain(clientSecret);
+  });
+
+  it.each(['mobile', 'desktop'] as const)('%s clients are public native clients', async (sessionType) => {
+    const { client, clientSecret } = await services.clients.create({
+      clientName: 'App',
+      sessionType,
+      redirectUris: ['com.example.app:/cb'],
+      thirdParty: true,
+    });
+    expect(clientSecret).toBeUndefined();
+    expect(client.metadata).toMatchObject({ application_type: 'native', token_endpoint_auth_method: 'none', first_party: false });
+    expect(client.metadata.grant_types).toEqual(['authorization_code', 'refresh_token']);
+  });
+
+  it('reports every bad field and stores nothing', async () => {
+    const before = await services.db('clients').count({ n: '*' }).first();
+    const err = await services.clients
+      .create({ clientName: '', sessionType: 'tv' as never, redirectUris: [] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).errors.map((e) => e.field).sort()).toEqual(['clientName', 'redirectUris', 'sessionType']);
+    const bad = await services.clients
+      .create({ clientName: 'X', sessionType: 'mobile', redirectUris: ['com.example.app:/ok', 'http://evil.example/cb'] })
+      .catch((e: ValidationError) => e);
+    expect((bad as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback IP') }]);
+    expect(await services.db('clients').count({ n: '*' }).first()).toEqual(before);
+  });
+});

@@ -1,0 +1,40 @@
+import argon2 from 'argon2';
+import { MAX_PASSWORD_BYTES, PasswordHasher, PasswordTooLongError } from '../../src/services/passwords.js';
+
+const OWASP = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+describe('password hashing', () => {
+  const hasher = new PasswordHasher(OWASP);
+
+  it('hashes with argon2id and the configured parameters, in PHC format', async () => {
+    const hash = await hasher.hash('Correct-Horse-9');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$[\w+/]+\$[\w+/]+$/);
+    expect(await hasher.verify(hash, 'Correct-Horse-9')).toEqual({ ok: true, rehash: false });
+    expect(await hasher.verify(hash, 'correct-horse-9')).toEqual({ ok: false, rehash: false });
+  });
+
+  it('NFC-normalizes, so composed and decomposed spellings are the same password', async () => {
+    const composed = 'Caf\u00e9-Passw0rd';
+    const decomposed = 'Cafe\u0301-Passw0rd';
+    expect(composed).not.toBe(decomposed);
+    const hash = await hasher.hash(decomposed);
+    expect((await hasher.verify(hash, composed)).ok).toBe(true);
+  });
+
+  it(`refuses more than ${MAX_PASSWORD_BYTES} bytes before hashing`, async () => {
+    await expect(hasher.hash('a'.repeat(MAX_PASSWORD_BYTES + 1))).rejects.toBeInstanceOf(PasswordTooLongError);
+    await expect(hasher.hash('é'.repeat(513))).rejects.toBeInstanceOf(PasswordTooLongError); // 1026 bytes, 513 characters
+    expect(await hasher.hash('a'.repeat(MAX_PASSWORD_BYTES))).toMatch(/^\$argon2id/);
+    const hash = await hasher.hash('short-Pass1');
+    expect(await hasher.verify(hash, 'x'.repeat(10_000))).toEqual({ ok: false, rehash: false });
+  });
+
+  it('asks for a rehash when the parameters changed', async () => {
+    const old = await argon2.hash('Correct-Horse-9', { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    expect(await hasher.verify(old, 'Correct-Horse-9')).toEqual({ ok: true, rehash: true });
+  });
+
+  it('treats a malformed stored hash as a failed check, not a crash', async () => {
+    expect(await hasher.verify('not-a-hash', 'anything')).toEqual({ ok: false, rehash: false });
+  });
+});
