@@ -39,7 +39,7 @@ export function testBackend(options: { embedded?: boolean } = {}): TestBackend {
     async cleanup() {
       if (pgUrl) {
         const db = knexFactory({ client: 'pg', connection: pgUrl });
-        await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [env.DATABASE_SCHEMA]);
+        await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [env.DATABASE_SCHEMA!]);
         await db.destroy();
       } else {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqliteFile}${suffix}`, { force: true });
