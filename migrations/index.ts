@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as foundation from './20261128000001_foundation.js';
+import * as organizations from './20261128000002_organizations.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -7,6 +8,7 @@ import * as foundation from './20261128000001_foundation.js';
  */
 const migrations: Record<string, Knex.Migration> = {
   '20261128000001_foundation': foundation,
+  '20261128000002_organizations': organizations,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -11,6 +11,8 @@ import { interactionRouter } from './interaction/router.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
 import { createProvider } from './provider/index.js';
+import { adminResourceOf } from './provider/admin-resource.js';
+import { adminRouter } from './admin/router.js';
 import { cookieKeys, openServices, type Services } from './services/index.js';
 
 export interface App {
@@ -46,10 +48,13 @@ async function accessLog(logger: Logger, ctx: Context, next: Next) {
 /** The composition root: wires config → stores → services → provider and pages. */
 export async function createApp(config: AppConfig, options: { logger?: Logger } = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const services = await openServices(config);
+  const services = await openServices(config, { logger });
   const jwks = await services.keys.ensure();
+  if (config.bootstrapClient) await services.clients.ensureBootstrap(config.bootstrapClient.clientId, config.bootstrapClient.clientSecret);
+  const adminResource = adminResourceOf(config.issuer);
   const provider = createProvider({
     config,
+    adminResource,
     jwks: jwks as never,
     cookieKeys: await cookieKeys(config, services),
     store: services.oidcStore,
@@ -77,9 +82,21 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     }
     await next();
   });
-  const interactions = interactionRouter({ provider, flows, accounts: services.accounts, clients: services.clients, logger });
+  const interactions = interactionRouter({ provider, flows, services, logger, trustedProxies: config.trustedProxies });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
+  const admin = adminRouter({
+    provider,
+    services,
+    logger,
+    issuer: config.issuer,
+    adminResource,
+    trustedProxies: config.trustedProxies,
+    bootstrapClientId: config.bootstrapClient?.clientId,
+  });
+  provider.use(admin.routes());
+  provider.use(admin.allowedMethods());
+  services.domains.start();
 
   const sweeper =
     config.redis === undefined

@@ -1,8 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config/index.js';
-import { ValidationError } from './services/accounts.js';
+import { ConflictError, NotFoundError, ValidationError } from './services/errors.js';
 import { openServices } from './services/index.js';
-import { DuplicateError } from './stores/sql/accounts.js';
 import { migrate } from './stores/db.js';
 
 const USAGE = `usage: gatehouse <command>
@@ -100,7 +99,7 @@ run(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`gatehouse: ${err.message}\n\n${USAGE}\n`);
-    else if (err instanceof ConfigError || err instanceof ValidationError || err instanceof DuplicateError) {
+    else if (err instanceof ConfigError || err instanceof ValidationError || err instanceof ConflictError || err instanceof NotFoundError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);
     } else process.stderr.write(`gatehouse: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = err instanceof UsageError ? 64 : 1;

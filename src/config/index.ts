@@ -24,6 +24,8 @@ export interface AppConfig {
   };
   resourceServers: Record<string, { scopes: string[] }>;
   sweepIntervalSeconds: number;
+  dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
+  bootstrapClient?: { clientId: string; clientSecret: string };
 }
 
 export class ConfigError extends Error {
@@ -57,6 +59,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }
     if (!e.COOKIE_KEYS) problems.push('COOKIE_KEYS: required in production (generated development keys are refused)');
   }
+  if (!!e.GATEHOUSE_BOOTSTRAP_CLIENT_ID !== !!e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET) {
+    problems.push('GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const database: AppConfig['database'] = e.DATABASE_URL.startsWith('sqlite:')
@@ -85,5 +90,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     resourceServers: e.RESOURCE_SERVERS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    dns: {
+      servers: e.DNS_SERVERS,
+      timeoutMs: e.DNS_TIMEOUT_MS,
+      reverifyIntervalSeconds: e.DOMAIN_REVERIFY_INTERVAL_SECONDS,
+      reverifyMaxFailures: e.DOMAIN_REVERIFY_MAX_FAILURES,
+    },
+    bootstrapClient:
+      e.GATEHOUSE_BOOTSTRAP_CLIENT_ID && e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET
+        ? { clientId: e.GATEHOUSE_BOOTSTRAP_CLIENT_ID, clientSecret: e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET }
+        : undefined,
   };
 }

@@ -81,6 +81,19 @@ export const envSchema = z.object({
     })
     .pipe(z.record(z.url(), z.object({ scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default([]) })))
     .default({}),
+  /** DNS servers for domain verification, comma-separated host:port; unset: the system's resolvers. */
+  DNS_SERVERS: list
+    .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/, 'each must be an IP address with an optional :port')))
+    .optional(),
+  /** How long one DNS verification query may take, in milliseconds. */
+  DNS_TIMEOUT_MS: int(100, 60000).default(5000),
+  /** Seconds between re-verifications of each verified domain. */
+  DOMAIN_REVERIFY_INTERVAL_SECONDS: int(60, 30 * 86400).default(86400),
+  /** Consecutive failed re-verifications that revoke a domain claim. */
+  DOMAIN_REVERIFY_MAX_FAILURES: int(1, 100).default(3),
+  /** The platform-admin machine client, created or updated at start (client credentials, scope admin). */
+  GATEHOUSE_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[\w.-]{3,64}$/, 'must be 3-64 letters, digits, dots, dashes or underscores').optional(),
+  GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Seconds between sweeps of expired rows from the SQL token store. */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
 });

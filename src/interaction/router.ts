@@ -4,8 +4,9 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors as oidcErrors, type InteractionResults } from 'oidc-provider';
 import type { Logger } from 'pino';
-import type { AccountService } from '../services/accounts.js';
-import type { ClientService } from '../services/clients.js';
+import { normalizeEmail } from '../services/accounts.js';
+import type { Services } from '../services/index.js';
+import { requestInfo } from '../http/request-info.js';
 import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
 import { ConsentStep } from './steps/consent.js';
 import { PasswordStep } from './steps/password.js';
@@ -15,9 +16,9 @@ import { render } from './views.js';
 export interface InteractionDeps {
   provider: Provider;
   flows: FlowStore;
-  accounts: AccountService;
-  clients: ClientService;
+  services: Services;
   logger: Logger;
+  trustedProxies: string[];
 }
 
 const EXPIRED =
@@ -29,9 +30,23 @@ const EXPIRED =
  * a finished interaction answers 303 back to the authorization endpoint.
  */
 export function interactionRouter(deps: InteractionDeps): Router {
-  const { provider, flows, clients } = deps;
-  const consent = new ConsentStep(provider, deps.accounts);
-  const steps: Record<StepName, Step> = { password: new PasswordStep(deps.accounts), consent };
+  const { provider, flows, services } = deps;
+  const { clients } = services;
+  const consent = new ConsentStep(provider, services.accounts);
+  const steps: Record<StepName, Step> = { password: new PasswordStep(services.accounts), consent };
+
+  /** Sign-in outcomes go to the audit trail of the organization whose policy governs the address. */
+  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string) {
+    const normalized = normalizeEmail(email);
+    const governing = normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined;
+    await services.audit.record(`sign_in.${outcome}`, {
+      actor: accountId ? { type: 'user', id: accountId } : { type: 'anonymous' },
+      organizationId: governing?.organizationId ?? null,
+      target: accountId ? { type: 'user', id: accountId } : undefined,
+      request: requestInfo(s.ctx, deps.trustedProxies),
+      data: { email: normalized ?? email.slice(0, 320), clientId: s.interaction.params.client_id as string },
+    });
+  }
   const router = new Router({ prefix: '/interaction' });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
 
@@ -66,7 +81,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
   /** Where a flow goes once the account is known. Later steps (second factor, forced change) slot in here. */
   async function authenticated(s: StepContext, accountId: string) {
     const flow: SignInFlow = { ...s.flow, accountId };
-    deps.logger.info({ event: 'sign_in.success', accountId, clientId: s.interaction.params.client_id }, 'sign-in succeeded');
+    const account = await services.accounts.get(accountId);
+    await auditSignIn(s, 'succeeded', account.email, accountId);
     await finish({ ...s, flow }, { login: { accountId, remember: true } });
   }
 
@@ -101,9 +117,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const outcome = await step.submit(s, form);
     switch (outcome.kind) {
       case 'again':
-        if (outcome.status === 401) {
-          deps.logger.info({ event: 'sign_in.failure', clientId: s.interaction.params.client_id }, 'sign-in failed');
-        }
+        if (outcome.status === 401) await auditSignIn(s, 'failed', outcome.values?.email ?? '');
         await step.render(s, outcome);
         return;
       case 'authenticated':

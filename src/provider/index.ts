@@ -10,9 +10,12 @@ import type { ClientStore } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
+import { ADMIN_SCOPE } from './admin-resource.js';
 
 export interface ProviderDeps {
   config: AppConfig;
+  /** The admin API's resource identifier: opaque tokens with scope "admin". */
+  adminResource: string;
   jwks: JWKS;
   cookieKeys: string[];
   store: OidcStore;
@@ -69,8 +72,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // Public clients may introspect only their own tokens; confidential clients (resource servers among
+      // them) may introspect any token of this issuer.
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      // RFC 7009: a client revokes only tokens issued to it.
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -85,10 +94,24 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined!,
+        // Asking for scope "admin" without a resource means the admin API.
+        defaultResource: (ctx, _client, oneOf) =>
+          oneOf ?? (String(ctx.oidc.params?.scope ?? '').split(' ').includes(ADMIN_SCOPE) ? deps.adminResource : undefined!),
         // A code or refresh token issued for a resource keeps serving it without repeating `resource`.
         useGrantedResource: () => true,
-        getResourceServerInfo(_ctx, resourceIndicator) {
+        getResourceServerInfo(ctx, resourceIndicator, client) {
+          if (resourceIndicator === deps.adminResource) {
+            // Machine access to the admin API is the bootstrap client's alone; users reach it through their
+            // own sign-in, and the API then checks their organization role.
+            const machine = ctx.oidc.params?.grant_type === 'client_credentials';
+            const allowed = !machine || client.clientId === config.bootstrapClient?.clientId;
+            return {
+              scope: allowed ? ADMIN_SCOPE : '',
+              audience: deps.adminResource,
+              accessTokenFormat: 'opaque', // looked up on every call, so revocation is immediate
+              accessTokenTTL: lt.accessTokenSeconds,
+            };
+          }
           const server = config.resourceServers[resourceIndicator];
           if (!server) throw new errors.InvalidTarget();
           return {

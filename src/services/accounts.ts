@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { domainToASCII } from 'node:url';
-import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
+import { DuplicateError, type AccountRecord, type AccountStatus, type AccountStore, type OrgRole } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
+import { normalizeDomain } from '../policy/domains.js';
 import type { PasswordHasher } from './passwords.js';
 import { normalizePassword } from './passwords.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 
-export class ValidationError extends Error {
-  constructor(readonly errors: Array<{ field: string; message: string }>) {
-    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
-    this.name = 'ValidationError';
-  }
-}
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
-/** An ASCII (punycode) host name with at least two labels. */
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 
 /**
  * The one spelling of an email address that Gatehouse stores and compares: NFC, trimmed, lower-case,
@@ -25,17 +18,20 @@ export function normalizeEmail(input: string): string | null {
   const trimmed = input.normalize('NFC').trim().toLowerCase();
   const at = trimmed.lastIndexOf('@');
   if (at <= 0 || at === trimmed.length - 1) return null;
-  const domain = domainToASCII(trimmed.slice(at + 1));
+  const domain = normalizeDomain(trimmed.slice(at + 1));
   if (!domain) return null;
   const local = trimmed.slice(0, at);
   const email = `${local}@${domain}`;
-  return LOCAL_PART.test(local) && HOSTNAME.test(domain) && email.length <= 320 ? email : null;
+  return LOCAL_PART.test(local) && email.length <= 320 ? email : null;
 }
 
 export interface NewAccount {
   email: string;
   password: string;
   name?: string;
+  /** Joins the organization as a member (the organization must exist). */
+  organizationId?: string;
+  role?: OrgRole;
 }
 
 export type Authentication = { ok: true; account: AccountRecord } | { ok: false };
@@ -66,9 +62,38 @@ export class AccountService {
       passwordChangedAt: now,
       createdAt: now,
       updatedAt: now,
+      organizationId: input.organizationId ?? null,
+      orgRole: input.organizationId ? (input.role ?? 'member') : null,
+      totpEnabledAt: null,
     };
-    await this.accounts.create(account);
+    try {
+      await this.accounts.create(account);
+    } catch (err) {
+      if (err instanceof DuplicateError) throw new ConflictError('an account with this email already exists');
+      throw err;
+    }
     return account;
+  }
+
+  async get(id: string): Promise<AccountRecord> {
+    const account = await this.accounts.findById(id);
+    if (!account) throw new NotFoundError('user');
+    return account;
+  }
+
+  async setStatus(id: string, status: AccountStatus): Promise<AccountRecord> {
+    await this.get(id);
+    await this.accounts.setStatus(id, status, nowSeconds());
+    return this.get(id);
+  }
+
+  /** One page of accounts in id order; `cursor` is the last id of the previous page. */
+  async list(filter: { email?: string; organizationId?: string; cursor?: string; limit: number }) {
+    const email = filter.email === undefined ? undefined : (normalizeEmail(filter.email) ?? '\u0000');
+    const page = await this.accounts.list({ email, organizationId: filter.organizationId, afterId: filter.cursor, limit: filter.limit + 1 });
+    const more = page.length > filter.limit;
+    const items = more ? page.slice(0, filter.limit) : page;
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
   }
 
   findById(id: string): Promise<AccountRecord | undefined> {

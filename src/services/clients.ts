@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ClientRecord, ClientStore, SessionType } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
-import { ValidationError } from './accounts.js';
+import { NotFoundError, ValidationError } from './errors.js';
 
 export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies readonly SessionType[];
 
@@ -114,5 +114,44 @@ export class ClientService {
 
   find(clientId: string): Promise<ClientRecord | undefined> {
     return this.clients.find(clientId);
+  }
+
+  async get(clientId: string): Promise<ClientRecord> {
+    const client = await this.clients.find(clientId);
+    if (!client) throw new NotFoundError('client');
+    return client;
+  }
+
+  async remove(clientId: string): Promise<void> {
+    if (!(await this.clients.remove(clientId))) throw new NotFoundError('client');
+  }
+
+  /**
+   * The platform-admin machine client from GATEHOUSE_BOOTSTRAP_CLIENT_ID/SECRET: created on first start,
+   * brought back in line with the environment on every start (so rotating the secret is a restart).
+   */
+  async ensureBootstrap(clientId: string, clientSecret: string): Promise<void> {
+    const now = nowSeconds();
+    const existing = await this.clients.find(clientId);
+    await this.clients.upsert({
+      clientId,
+      clientName: 'Gatehouse platform administration',
+      sessionType: 'web',
+      firstParty: true,
+      metadata: {
+        client_id: clientId,
+        client_name: 'Gatehouse platform administration',
+        application_type: 'web',
+        session_type: 'web',
+        first_party: true,
+        client_secret: digestClientSecret(clientSecret),
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    });
   }
 }

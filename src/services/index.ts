@@ -1,18 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
 import { migrate, nowSeconds, openDb, type Db } from '../stores/db.js';
 import type { OidcStore } from '../stores/oidc-store.js';
 import { RedisOidcStore } from '../stores/redis/oidc-store.js';
 import { AccountStore } from '../stores/sql/accounts.js';
+import { AuditStore } from '../stores/sql/audit.js';
 import { ClientStore } from '../stores/sql/clients.js';
+import { DomainClaimStore } from '../stores/sql/domain-claims.js';
 import { InstanceSecretStore } from '../stores/sql/instance-secrets.js';
 import { SqlOidcStore } from '../stores/sql/oidc-store.js';
+import { OrganizationStore } from '../stores/sql/organizations.js';
+import { PolicyStore } from '../stores/sql/policies.js';
 import { SigningKeyStore } from '../stores/sql/signing-keys.js';
 import { AccountService } from './accounts.js';
+import { AuditService } from './audit.js';
 import { ClientService } from './clients.js';
+import { DnsTxtResolver } from './dns.js';
+import { DomainService } from './domains.js';
 import { KeyService } from './keys.js';
+import { OrganizationService } from './organizations.js';
 import { PasswordHasher } from './passwords.js';
+import { PolicyService } from './policies.js';
 
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
 export interface Services {
@@ -24,10 +34,14 @@ export interface Services {
   clients: ClientService;
   keys: KeyService;
   secrets: InstanceSecretStore;
+  audit: AuditService;
+  organizations: OrganizationService;
+  domains: DomainService;
+  policies: PolicyService;
   close(): Promise<void>;
 }
 
-export async function openServices(config: AppConfig, options: { migrate?: boolean } = {}): Promise<Services> {
+export async function openServices(config: AppConfig, options: { migrate?: boolean; logger?: Logger } = {}): Promise<Services> {
   const db = openDb(config.database);
   try {
     if (options.migrate !== false) await migrate(db, config.database);
@@ -35,23 +49,38 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     await db.destroy();
     throw err;
   }
-  const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 3, lazyConnect: false }) : undefined;
+  const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 3 }) : undefined;
   const oidcStore: OidcStore = redis ? new RedisOidcStore(redis, config.redis!.prefix) : new SqlOidcStore(db);
   const clientStore = new ClientStore(db);
+  const accountStore = new AccountStore(db);
+  const claimStore = new DomainClaimStore(db);
   const hasher = new PasswordHasher(config.argon2);
+  const audit = new AuditService(new AuditStore(db));
   const lt = config.lifetimes;
   // A retired key must outlive every token it signed; a day of margin covers clock skew and caches.
   const retireAfter = Math.max(lt.accessTokenSeconds, lt.idTokenSeconds) + 86400;
+  const domains = new DomainService(
+    claimStore,
+    new DnsTxtResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs }),
+    audit,
+    { reverifyIntervalSeconds: config.dns.reverifyIntervalSeconds, reverifyMaxFailures: config.dns.reverifyMaxFailures },
+    options.logger,
+  );
   return {
     db,
     redis,
     oidcStore,
     clientStore,
-    accounts: new AccountService(new AccountStore(db), hasher),
+    accounts: new AccountService(accountStore, hasher),
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets: new InstanceSecretStore(db),
+    audit,
+    organizations: new OrganizationService(new OrganizationStore(db), accountStore, audit),
+    domains,
+    policies: new PolicyService(new PolicyStore(db), claimStore, accountStore, audit),
     async close() {
+      domains.stop();
       await oidcStore.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.destroy();

@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
-import { normalizeEmail, ValidationError } from '../../src/services/accounts.js';
+import { normalizeEmail } from '../../src/services/accounts.js';
+import { ConflictError, ValidationError } from '../../src/services/errors.js';
 import { openServices, type Services } from '../../src/services/index.js';
-import { DuplicateError } from '../../src/stores/sql/accounts.js';
 import { testBackend } from '../helpers/backend.js';
 
 describe('normalizeEmail', () => {
@@ -32,7 +32,7 @@ describe('accounts', () => {
 
   it('refuses a second account for the same address in any case', async () => {
     await services.accounts.create({ email: 'dave@example.com', password: 'Pass-word-1' });
-    await expect(services.accounts.create({ email: 'DAVE@example.com', password: 'Pass-word-2' })).rejects.toBeInstanceOf(DuplicateError);
+    await expect(services.accounts.create({ email: 'DAVE@example.com', password: 'Pass-word-2' })).rejects.toBeInstanceOf(ConflictError);
   });
 
   it('reports every invalid field at once', async () => {

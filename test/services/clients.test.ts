@@ -1,5 +1,5 @@
 import { digestClientSecret, redirectUriProblem } from '../../src/services/clients.js';
-import { ValidationError } from '../../src/services/accounts.js';
+import { ValidationError } from '../../src/services/errors.js';
 import { openServices, type Services } from '../../src/services/index.js';
 import { testBackend } from '../helpers/backend.js';
 

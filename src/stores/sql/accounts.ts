@@ -1,6 +1,7 @@
 import type { Db } from '../db.js';
 
 export type AccountStatus = 'active' | 'disabled';
+export type OrgRole = 'owner' | 'admin' | 'member';
 
 export interface AccountRecord {
   id: string;
@@ -11,6 +12,9 @@ export interface AccountRecord {
   passwordChangedAt: number;
   createdAt: number;
   updatedAt: number;
+  organizationId: string | null;
+  orgRole: OrgRole | null;
+  totpEnabledAt: number | null;
 }
 
 interface Row {
@@ -22,6 +26,10 @@ interface Row {
   password_changed_at: number;
   created_at: number;
   updated_at: number;
+  email_domain: string;
+  organization_id: string | null;
+  org_role: OrgRole | null;
+  totp_enabled_at: number | null;
 }
 
 const toRecord = (r: Row): AccountRecord => ({
@@ -33,6 +41,9 @@ const toRecord = (r: Row): AccountRecord => ({
   passwordChangedAt: r.password_changed_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  organizationId: r.organization_id,
+  orgRole: r.org_role,
+  totpEnabledAt: r.totp_enabled_at,
 });
 
 export class DuplicateError extends Error {
@@ -62,6 +73,10 @@ export class AccountStore {
         password_changed_at: a.passwordChangedAt,
         created_at: a.createdAt,
         updated_at: a.updatedAt,
+        email_domain: a.email.slice(a.email.lastIndexOf('@') + 1),
+        organization_id: a.organizationId,
+        org_role: a.orgRole,
+        totp_enabled_at: a.totpEnabledAt,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -83,5 +98,35 @@ export class AccountStore {
   /** Replaces the stored hash of the same password (parameter upgrade); the password's age is unchanged. */
   async replaceHash(id: string, passwordHash: string, now: number): Promise<void> {
     await this.db<Row>('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: now });
+  }
+
+  async setStatus(id: string, status: AccountStatus, now: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ status, updated_at: now });
+  }
+
+  /**
+   * Puts the account in an organization with a role, or takes it out (organizationId null). Refuses
+   * (returns false) to move an account that already belongs to another organization.
+   */
+  async setMembership(id: string, organizationId: string | null, role: OrgRole | null, now: number): Promise<boolean> {
+    const q = this.db<Row>('accounts').where({ id });
+    if (organizationId) q.andWhere((w) => w.whereNull('organization_id').orWhere({ organization_id: organizationId }));
+    const changed = await q.update({ organization_id: organizationId, org_role: organizationId ? role : null, updated_at: now });
+    return changed === 1;
+  }
+
+  /** Accounts by id order, after `afterId` (cursor pagination), optionally filtered. */
+  async list(filter: { email?: string; organizationId?: string; afterId?: string; limit: number }): Promise<AccountRecord[]> {
+    const q = this.db<Row>('accounts').orderBy('id', 'asc').limit(filter.limit);
+    if (filter.email) q.where({ email: filter.email });
+    if (filter.organizationId) q.where({ organization_id: filter.organizationId });
+    if (filter.afterId) q.where('id', '>', filter.afterId);
+    return (await q).map(toRecord);
+  }
+
+  /** Accounts whose email domain is one of `domains`: the users an organization's policy governs. */
+  async listByDomains(domains: string[]): Promise<AccountRecord[]> {
+    if (!domains.length) return [];
+    return (await this.db<Row>('accounts').whereIn('email_domain', domains)).map(toRecord);
   }
 }

@@ -58,4 +58,24 @@ export class ClientStore {
     const row = await this.db<Row>('clients').where({ client_id: clientId }).first();
     return row && toRecord(row);
   }
+
+  /** Inserts or replaces a client (the bootstrap client, kept in step with its environment variables). */
+  async upsert(c: ClientRecord): Promise<void> {
+    await this.db<Row>('clients')
+      .insert({
+        client_id: c.clientId,
+        client_name: c.clientName,
+        session_type: c.sessionType,
+        first_party: c.firstParty,
+        metadata: JSON.stringify(c.metadata),
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      })
+      .onConflict('client_id')
+      .merge(['client_name', 'session_type', 'first_party', 'metadata', 'updated_at']);
+  }
+
+  async remove(clientId: string): Promise<boolean> {
+    return (await this.db<Row>('clients').where({ client_id: clientId }).delete()) === 1;
+  }
 }

@@ -1,0 +1,128 @@
+/** Request and response shapes of the admin API: validation and the OpenAPI document both come from here. */
+import { z } from 'zod';
+import { securityPolicySchema } from '../policy/security-policy.js';
+import { SESSION_TYPES } from '../services/clients.js';
+import { ORG_ROLES } from '../services/organizations.js';
+
+const id = z.string().min(1).max(255);
+const timestamp = z.string().describe('RFC 3339 UTC timestamp');
+export const limit = z.coerce.number().int().min(1).max(200).default(50).describe('Page size');
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .describe('RFC 9457 problem document');
+
+export const organizationSchema = z.object({ id, name: z.string(), createdAt: timestamp });
+export const newOrganizationSchema = z.strictObject({ name: z.string().min(1).max(200) });
+
+export const memberSchema = z.object({ userId: id, email: z.string(), name: z.string().nullable(), role: z.enum(ORG_ROLES) });
+export const newMemberSchema = z.strictObject({ userId: id, role: z.enum(ORG_ROLES).default('member') });
+
+export const domainClaimSchema = z.object({
+  domain: z.string(),
+  status: z.enum(['pending', 'verified', 'revoked']),
+  verification: z.object({ type: z.literal('dns-txt'), name: z.string(), value: z.string() }),
+  createdAt: timestamp,
+  verifiedAt: timestamp.nullable(),
+  revokedAt: timestamp.nullable(),
+  revokedReason: z.string().nullable(),
+  lastCheckedAt: timestamp.nullable(),
+});
+export const newDomainSchema = z.strictObject({ domain: z.string().min(1).max(253) });
+export const verifyDomainSchema = z
+  .strictObject({ force: z.boolean().default(false).describe('Platform admins only: verify without DNS') })
+  .default({ force: false });
+
+/** The policy as documents show it; bodies are validated field by field by the policy service. */
+export const policyDocSchema = securityPolicySchema;
+const policyBody = z.record(z.string(), z.unknown());
+export const policyEnvelopeSchema = z.object({ active: z.boolean().describe('true while the organization has a verified domain'), policy: policyDocSchema });
+export const policyUpdateSchema = z.strictObject({
+  policy: policyBody,
+  confirmLockout: z.boolean().default(false).describe('Save an IP whitelist that excludes your current address'),
+});
+export const policyUpdateDocSchema = z.object({ policy: policyDocSchema, confirmLockout: z.boolean().optional() });
+export const previewSchema = z.strictObject({ policy: policyBody });
+export const previewDocSchema = z.object({ policy: policyDocSchema });
+export const previewResultSchema = z.object({
+  governedUsers: z.number().int(),
+  mustChangePassword: z.number().int().describe('Users whose password is already older than the new expiry'),
+  mustEnroll2fa: z.number().int().describe('Users who would have to enroll in 2FA at next sign-in'),
+  callerAddress: z.string().nullable(),
+  callerOutsideWhitelist: z.boolean(),
+});
+export const baselineSchema = z.object({ policy: policyDocSchema });
+export const baselineUpdateSchema = z.strictObject({ policy: policyBody });
+
+export const userSchema = z.object({
+  id,
+  email: z.string(),
+  name: z.string().nullable(),
+  status: z.enum(['active', 'disabled']),
+  organizationId: z.string().nullable(),
+  role: z.enum(ORG_ROLES).nullable(),
+  passwordChangedAt: timestamp,
+  createdAt: timestamp,
+});
+export const newUserSchema = z.strictObject({
+  email: z.string().max(320),
+  password: z.string().max(4096),
+  name: z.string().max(200).optional(),
+  organizationId: id.optional(),
+});
+export const userListQuery = z.strictObject({ email: z.string().optional(), organizationId: id.optional(), cursor: id.optional(), limit });
+export const effectivePolicySchema = z.object({
+  source: z.enum(['organization', 'baseline']),
+  organizationId: z.string().nullable(),
+  domain: z.string().nullable(),
+  policy: policyDocSchema,
+});
+
+export const clientSchema = z.object({
+  client_id: id,
+  client_name: z.string(),
+  session_type: z.enum(SESSION_TYPES),
+  first_party: z.boolean(),
+  redirect_uris: z.array(z.string()),
+  post_logout_redirect_uris: z.array(z.string()),
+  token_endpoint_auth_method: z.string(),
+  created_at: timestamp,
+});
+export const createdClientSchema = clientSchema.extend({ client_secret: z.string().optional().describe('Shown once, for web clients') });
+export const newClientSchema = z.strictObject({
+  client_name: z.string().min(1).max(200),
+  session_type: z.enum(SESSION_TYPES),
+  redirect_uris: z.array(z.string()).min(1),
+  post_logout_redirect_uris: z.array(z.string()).default([]),
+  backchannel_logout_uri: z.string().optional(),
+  third_party: z.boolean().default(false),
+});
+
+export const eventSchema = z.object({
+  id: z.string(),
+  at: timestamp,
+  type: z.string(),
+  actorType: z.enum(['client', 'user', 'anonymous', 'system']),
+  actorId: z.string().nullable(),
+  organizationId: z.string().nullable(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+export const eventQuery = z.strictObject({
+  type: z.string().optional().describe('Comma-separated event types'),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  cursor: z.string().regex(/^\d+$/).optional(),
+  limit,
+});
+
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });

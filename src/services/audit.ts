@@ -1,0 +1,63 @@
+import type { AuditEventInput, AuditStore } from '../stores/sql/audit.js';
+
+export type Actor =
+  | { type: 'client'; id: string }
+  | { type: 'user'; id: string }
+  | { type: 'system'; id: string }
+  | { type: 'anonymous' };
+
+/** Where a request came from, as recorded in the audit trail. */
+export interface RequestInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const SYSTEM = (job: string): Actor => ({ type: 'system', id: job });
+
+const SECRET_KEY = /password|secret|token|otp|recovery/i;
+
+/** Control characters become visible \u escapes, so a log line or terminal shows them instead of obeying them. */
+export function escapeControl(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function sanitize(value: unknown): unknown {
+  if (typeof value === 'string') return escapeControl(value);
+  if (Array.isArray(value)) return value.map(sanitize);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeControl(k), SECRET_KEY.test(k) ? '[redacted]' : sanitize(v)]));
+  }
+  return value;
+}
+
+export interface AuditEntry {
+  actor: Actor;
+  organizationId?: string | null;
+  target?: { type: string; id: string };
+  request?: RequestInfo;
+  data?: Record<string, unknown>;
+}
+
+/** Appends to the audit trail: UTC timestamps, escaped text, and never a secret even if a caller passes one. */
+export class AuditService {
+  constructor(private readonly store: AuditStore) {}
+
+  async record(type: string, e: AuditEntry): Promise<void> {
+    const event: AuditEventInput = {
+      type,
+      actorType: e.actor.type,
+      actorId: e.actor.type === 'anonymous' ? null : escapeControl(e.actor.id),
+      organizationId: e.organizationId ?? null,
+      targetType: e.target?.type ?? null,
+      targetId: e.target ? escapeControl(e.target.id) : null,
+      ip: e.request?.ip ? escapeControl(e.request.ip).slice(0, 64) : null,
+      userAgent: e.request?.userAgent ? escapeControl(e.request.userAgent).slice(0, 512) : null,
+      data: e.data ? (sanitize(e.data) as Record<string, unknown>) : null,
+    };
+    await this.store.append(event, Date.now());
+  }
+
+  list(...args: Parameters<AuditStore['list']>) {
+    return this.store.list(...args);
+  }
+}

@@ -1,0 +1,37 @@
+/** Errors services raise; the admin API maps each to one problem type, the CLI prints the message. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldProblem[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(what: string) {
+    super(`${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** The request is well-formed but the world is not as it needs to be (a DNS record is missing, say). */
+export class UnprocessableError extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'UnprocessableError';
+  }
+}

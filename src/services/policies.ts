@@ -1,0 +1,131 @@
+import { effectivePolicy, emailDomain, type EffectivePolicy } from '../policy/effective-policy.js';
+import { ipInList } from '../policy/ip.js';
+import { DEFAULT_POLICY, mergePolicy, securityPolicySchema, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
+import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
+import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
+import type { PolicyStore } from '../stores/sql/policies.js';
+import { nowSeconds } from '../stores/db.js';
+import type { Actor, AuditService, RequestInfo } from './audit.js';
+import { ConflictError, ValidationError } from './errors.js';
+
+export const BASELINE = 'baseline';
+
+/** Who is changing a policy, as far as the lockout guard cares. */
+export interface PolicyCaller {
+  actor: Actor;
+  request: RequestInfo;
+}
+
+export interface PolicyPreview {
+  governedUsers: number;
+  mustChangePassword: number;
+  mustEnroll2fa: number;
+  callerAddress: string | null;
+  callerOutsideWhitelist: boolean;
+}
+
+/**
+ * Stored policies (organizations' and the baseline) and which one governs a user. Nothing is cached:
+ * every sign-in reads the claim and the policy, so a revoked claim stops applying on the next
+ * sign-in on every node.
+ */
+export class PolicyService {
+  constructor(
+    private readonly policies: PolicyStore,
+    private readonly claims: DomainClaimStore,
+    private readonly accounts: AccountStore,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** A stored document read through the schema, so fields added since it was saved get their defaults. */
+  private async load(subject: string): Promise<SecurityPolicy | undefined> {
+    const stored = await this.policies.get(subject);
+    if (stored === undefined) return undefined;
+    const parsed = securityPolicySchema.safeParse(stored);
+    return parsed.success ? parsed.data : DEFAULT_POLICY;
+  }
+
+  async baseline(): Promise<SecurityPolicy> {
+    return (await this.load(BASELINE)) ?? DEFAULT_POLICY;
+  }
+
+  async forOrganization(organizationId: string): Promise<{ active: boolean; policy: SecurityPolicy }> {
+    const [policy, verified] = await Promise.all([this.load(organizationId), this.claims.verifiedDomainsOf(organizationId)]);
+    return { active: verified.length > 0, policy: policy ?? DEFAULT_POLICY };
+  }
+
+  async effectiveFor(account: Pick<AccountRecord, 'email'>): Promise<EffectivePolicy> {
+    const claim = await this.claims.findVerified(emailDomain(account.email));
+    const [organizationPolicy, baseline] = await Promise.all([claim ? this.load(claim.organizationId) : undefined, this.baseline()]);
+    return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
+  }
+
+  /** The users an organization's policy governs now: accounts on its verified domains. */
+  private async governed(organizationId: string): Promise<AccountRecord[]> {
+    return this.accounts.listByDomains(await this.claims.verifiedDomainsOf(organizationId));
+  }
+
+  /** What a candidate policy would do, before it is saved. */
+  async preview(organizationId: string, candidate: SecurityPolicy, request: RequestInfo): Promise<PolicyPreview> {
+    const users = await this.governed(organizationId);
+    const now = nowSeconds();
+    const days = candidate.password.expirationDays;
+    const whitelist = candidate.login.ipWhitelist;
+    return {
+      governedUsers: users.length,
+      mustChangePassword: days === null ? 0 : users.filter((u) => u.passwordChangedAt + days * 86400 <= now).length,
+      mustEnroll2fa: candidate.authentication.enforce2fa ? users.filter((u) => u.totpEnabledAt === null).length : 0,
+      callerAddress: request.ip,
+      callerOutsideWhitelist: whitelist.enabled && !(request.ip !== null && ipInList(request.ip, whitelist.cidrs)),
+    };
+  }
+
+  private guardLockout(candidate: SecurityPolicy, caller: PolicyCaller, confirmLockout: boolean): void {
+    const { enabled, cidrs } = candidate.login.ipWhitelist;
+    // Only people sign in through the whitelist; machine clients are not locked out by it.
+    if (!enabled || confirmLockout || caller.actor.type !== 'user') return;
+    if (caller.request.ip === null || !ipInList(caller.request.ip, cidrs)) {
+      throw new ConflictError(
+        `the IP whitelist does not include your current address (${caller.request.ip ?? 'unknown'}); send "confirmLockout": true to save it anyway`,
+      );
+    }
+  }
+
+  private async save(subject: string, organizationId: string | null, next: SecurityPolicy, before: SecurityPolicy, caller: PolicyCaller) {
+    const by = caller.actor.type === 'anonymous' ? 'anonymous' : `${caller.actor.type}:${caller.actor.id}`;
+    await this.policies.put(subject, next, by, nowSeconds());
+    await this.audit.record(subject === BASELINE ? 'baseline_policy.updated' : 'security_policy.updated', {
+      actor: caller.actor,
+      organizationId,
+      target: { type: 'security_policy', id: subject },
+      request: caller.request,
+      data: { before, after: next },
+    });
+  }
+
+  private static valid(result: ReturnType<typeof validatePolicy>): SecurityPolicy {
+    if (!result.ok) throw new ValidationError(result.errors);
+    return result.policy;
+  }
+
+  /** PUT (replace) or PATCH (merge) an organization's policy. Invalid input stores nothing. */
+  async update(organizationId: string, mode: 'replace' | 'merge', input: unknown, caller: PolicyCaller, confirmLockout = false) {
+    const before = (await this.load(organizationId)) ?? DEFAULT_POLICY;
+    const next = PolicyService.valid(mode === 'replace' ? validatePolicy(input) : mergePolicy(before, input));
+    this.guardLockout(next, caller, confirmLockout);
+    await this.save(organizationId, organizationId, next, before, caller);
+    return this.forOrganization(organizationId);
+  }
+
+  async updateBaseline(input: unknown, caller: PolicyCaller): Promise<SecurityPolicy> {
+    const before = await this.baseline();
+    const next = PolicyService.valid(validatePolicy(input));
+    await this.save(BASELINE, null, next, before, caller);
+    return next;
+  }
+
+  /** Validates a candidate for preview: PUT semantics (a complete document, defaults filled). */
+  candidate(input: unknown): SecurityPolicy {
+    return PolicyService.valid(validatePolicy(input));
+  }
+}

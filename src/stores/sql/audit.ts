@@ -1,0 +1,81 @@
+import type { Db } from '../db.js';
+
+export interface AuditEventInput {
+  type: string;
+  actorType: 'client' | 'user' | 'anonymous' | 'system';
+  actorId: string | null;
+  organizationId: string | null;
+  targetType: string | null;
+  targetId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  data: Record<string, unknown> | null;
+}
+
+export interface AuditEvent extends AuditEventInput {
+  id: string;
+  at: string;
+}
+
+interface Row {
+  id: number | string;
+  at_ms: number;
+  type: string;
+  actor_type: AuditEventInput['actorType'];
+  actor_id: string | null;
+  organization_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: string | null;
+}
+
+/** The append-only audit trail: this store has no update or delete. */
+export class AuditStore {
+  constructor(private readonly db: Db) {}
+
+  async append(e: AuditEventInput, atMs: number): Promise<void> {
+    await this.db<Row>('audit_events').insert({
+      at_ms: atMs,
+      type: e.type,
+      actor_type: e.actorType,
+      actor_id: e.actorId,
+      organization_id: e.organizationId,
+      target_type: e.targetType,
+      target_id: e.targetId,
+      ip: e.ip,
+      user_agent: e.userAgent,
+      data: e.data ? JSON.stringify(e.data) : null,
+    });
+  }
+
+  /** Newest first; `beforeId` is the cursor. */
+  async list(filter: {
+    organizationId: string;
+    types?: string[];
+    sinceMs?: number;
+    untilMs?: number;
+    beforeId?: number;
+    limit: number;
+  }): Promise<AuditEvent[]> {
+    const q = this.db<Row>('audit_events').where({ organization_id: filter.organizationId }).orderBy('id', 'desc').limit(filter.limit);
+    if (filter.types?.length) q.whereIn('type', filter.types);
+    if (filter.sinceMs !== undefined) q.where('at_ms', '>=', filter.sinceMs);
+    if (filter.untilMs !== undefined) q.where('at_ms', '<', filter.untilMs);
+    if (filter.beforeId !== undefined) q.where('id', '<', filter.beforeId);
+    return (await q).map((r) => ({
+      id: String(r.id),
+      at: new Date(Number(r.at_ms)).toISOString(),
+      type: r.type,
+      actorType: r.actor_type,
+      actorId: r.actor_id,
+      organizationId: r.organization_id,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      ip: r.ip,
+      userAgent: r.user_agent,
+      data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null,
+    }));
+  }
+}
