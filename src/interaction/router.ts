@@ -71,8 +71,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return { ctx, interaction, flow, client };
   }
 
+  /** Ends the interaction. Consent merges with the login result it follows; a login starts afresh. */
   async function finish(s: StepContext, result: InteractionResults) {
-    const target = await provider.interactionResult(s.ctx.req, s.ctx.res, result, { mergeWithLastSubmission: false });
+    const merge = result.consent !== undefined;
+    const target = await provider.interactionResult(s.ctx.req, s.ctx.res, result, { mergeWithLastSubmission: merge });
     await flows.end(s.flow.uid);
     s.ctx.redirect(target);
     s.ctx.status = 303;

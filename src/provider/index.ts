@@ -103,10 +103,11 @@ export function createProvider(deps: ProviderDeps): Provider {
           if (resourceIndicator === deps.adminResource) {
             // Machine access to the admin API is the bootstrap client's alone; users reach it through their
             // own sign-in, and the API then checks their organization role.
-            const machine = ctx.oidc.params?.grant_type === 'client_credentials';
-            const allowed = !machine || client.clientId === config.bootstrapClient?.clientId;
+            if (ctx.oidc.params?.grant_type === 'client_credentials' && client.clientId !== config.bootstrapClient?.clientId) {
+              throw new errors.InvalidTarget('only the platform-admin client may use client credentials for the admin API');
+            }
             return {
-              scope: allowed ? ADMIN_SCOPE : '',
+              scope: ADMIN_SCOPE,
               audience: deps.adminResource,
               accessTokenFormat: 'opaque', // looked up on every call, so revocation is immediate
               accessTokenTTL: lt.accessTokenSeconds,

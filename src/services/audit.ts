@@ -25,7 +25,10 @@ function sanitize(value: unknown): unknown {
   if (typeof value === 'string') return escapeControl(value);
   if (Array.isArray(value)) return value.map(sanitize);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeControl(k), SECRET_KEY.test(k) ? '[redacted]' : sanitize(v)]));
+    // Secrets are strings; an object under such a key (the policy's "password" section) is kept.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [escapeControl(k), SECRET_KEY.test(k) && typeof v === 'string' ? '[redacted]' : sanitize(v)]),
+    );
   }
   return value;
 }
