@@ -9,15 +9,18 @@ import { isIpOrCidr } from './ip.js';
 export const EXPIRATION_DAYS = [90, 180, 270, 365] as const;
 export const LOCKOUT_THRESHOLD = 5;
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const int = (min: number, max: number) =>
+  z.number({ message: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const bool = (value: boolean) => z.boolean({ message: 'must be true or false' }).default(value);
+const inRange = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 const passwordSchema = z.strictObject({
   minLength: int(6, 64).default(8).describe('Minimum password length, in Unicode code points after NFC'),
   maxLength: int(10, 64).default(24).describe('Maximum password length; at least minLength'),
-  requireUppercase: z.boolean().default(true).describe('At least one of A–Z'),
-  requireLowercase: z.boolean().default(true).describe('At least one of a–z'),
-  requireNumber: z.boolean().default(true).describe('At least one of 0–9'),
-  requireSpecial: z.boolean().default(false).describe('At least one character that is not a letter or digit'),
+  requireUppercase: bool(true).describe('At least one of A–Z'),
+  requireLowercase: bool(true).describe('At least one of a–z'),
+  requireNumber: bool(true).describe('At least one of 0–9'),
+  requireSpecial: bool(false).describe('At least one character that is not a letter or digit'),
   expirationDays: z
     .union(EXPIRATION_DAYS.map((d) => z.literal(d)) as unknown as [z.ZodLiteral<90>, z.ZodLiteral<180>, z.ZodLiteral<270>, z.ZodLiteral<365>])
     .nullable()
@@ -35,12 +38,12 @@ const sessionSchema = z.strictObject({
     .nullable()
     .default(null)
     .describe('Minutes without activity that end a web session; at most webTimeoutHours × 60; null disables'),
-  expireCookieOnBrowserClose: z.boolean().default(false).describe('Session cookie without Expires/Max-Age'),
-  preventConcurrentWebSessions: z.boolean().default(true).describe('A new web sign-in ends the user\'s other web sessions'),
+  expireCookieOnBrowserClose: bool(false).describe('Session cookie without Expires/Max-Age'),
+  preventConcurrentWebSessions: bool(true).describe('A new web sign-in ends the user\'s other web sessions'),
 });
 
 const authenticationSchema = z.strictObject({
-  enforce2fa: z.boolean().default(false).describe('Every governed user must pass TOTP (or a recovery code)'),
+  enforce2fa: bool(false).describe('Every governed user must pass TOTP (or a recovery code)'),
 });
 
 const loginSchema = z.strictObject({
@@ -50,7 +53,7 @@ const loginSchema = z.strictObject({
     .describe('Consecutive failures that lock the account; fixed at 5'),
   ipWhitelist: z
     .strictObject({
-      enabled: z.boolean().default(false),
+      enabled: bool(false),
       cidrs: z
         .array(z.string().refine(isIpOrCidr, 'must be an IPv4/IPv6 address or CIDR block'))
         .max(500)
@@ -69,10 +72,13 @@ export const securityPolicySchema = z
     login: loginSchema.default(loginSchema.parse({})),
   })
   .superRefine((p, ctx) => {
-    if (p.password.maxLength < p.password.minLength) {
+    // Cross-field rules speak only when both fields are valid on their own, so each mistake is reported once.
+    const { minLength, maxLength } = p.password;
+    if (inRange(minLength, 6, 64) && inRange(maxLength, 10, 64) && maxLength < minLength) {
       ctx.addIssue({ code: 'custom', path: ['password', 'maxLength'], message: 'must be greater than or equal to password.minLength' });
     }
-    if (p.session.webIdleTimeoutMinutes !== null && p.session.webIdleTimeoutMinutes > p.session.webTimeoutHours * 60) {
+    const { webIdleTimeoutMinutes: idle, webTimeoutHours: hours } = p.session;
+    if (inRange(idle, 1, 8760 * 60) && inRange(hours, 1, 8760) && idle > hours * 60) {
       ctx.addIssue({
         code: 'custom',
         path: ['session', 'webIdleTimeoutMinutes'],
