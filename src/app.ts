@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from './config/index.js';
 import { FlowStore } from './interaction/flow.js';
 import { interactionRouter } from './interaction/router.js';
+import { passwordPages } from './interaction/password-pages.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
 import { createProvider } from './provider/index.js';
@@ -82,9 +83,19 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     }
     await next();
   });
-  const interactions = interactionRouter({ provider, flows, services, logger, trustedProxies: config.trustedProxies });
+  const interactions = interactionRouter({
+    provider,
+    flows,
+    services,
+    logger,
+    trustedProxies: config.trustedProxies,
+    expiryWarningDays: config.passwords.expiryWarningDays,
+  });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
+  const pages = passwordPages({ provider, services, logger, trustedProxies: config.trustedProxies });
+  provider.use(pages.routes());
+  provider.use(pages.allowedMethods());
   const admin = adminRouter({
     provider,
     services,
@@ -97,6 +108,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(admin.routes());
   provider.use(admin.allowedMethods());
   services.domains.start();
+  services.expiryWarnings.start();
 
   const sweeper =
     config.redis === undefined

@@ -9,6 +9,7 @@ const USAGE = `usage: gatehouse <command>
   migrate                                  apply database migrations
   keys rotate                              publish a new signing key, start signing with the previous "next" key
   user create --email E --password P [--name N]
+  outbox [--to E] [--limit N]              show the development outbox (mail, when SMTP_URL is unset)
   client create --name N --session-type web|mobile|desktop --redirect-uri U [--redirect-uri U2 …]
                 [--post-logout-redirect-uri U …] [--backchannel-logout-uri U] [--third-party]
 
@@ -37,6 +38,18 @@ async function run(argv: string[]): Promise<unknown> {
     const services = await openServices(config, { migrate: false });
     try {
       return { applied: await migrate(services.db, config.database) };
+    } finally {
+      await services.close();
+    }
+  }
+  if (command === 'outbox') {
+    const v = options(argv.slice(1), { to: { type: 'string' }, limit: { type: 'string' } });
+    const limit = Number(v.limit ?? 10);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+    const services = await openServices(config);
+    try {
+      const messages = await services.outbox.latest(limit, v.to as string | undefined);
+      return messages.map((m) => ({ ...m, createdAt: new Date(m.createdAt * 1000).toISOString() }));
     } finally {
       await services.close();
     }

@@ -3,6 +3,8 @@ import type { AccountRecord } from '../stores/sql/accounts.js';
 import type { ClientRecord } from '../stores/sql/clients.js';
 import type { OrganizationRecord } from '../stores/sql/organizations.js';
 import { requireOrgAdmin, requirePlatform, type Principal } from './auth.js';
+import type { Services } from '../services/index.js';
+import { passwordExpiresAt } from '../policy/password-rules.js';
 import { problems } from './problem.js';
 import type { AdminRoute } from './route.js';
 import * as s from './schemas.js';
@@ -11,16 +13,23 @@ import * as s from './schemas.js';
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const orgView = (o: OrganizationRecord) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
 const memberView = (a: AccountRecord) => ({ userId: a.id, email: a.email, name: a.name, role: a.orgRole! });
-export const userView = (a: AccountRecord) => ({
-  id: a.id,
-  email: a.email,
-  name: a.name,
-  status: a.status,
-  organizationId: a.organizationId,
-  role: a.orgRole,
-  passwordChangedAt: iso(a.passwordChangedAt),
-  createdAt: iso(a.createdAt),
-});
+/** A user as the API shows it; the password's expiry comes from the policy that governs them now. */
+export async function userView(a: AccountRecord, services: Services) {
+  const { policy } = await services.policies.effectiveFor(a);
+  const expiresAt = passwordExpiresAt(policy.password, a.passwordChangedAt);
+  return {
+    id: a.id,
+    email: a.email,
+    name: a.name,
+    status: a.status,
+    organizationId: a.organizationId,
+    role: a.orgRole,
+    passwordChangedAt: iso(a.passwordChangedAt),
+    passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
+    mustChangePassword: a.mustChangePassword,
+    createdAt: iso(a.createdAt),
+  };
+}
 const clientView = (c: ClientRecord) => ({
   client_id: c.clientId,
   client_name: c.clientName,
@@ -37,7 +46,7 @@ const common = { 400: problem('Invalid request'), 401: problem('No valid token')
 const withNotFound = { ...common, 404: problem('Not found') };
 
 /** Users a principal may see: platform admins all, organization admins their organization's members. */
-async function visibleUser(p: Principal, services: import('../services/index.js').Services, userId: string): Promise<AccountRecord> {
+async function visibleUser(p: Principal, services: Services, userId: string): Promise<AccountRecord> {
   const account = await services.accounts.findById(userId);
   if (!account) throw new NotFoundError('user');
   if (p.kind === 'platform') return account;
@@ -279,7 +288,7 @@ export const adminRoutes: AdminRoute[] = [
         request,
         data: { after: { email: account.email, name: account.name, organizationId: account.organizationId } },
       });
-      return { status: 201, body: userView(account) };
+      return { status: 201, body: await userView(account, services) };
     },
   },
   {
@@ -298,7 +307,7 @@ export const adminRoutes: AdminRoute[] = [
         requireOrgAdmin(principal, organizationId);
       }
       const result = await services.accounts.list({ email: query.email, organizationId, cursor: query.cursor, limit: query.limit });
-      return { status: 200, body: { items: result.items.map(userView), nextCursor: result.nextCursor } };
+      return { status: 200, body: { items: await Promise.all(result.items.map((u) => userView(u, services))), nextCursor: result.nextCursor } };
     },
   },
   {
@@ -309,7 +318,7 @@ export const adminRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      return { status: 200, body: userView(await visibleUser(principal, services, params.userId!)) };
+      return { status: 200, body: await userView(await visibleUser(principal, services, params.userId!), services) };
     },
   },
   {
@@ -342,10 +351,24 @@ export const adminRoutes: AdminRoute[] = [
           request,
           data: { before: { status: before.status }, after: { status: after.status } },
         });
-        return { status: 200, body: userView(after) };
+        return { status: 200, body: await userView(after, services) };
       },
     }),
   ),
+  {
+    method: 'post',
+    path: '/users/{userId}/password-reset',
+    summary: 'Email the user a link to choose a new password; optionally require a new one at the next sign-in',
+    tag: 'Users',
+    access: 'platform or organization admin',
+    body: s.passwordResetSchema,
+    responses: { 202: { description: 'The email is on its way' }, ...withNotFound },
+    async handler({ principal, params, body, services, request }) {
+      const account = await visibleUser(principal, services, params.userId!);
+      await services.passwordResets.adminReset(account, body.requireChangeAtNextSignIn, principal.actor, request);
+      return { status: 202 };
+    },
+  },
   {
     method: 'post',
     path: '/clients',

@@ -68,8 +68,13 @@ export const userSchema = z.object({
   organizationId: z.string().nullable(),
   role: z.enum(ORG_ROLES).nullable(),
   passwordChangedAt: timestamp,
+  passwordExpiresAt: timestamp.nullable().describe('Under the policy that governs the user now; null when passwords do not expire'),
+  mustChangePassword: z.boolean(),
   createdAt: timestamp,
 });
+export const passwordResetSchema = z
+  .strictObject({ requireChangeAtNextSignIn: z.boolean().default(false) })
+  .default({ requireChangeAtNextSignIn: false });
 export const newUserSchema = z.strictObject({
   email: z.string().max(320),
   password: z.string().max(4096),

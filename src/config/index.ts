@@ -26,6 +26,8 @@ export interface AppConfig {
   sweepIntervalSeconds: number;
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
+  mail: { smtpUrl?: string; from: string };
+  passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number };
 }
 
 export class ConfigError extends Error {
@@ -95,6 +97,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       timeoutMs: e.DNS_TIMEOUT_MS,
       reverifyIntervalSeconds: e.DOMAIN_REVERIFY_INTERVAL_SECONDS,
       reverifyMaxFailures: e.DOMAIN_REVERIFY_MAX_FAILURES,
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    passwords: {
+      resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
+      expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,
+      resetLimitPerHour: e.PASSWORD_RESET_LIMIT_PER_HOUR,
     },
     bootstrapClient:
       e.GATEHOUSE_BOOTSTRAP_CLIENT_ID && e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET

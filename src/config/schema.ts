@@ -94,6 +94,16 @@ export const envSchema = z.object({
   /** The platform-admin machine client, created or updated at start (client credentials, scope admin). */
   GATEHOUSE_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[\w.-]{3,64}$/, 'must be 3-64 letters, digits, dots, dashes or underscores').optional(),
   GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** SMTP server for outgoing mail (smtp://user:pass@host:port, smtps://…); unset: the development outbox. */
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://… or smtps://…').optional(),
+  /** Sender of Gatehouse's emails. */
+  MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@gatehouse.localhost>'),
+  /** Lifetime of a forgot-password link, in minutes. */
+  PASSWORD_RESET_TTL_MINUTES: int(5, 1440).default(30),
+  /** Days before a password expires that the user is warned (at sign-in and by email). */
+  PASSWORD_EXPIRY_WARNING_DAYS: int(0, 90).default(14),
+  /** Forgot-password requests allowed per email address, and per client address, per hour. */
+  PASSWORD_RESET_LIMIT_PER_HOUR: int(1, 1000).default(5),
   /** Seconds between sweeps of expired rows from the SQL token store. */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
 });

@@ -6,7 +6,7 @@ import type { OidcStore } from '../stores/oidc-store.js';
  * explicit steps; each POST is accepted only for the step the flow is in. Stored beside the
  * provider's artifacts, so any node can serve any step.
  */
-export type StepName = 'password' | 'consent';
+export type StepName = 'password' | 'change-password' | 'expiry-warning' | 'consent';
 
 export interface SignInFlow {
   uid: string;
@@ -15,6 +15,10 @@ export interface SignInFlow {
   csrf: string;
   /** Set once the first factor has succeeded. */
   accountId?: string;
+  /** Why the flow asks for a new password: it expired, an admin required it, or it expires soon (optional). */
+  passwordReason?: 'expired' | 'required' | 'expiring';
+  /** When the password expires (epoch seconds), for the warning step. */
+  passwordExpiresAt?: number;
 }
 
 const MODEL = 'SignInFlow';

@@ -4,11 +4,15 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors as oidcErrors, type InteractionResults } from 'oidc-provider';
 import type { Logger } from 'pino';
+import { passwordExpiresAt } from '../policy/password-rules.js';
 import { normalizeEmail } from '../services/accounts.js';
 import type { Services } from '../services/index.js';
+import { nowSeconds } from '../stores/db.js';
 import { requestInfo } from '../http/request-info.js';
 import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
+import { ChangePasswordStep } from './steps/change-password.js';
 import { ConsentStep } from './steps/consent.js';
+import { ExpiryWarningStep } from './steps/expiry-warning.js';
 import { PasswordStep } from './steps/password.js';
 import type { Step, StepContext } from './steps/step.js';
 import { render } from './views.js';
@@ -19,6 +23,8 @@ export interface InteractionDeps {
   services: Services;
   logger: Logger;
   trustedProxies: string[];
+  /** Days before expiry that the sign-in shows a warning. */
+  expiryWarningDays: number;
 }
 
 const EXPIRED =
@@ -26,27 +32,18 @@ const EXPIRED =
 
 /**
  * The sign-in pages. GET /interaction/:uid shows the flow's current step; POST /interaction/:uid/:step
- * submits it. Every POST is checked against the flow's step and CSRF token before the step sees it;
- * a finished interaction answers 303 back to the authorization endpoint.
+ * submits it. Every POST is checked against the flow's step and CSRF token before the step sees it.
+ * The flow: password → (change-password | expiry-warning)? → signed in → consent (third-party clients).
  */
 export function interactionRouter(deps: InteractionDeps): Router {
   const { provider, flows, services } = deps;
-  const { clients } = services;
   const consent = new ConsentStep(provider, services.accounts);
-  const steps: Record<StepName, Step> = { password: new PasswordStep(services.accounts), consent };
-
-  /** Sign-in outcomes go to the audit trail of the organization whose policy governs the address. */
-  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string) {
-    const normalized = normalizeEmail(email);
-    const governing = normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined;
-    await services.audit.record(`sign_in.${outcome}`, {
-      actor: accountId ? { type: 'user', id: accountId } : { type: 'anonymous' },
-      organizationId: governing?.organizationId ?? null,
-      target: accountId ? { type: 'user', id: accountId } : undefined,
-      request: requestInfo(s.ctx, deps.trustedProxies),
-      data: { email: normalized ?? email.slice(0, 320), clientId: s.interaction.params.client_id as string },
-    });
-  }
+  const steps: Record<StepName, Step> = {
+    password: new PasswordStep(services.accounts),
+    'change-password': new ChangePasswordStep(services),
+    'expiry-warning': new ExpiryWarningStep(),
+    consent,
+  };
   const router = new Router({ prefix: '/interaction' });
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
 
@@ -67,8 +64,21 @@ export function interactionRouter(deps: InteractionDeps): Router {
     }
     const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
     const flow = (await flows.load(interaction.uid)) ?? (await flows.start(interaction.uid, first));
-    const client = await clients.find(interaction.params.client_id as string);
-    return { ctx, interaction, flow, client };
+    const client = await services.clients.find(interaction.params.client_id as string);
+    return { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies) };
+  }
+
+  /** Sign-in outcomes go to the audit trail of the organization whose policy governs the address. */
+  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string) {
+    const normalized = normalizeEmail(email);
+    const governing = normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined;
+    await services.audit.record(`sign_in.${outcome}`, {
+      actor: accountId ? { type: 'user', id: accountId } : { type: 'anonymous' },
+      organizationId: governing?.organizationId ?? null,
+      target: accountId ? { type: 'user', id: accountId } : undefined,
+      request: s.request,
+      data: { email: normalized ?? email.slice(0, 320), clientId: s.interaction.params.client_id as string },
+    });
   }
 
   /** Ends the interaction. Consent merges with the login result it follows; a login starts afresh. */
@@ -80,12 +90,32 @@ export function interactionRouter(deps: InteractionDeps): Router {
     s.ctx.status = 303;
   }
 
-  /** Where a flow goes once the account is known. Later steps (second factor, forced change) slot in here. */
-  async function authenticated(s: StepContext, accountId: string) {
-    const flow: SignInFlow = { ...s.flow, accountId };
+  async function goTo(s: StepContext, flow: SignInFlow) {
+    await flows.save(flow);
+    s.ctx.redirect(`/interaction/${flow.uid}`);
+    s.ctx.status = 303;
+  }
+
+  async function signedIn(s: StepContext) {
+    const account = await services.accounts.get(s.flow.accountId!);
+    await auditSignIn(s, 'succeeded', account.email, account.id);
+    await finish(s, { login: { accountId: account.id, remember: true } });
+  }
+
+  /** After the password: a forced change, an expiry warning, or done. */
+  async function afterPassword(s: StepContext, accountId: string) {
     const account = await services.accounts.get(accountId);
-    await auditSignIn(s, 'succeeded', account.email, accountId);
-    await finish({ ...s, flow }, { login: { accountId, remember: true } });
+    const { policy } = await services.policies.effectiveFor(account);
+    const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
+    const now = nowSeconds();
+    const flow: SignInFlow = { ...s.flow, accountId };
+    if (account.mustChangePassword || (expiresAt !== null && expiresAt <= now)) {
+      await goTo(s, { ...flow, step: 'change-password', passwordReason: account.mustChangePassword ? 'required' : 'expired' });
+    } else if (expiresAt !== null && expiresAt - deps.expiryWarningDays * 86400 <= now) {
+      await goTo(s, { ...flow, step: 'expiry-warning', passwordExpiresAt: expiresAt });
+    } else {
+      await signedIn({ ...s, flow });
+    }
   }
 
   router.get('/:uid', async (ctx) => {
@@ -123,7 +153,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
         await step.render(s, outcome);
         return;
       case 'authenticated':
-        await authenticated(s, outcome.accountId);
+        await afterPassword(s, outcome.accountId);
+        return;
+      case 'next':
+        await goTo(s, outcome.flow);
+        return;
+      case 'signed-in':
+        await signedIn(s);
         return;
       case 'finish':
         await finish(s, outcome.result);

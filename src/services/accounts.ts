@@ -4,7 +4,9 @@ import { nowSeconds } from '../stores/db.js';
 import { normalizeDomain } from '../policy/domains.js';
 import type { PasswordHasher } from './passwords.js';
 import { normalizePassword } from './passwords.js';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
+import type { PolicyService } from './policies.js';
+import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
@@ -40,16 +42,24 @@ export class AccountService {
   constructor(
     private readonly accounts: AccountStore,
     private readonly hasher: PasswordHasher,
+    private readonly policies: PolicyService,
+    private readonly history: PasswordHistoryStore,
   ) {}
 
   async create(input: NewAccount): Promise<AccountRecord> {
-    const errors: Array<{ field: string; message: string }> = [];
+    const errors: FieldProblem[] = [];
     const email = normalizeEmail(input.email ?? '');
     if (!email) errors.push({ field: 'email', message: 'must be a valid email address' });
     if (!input.password) errors.push({ field: 'password', message: 'is required' });
     else if (normalizePassword(input.password) === null) errors.push({ field: 'password', message: 'must be at most 1024 bytes' });
     const name = input.name?.trim() || null;
     if (name && name.length > 200) errors.push({ field: 'name', message: 'must be at most 200 characters' });
+    if (email && input.password && !errors.some((e) => e.field === 'password')) {
+      // The rules of the policy that will govern this address.
+      for (const v of await this.policies.passwordViolations({ email, name }, input.password)) {
+        errors.push({ field: 'password', message: v.message, code: v.code, ...(v.params ? { params: v.params } : {}) });
+      }
+    }
     if (errors.length) throw new ValidationError(errors);
 
     const now = nowSeconds();
@@ -65,6 +75,8 @@ export class AccountService {
       organizationId: input.organizationId ?? null,
       orgRole: input.organizationId ? (input.role ?? 'member') : null,
       totpEnabledAt: null,
+      mustChangePassword: false,
+      expiryWarningSentFor: null,
     };
     try {
       await this.accounts.create(account);
@@ -72,6 +84,7 @@ export class AccountService {
       if (err instanceof DuplicateError) throw new ConflictError('an account with this email already exists');
       throw err;
     }
+    await this.history.add(account.id, account.passwordHash, now);
     return account;
   }
 

@@ -2,6 +2,9 @@
 export interface FieldProblem {
   field: string;
   message: string;
+  /** A stable code where the problem has one (password.too_short, …). */
+  code?: string;
+  params?: Record<string, number>;
 }
 
 export class ValidationError extends Error {

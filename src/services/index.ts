@@ -23,6 +23,15 @@ import { KeyService } from './keys.js';
 import { OrganizationService } from './organizations.js';
 import { PasswordHasher } from './passwords.js';
 import { PolicyService } from './policies.js';
+import { MailService } from './mail.js';
+import { PasswordChangeService } from './password-changes.js';
+import { PasswordExpiryWarnings } from './password-expiry.js';
+import { PasswordResetService } from './password-resets.js';
+import { Throttle } from './rate-limit.js';
+import { SessionService } from './sessions.js';
+import { OutboxStore } from '../stores/sql/outbox.js';
+import { PasswordHistoryStore } from '../stores/sql/password-history.js';
+import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
 export interface Services {
@@ -38,6 +47,12 @@ export interface Services {
   organizations: OrganizationService;
   domains: DomainService;
   policies: PolicyService;
+  sessions: SessionService;
+  mail: MailService;
+  outbox: OutboxStore;
+  passwordChanges: PasswordChangeService;
+  passwordResets: PasswordResetService;
+  expiryWarnings: PasswordExpiryWarnings;
   close(): Promise<void>;
 }
 
@@ -66,21 +81,56 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     { reverifyIntervalSeconds: config.dns.reverifyIntervalSeconds, reverifyMaxFailures: config.dns.reverifyMaxFailures },
     options.logger,
   );
+  const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit);
+  const history = new PasswordHistoryStore(db);
+  const resetTokens = new ResetTokenStore(db);
+  const outbox = new OutboxStore(db);
+  const mail = new MailService(config.mail, outbox, options.logger);
+  const sessions = new SessionService(oidcStore);
+  const passwordChanges = new PasswordChangeService({ accounts: accountStore, history, resetTokens, hasher, policies, sessions, mail, audit });
+  const hourly = config.passwords.resetLimitPerHour;
+  const prefix = config.redis?.prefix;
+  const passwordResets = new PasswordResetService({
+    accounts: accountStore,
+    tokens: resetTokens,
+    changes: passwordChanges,
+    mail,
+    audit,
+    perEmail: new Throttle('reset-email', hourly, 3600, redis, prefix),
+    perAddress: new Throttle('reset-ip', hourly * 4, 3600, redis, prefix),
+    issuer: config.issuer,
+    ttlMinutes: config.passwords.resetTtlMinutes,
+  });
+  const expiryWarnings = new PasswordExpiryWarnings({
+    accounts: accountStore,
+    policies,
+    mail,
+    warningDays: config.passwords.expiryWarningDays,
+    logger: options.logger,
+  });
   return {
     db,
     redis,
     oidcStore,
     clientStore,
-    accounts: new AccountService(accountStore, hasher),
+    accounts: new AccountService(accountStore, hasher, policies, history),
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets: new InstanceSecretStore(db),
     audit,
     organizations: new OrganizationService(new OrganizationStore(db), accountStore, audit),
     domains,
-    policies: new PolicyService(new PolicyStore(db), claimStore, accountStore, audit),
+    policies,
+    sessions,
+    mail,
+    outbox,
+    passwordChanges,
+    passwordResets,
+    expiryWarnings,
     async close() {
       domains.stop();
+      expiryWarnings.stop();
+      mail.close();
       await oidcStore.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.destroy();

@@ -1,5 +1,6 @@
 import { effectivePolicy, emailDomain, type EffectivePolicy } from '../policy/effective-policy.js';
 import { ipInList } from '../policy/ip.js';
+import { checkPassword, type PasswordOwner, type PasswordViolation } from '../policy/password-rules.js';
 import { DEFAULT_POLICY, mergePolicy, securityPolicySchema, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
@@ -58,6 +59,12 @@ export class PolicyService {
     const claim = await this.claims.findVerified(emailDomain(account.email));
     const [organizationPolicy, baseline] = await Promise.all([claim ? this.load(claim.organizationId) : undefined, this.baseline()]);
     return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
+  }
+
+  /** Every password rule the candidate breaks under the policy that governs `owner`'s email. */
+  async passwordViolations(owner: PasswordOwner, candidate: string): Promise<PasswordViolation[]> {
+    const { policy } = await this.effectiveFor(owner);
+    return checkPassword(policy.password, candidate, owner);
   }
 
   /** The users an organization's policy governs now: accounts on its verified domains. */

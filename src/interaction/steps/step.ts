@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { SignInFlow, StepName } from '../flow.js';
 import type { ClientRecord } from '../../stores/sql/clients.js';
+import type { RequestInfo } from '../../services/audit.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -12,12 +13,18 @@ export interface StepContext {
   interaction: Interaction;
   flow: SignInFlow;
   client: ClientRecord | undefined;
+  request: RequestInfo;
 }
 
-/** A submit either shows the step again with errors, moves the flow on, or ends the interaction. */
+/**
+ * What a submit leads to: the same step again with errors; the first factor passed (the router decides
+ * what comes next); another step; the sign-in complete; or the interaction ended with a result.
+ */
 export type StepOutcome =
   | { kind: 'again'; status: number; errors: string[]; values?: Record<string, string> }
   | { kind: 'authenticated'; accountId: string }
+  | { kind: 'next'; flow: SignInFlow }
+  | { kind: 'signed-in' }
   | { kind: 'finish'; result: InteractionResults };
 
 export interface Step {

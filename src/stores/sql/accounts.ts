@@ -15,6 +15,9 @@ export interface AccountRecord {
   organizationId: string | null;
   orgRole: OrgRole | null;
   totpEnabledAt: number | null;
+  /** Set by an admin reset: the next sign-in asks for a new password. */
+  mustChangePassword: boolean;
+  expiryWarningSentFor: number | null;
 }
 
 interface Row {
@@ -30,6 +33,8 @@ interface Row {
   organization_id: string | null;
   org_role: OrgRole | null;
   totp_enabled_at: number | null;
+  must_change_password: boolean | number;
+  expiry_warning_sent_for: number | null;
 }
 
 const toRecord = (r: Row): AccountRecord => ({
@@ -44,6 +49,8 @@ const toRecord = (r: Row): AccountRecord => ({
   organizationId: r.organization_id,
   orgRole: r.org_role,
   totpEnabledAt: r.totp_enabled_at,
+  mustChangePassword: Boolean(r.must_change_password),
+  expiryWarningSentFor: r.expiry_warning_sent_for,
 });
 
 export class DuplicateError extends Error {
@@ -77,6 +84,8 @@ export class AccountStore {
         organization_id: a.organizationId,
         org_role: a.orgRole,
         totp_enabled_at: a.totpEnabledAt,
+        must_change_password: a.mustChangePassword,
+        expiry_warning_sent_for: a.expiryWarningSentFor,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -98,6 +107,30 @@ export class AccountStore {
   /** Replaces the stored hash of the same password (parameter upgrade); the password's age is unchanged. */
   async replaceHash(id: string, passwordHash: string, now: number): Promise<void> {
     await this.db<Row>('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: now });
+  }
+
+  /** A new password: its hash, its age restarts, any forced change is satisfied. */
+  async setPassword(id: string, passwordHash: string, now: number): Promise<void> {
+    await this.db<Row>('accounts')
+      .where({ id })
+      .update({ password_hash: passwordHash, password_changed_at: now, must_change_password: false, updated_at: now });
+  }
+
+  async setMustChangePassword(id: string, value: boolean, now: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ must_change_password: value, updated_at: now });
+  }
+
+  async markExpiryWarningSent(id: string, passwordChangedAt: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ expiry_warning_sent_for: passwordChangedAt });
+  }
+
+  /** Active accounts whose password was set before `changedBefore` and who were not yet warned about it. */
+  async unwarnedOlderThan(changedBefore: number): Promise<AccountRecord[]> {
+    const rows = await this.db<Row>('accounts')
+      .where({ status: 'active' })
+      .andWhere('password_changed_at', '<=', changedBefore)
+      .andWhere((q) => q.whereNull('expiry_warning_sent_for').orWhereRaw('expiry_warning_sent_for <> password_changed_at'));
+    return rows.map(toRecord);
   }
 
   async setStatus(id: string, status: AccountStatus, now: number): Promise<void> {

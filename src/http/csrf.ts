@@ -1,0 +1,24 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+
+const COOKIE = 'gh_csrf';
+
+/**
+ * CSRF protection for pages outside a sign-in flow (forgot/reset password, account): a random value
+ * in a signed, HttpOnly, SameSite=Strict cookie that each form must echo (double submit).
+ */
+export function csrfToken(ctx: Context): string {
+  const existing = ctx.cookies.get(COOKIE, { signed: true });
+  if (existing && /^[\w-]{43}$/.test(existing)) return existing;
+  const token = randomBytes(32).toString('base64url');
+  ctx.cookies.set(COOKIE, token, { signed: true, httpOnly: true, sameSite: 'strict', secure: ctx.secure, path: '/' });
+  return token;
+}
+
+export function csrfValid(ctx: Context, submitted: unknown): boolean {
+  const expected = ctx.cookies.get(COOKIE, { signed: true });
+  if (!expected || typeof submitted !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(submitted);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

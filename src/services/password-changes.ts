@@ -1,0 +1,126 @@
+import { checkPassword, nextChangeAllowedAt, type PasswordRules } from '../policy/password-rules.js';
+import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
+import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
+import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
+import { nowSeconds } from '../stores/db.js';
+import type { Actor, AuditService, RequestInfo } from './audit.js';
+import type { FieldProblem } from './errors.js';
+import type { MailService } from './mail.js';
+import type { PasswordHasher } from './passwords.js';
+import type { PolicyService } from './policies.js';
+import type { SessionService } from './sessions.js';
+
+/**
+ * self: the user changes it (current password required, minimum age applies).
+ * forced: at sign-in, because it expired or an admin required it (exempt from minimum age).
+ * reset: through a forgot-password or admin-sent link (exempt from minimum age).
+ */
+export type ChangeKind = 'self' | 'forced' | 'reset';
+
+export interface ChangeRequest {
+  account: AccountRecord;
+  newPassword: string;
+  kind: ChangeKind;
+  currentPassword?: string;
+  actor: Actor;
+  request?: RequestInfo;
+  /** The browser session making the change stays signed in; every other one ends. */
+  keepSessionId?: string;
+}
+
+export type ChangeResult = { ok: true } | { ok: false; errors: FieldProblem[]; retryAt?: number };
+
+const iso = (s: number) => new Date(s * 1000).toISOString();
+
+/** Every place a password is set goes through here: rules, history, minimum age, then the consequences. */
+export class PasswordChangeService {
+  constructor(
+    private readonly deps: {
+      accounts: AccountStore;
+      history: PasswordHistoryStore;
+      resetTokens: ResetTokenStore;
+      hasher: PasswordHasher;
+      policies: PolicyService;
+      sessions: SessionService;
+      mail: MailService;
+      audit: AuditService;
+    },
+  ) {}
+
+  /** The policy rules and the reuse rule, without changing anything. */
+  async check(account: AccountRecord, newPassword: string): Promise<ChangeResult> {
+    const { policy } = await this.deps.policies.effectiveFor(account);
+    return this.checkAgainst(policy.password, account, newPassword);
+  }
+
+  private async checkAgainst(rules: PasswordRules, account: AccountRecord, newPassword: string): Promise<ChangeResult> {
+    const violations = checkPassword(rules, newPassword, account);
+    if (violations.length) {
+      return {
+        ok: false,
+        errors: violations.map((v) => ({ field: 'newPassword', code: v.code, message: v.message, ...(v.params ? { params: v.params } : {}) })),
+      };
+    }
+    // The current password is always refused; with history on, so are the last historyCount.
+    const recent = await this.deps.history.recent(account.id, Math.max(1, rules.historyCount ?? 1));
+    const hashes = [...new Set([account.passwordHash, ...recent])];
+    // argon2 runs on the thread pool: checking ten hashes does not block the event loop.
+    const matches = await Promise.all(hashes.map((h) => this.deps.hasher.verify(h, newPassword)));
+    if (matches.some((m) => m.ok)) {
+      const message = rules.historyCount
+        ? `Choose a password you have not used for your last ${rules.historyCount} passwords.`
+        : 'Choose a password different from your current one.';
+      return { ok: false, errors: [{ field: 'newPassword', code: 'password.reused', message }] };
+    }
+    return { ok: true };
+  }
+
+  async change(r: ChangeRequest): Promise<ChangeResult> {
+    const { account } = r;
+    const { policy, organizationId } = await this.deps.policies.effectiveFor(account);
+    const rules = policy.password;
+    const now = nowSeconds();
+
+    if (r.kind === 'self') {
+      const current = await this.deps.hasher.verify(account.passwordHash, r.currentPassword ?? '');
+      if (!current.ok) {
+        return { ok: false, errors: [{ field: 'currentPassword', code: 'password.current_incorrect', message: 'Your current password is not correct.' }] };
+      }
+      const allowedAt = nextChangeAllowedAt(rules, account.passwordChangedAt, now);
+      if (allowedAt !== null) {
+        return {
+          ok: false,
+          retryAt: allowedAt,
+          errors: [{ field: 'newPassword', code: 'password.too_soon', message: `You changed your password recently. You can change it again after ${iso(allowedAt)}.` }],
+        };
+      }
+    }
+
+    const checked = await this.checkAgainst(rules, account, r.newPassword);
+    if (!checked.ok) return checked;
+
+    const hash = await this.deps.hasher.hash(r.newPassword);
+    await this.deps.accounts.setPassword(account.id, hash, now);
+    await this.deps.history.add(account.id, hash, now);
+    await this.deps.resetTokens.useAll(account.id, now);
+    const ended = await this.deps.sessions.endAll(account.id, r.keepSessionId);
+    await this.deps.audit.record('password.changed', {
+      actor: r.actor,
+      organizationId: organizationId ?? account.organizationId,
+      target: { type: 'user', id: account.id },
+      request: r.request,
+      data: { kind: r.kind, endedSessions: ended.sessions, revokedGrants: ended.grants },
+    });
+    await this.deps.mail.send({
+      to: account.email,
+      subject: 'Your Gatehouse password was changed',
+      text: [
+        `The password of ${account.email} was changed at ${iso(now)}${r.request?.ip ? ` from ${r.request.ip}` : ''}.`,
+        'You have been signed out everywhere else.',
+        '',
+        'If this was not you, reset your password at once and contact your administrator.',
+      ].join('\n'),
+    });
+    return { ok: true };
+  }
+}

@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import { EXPIRATION_DAYS } from '../policy/security-policy.js';
+import { passwordExpiresAt } from '../policy/password-rules.js';
+import type { AccountStore } from '../stores/sql/accounts.js';
+import { nowSeconds } from '../stores/db.js';
+import type { MailService } from './mail.js';
+import type { PolicyService } from './policies.js';
+
+/** Emails each user once per password, `warningDays` before it expires under the policy that governs them. */
+export class PasswordExpiryWarnings {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: { accounts: AccountStore; policies: PolicyService; mail: MailService; warningDays: number; logger?: Logger },
+  ) {}
+
+  async run(): Promise<string[]> {
+    const { warningDays } = this.deps;
+    if (warningDays === 0) return [];
+    const now = nowSeconds();
+    // No policy expires a password sooner than the shortest allowed expiry: older passwords are the only candidates.
+    const oldest = now - (Math.min(...EXPIRATION_DAYS) - warningDays) * 86400;
+    const warned: string[] = [];
+    for (const account of await this.deps.accounts.unwarnedOlderThan(oldest)) {
+      const { policy } = await this.deps.policies.effectiveFor(account);
+      const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
+      if (expiresAt === null || now < expiresAt - warningDays * 86400 || now >= expiresAt) continue;
+      const sent = await this.deps.mail.send({
+        to: account.email,
+        subject: 'Your Gatehouse password expires soon',
+        text: [
+          `The password of ${account.email} expires on ${new Date(expiresAt * 1000).toUTCString()}.`,
+          'Change it before then; after that date you will be asked for a new one when you sign in.',
+        ].join('\n'),
+      });
+      if (sent) {
+        await this.deps.accounts.markExpiryWarningSent(account.id, account.passwordChangedAt);
+        warned.push(account.email);
+      }
+    }
+    return warned;
+  }
+
+  start(everySeconds = 3600): void {
+    this.timer = setInterval(() => {
+      this.run().catch((err) => this.deps.logger?.error({ err }, 'password expiry warnings failed'));
+    }, everySeconds * 1000).unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,101 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
+import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
+import { nowSeconds } from '../stores/db.js';
+import { normalizeEmail } from './accounts.js';
+import type { Actor, AuditService, RequestInfo } from './audit.js';
+import type { MailService } from './mail.js';
+import type { ChangeResult, PasswordChangeService } from './password-changes.js';
+import type { Throttle } from './rate-limit.js';
+
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export type ResetCompletion = ChangeResult | { ok: false; invalidLink: true };
+
+/**
+ * Forgot-password and admin-sent reset links: single use, expiring, stored only as a digest. A
+ * request answers the same whether or not the address has an account; the work happens after the
+ * answer, so the timing does not tell either.
+ */
+export class PasswordResetService {
+  constructor(
+    private readonly deps: {
+      accounts: AccountStore;
+      tokens: ResetTokenStore;
+      changes: PasswordChangeService;
+      mail: MailService;
+      audit: AuditService;
+      perEmail: Throttle;
+      perAddress: Throttle;
+      issuer: string;
+      ttlMinutes: number;
+    },
+  ) {}
+
+  /** Whether the caller's address may ask again now; the caller answers 429 when not. */
+  async allowAddress(ip: string | null): Promise<boolean> {
+    return this.deps.perAddress.take(`ip:${ip ?? 'unknown'}`);
+  }
+
+  /** Sends a reset link if the address has an active account and its per-email budget allows. Never throws. */
+  async request(emailInput: string, request: RequestInfo): Promise<void> {
+    const email = normalizeEmail(emailInput);
+    if (!email || !(await this.deps.perEmail.take(`email:${email}`))) return;
+    const account = await this.deps.accounts.findByEmail(email);
+    if (!account || account.status !== 'active') return;
+    await this.issue(account, { type: 'anonymous' }, request, 'forgot');
+  }
+
+  /** Admin-initiated: sends the link, and optionally requires a new password at the next sign-in. */
+  async adminReset(account: AccountRecord, requireChangeAtNextSignIn: boolean, actor: Actor, request: RequestInfo): Promise<void> {
+    if (requireChangeAtNextSignIn) await this.deps.accounts.setMustChangePassword(account.id, true, nowSeconds());
+    await this.issue(account, actor, request, 'admin', requireChangeAtNextSignIn);
+  }
+
+  private async issue(account: AccountRecord, actor: Actor, request: RequestInfo, via: 'forgot' | 'admin', requireChange = false) {
+    const token = randomBytes(32).toString('base64url');
+    const now = nowSeconds();
+    await this.deps.tokens.insert(digest(token), account.id, now, now + this.deps.ttlMinutes * 60);
+    await this.deps.audit.record('password.reset_requested', {
+      actor,
+      organizationId: account.organizationId,
+      target: { type: 'user', id: account.id },
+      request,
+      data: { via, requireChangeAtNextSignIn: requireChange },
+    });
+    const link = `${this.deps.issuer}/password/reset?token=${token}`;
+    await this.deps.mail.send({
+      to: account.email,
+      subject: 'Reset your Gatehouse password',
+      text: [
+        via === 'admin' ? 'An administrator asked Gatehouse to let you choose a new password.' : 'Someone asked to reset the password of this account.',
+        '',
+        `Choose a new password here (the link works once, for ${this.deps.ttlMinutes} minutes):`,
+        link,
+        '',
+        via === 'forgot' ? 'If it was not you, ignore this email: your password stays as it is.' : '',
+      ].join('\n'),
+    });
+  }
+
+  /** The account a link is for, while it is unused and unexpired. */
+  async inspect(token: string): Promise<AccountRecord | undefined> {
+    const record = token ? await this.deps.tokens.find(digest(token)) : undefined;
+    if (!record || record.usedAt !== null || record.expiresAt <= nowSeconds()) return undefined;
+    const account = await this.deps.accounts.findById(record.accountId);
+    return account?.status === 'active' ? account : undefined;
+  }
+
+  /**
+   * Sets the new password. The rules are checked first, so a refused password leaves the link usable;
+   * then the link is used up atomically, so two submissions cannot both succeed.
+   */
+  async complete(token: string, newPassword: string, request: RequestInfo): Promise<ResetCompletion> {
+    const account = await this.inspect(token);
+    if (!account) return { ok: false, invalidLink: true };
+    const preview = await this.deps.changes.check(account, newPassword);
+    if (!preview.ok) return preview;
+    if (!(await this.deps.tokens.use(digest(token), nowSeconds()))) return { ok: false, invalidLink: true };
+    return this.deps.changes.change({ account, newPassword, kind: 'reset', actor: { type: 'user', id: account.id }, request });
+  }
+}
