@@ -362,11 +362,11 @@ export const adminRoutes: AdminRoute[] = [
     tag: 'Users',
     access: 'platform or organization admin',
     body: s.passwordResetSchema,
-    responses: { 202: { description: 'The email is on its way' }, ...withNotFound },
+    responses: { 202: { description: 'The email is on its way', schema: s.passwordResetResultSchema }, ...withNotFound },
     async handler({ principal, params, body, services, request }) {
       const account = await visibleUser(principal, services, params.userId!);
       await services.passwordResets.adminReset(account, body.requireChangeAtNextSignIn, principal.actor, request);
-      return { status: 202 };
+      return { status: 202, body: { emailedTo: account.email, requireChangeAtNextSignIn: body.requireChangeAtNextSignIn } };
     },
   },
   {

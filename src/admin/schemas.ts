@@ -75,6 +75,7 @@ export const userSchema = z.object({
 export const passwordResetSchema = z
   .strictObject({ requireChangeAtNextSignIn: z.boolean().default(false) })
   .default({ requireChangeAtNextSignIn: false });
+export const passwordResetResultSchema = z.object({ emailedTo: z.string(), requireChangeAtNextSignIn: z.boolean() });
 export const newUserSchema = z.strictObject({
   email: z.string().max(320),
   password: z.string().max(4096),

@@ -5,6 +5,7 @@ import { Browser } from './browser.js';
 import { registerClient, RP_CALLBACK, startSignIn, submitPassword } from './oidc.js';
 import { startApp, type RunningApp } from './server.js';
 import { TestDnsServer } from './dns.js';
+import { TestSmtpServer } from './smtp.js';
 
 export const BOOTSTRAP_ID = 'platform-admin';
 export const BOOTSTRAP_SECRET = 'bootstrap-secret-0123456789abcdef0123456789';
@@ -13,6 +14,7 @@ export interface AdminHarness {
   running: RunningApp;
   app: App;
   dns: TestDnsServer;
+  smtp: TestSmtpServer;
   /** Calls the admin API; `token` defaults to the platform admin's. */
   api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   platformToken: string;
@@ -25,11 +27,14 @@ export interface AdminHarness {
 export async function startAdminHarness(extraEnv: Record<string, string> = {}): Promise<AdminHarness> {
   const dns = new TestDnsServer();
   const dnsAddress = await dns.start();
+  const smtp = new TestSmtpServer();
+  const smtpUrl = await smtp.start();
   const running = await startApp({
     GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_ID,
     GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_SECRET,
     DNS_SERVERS: dnsAddress,
     DNS_TIMEOUT_MS: '500',
+    SMTP_URL: smtpUrl,
     ...extraEnv,
   });
   const platform = await client.discovery(new URL(running.issuer), BOOTSTRAP_ID, BOOTSTRAP_SECRET, client.ClientSecretBasic(BOOTSTRAP_SECRET), {
@@ -55,6 +60,7 @@ export async function startAdminHarness(extraEnv: Record<string, string> = {}): 
     running,
     app: running.app,
     dns,
+    smtp,
     api,
     platformToken,
     async userToken(email, password, scope = 'openid admin') {
@@ -70,6 +76,7 @@ export async function startAdminHarness(extraEnv: Record<string, string> = {}): 
     async stop() {
       await running.stop();
       await dns.stop();
+      await smtp.stop();
     },
   };
 }
