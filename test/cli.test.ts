@@ -93,3 +93,26 @@ describe('npx gatehouse', () => {
     expect(r.stderr).toContain('DATABASE_URL');
   });
 });
+
+describe('npx gatehouse outbox', () => {
+  it('shows the mail Gatehouse sent while no SMTP server is configured', async () => {
+    const created = await gatehouse('user', 'create', '--email', 'mia@example.com', '--password', 'Pass-word-1');
+    expect(created.code).toBe(0);
+    const account = await services.accounts.get(created.json!.id as string);
+    await services.passwordResets.adminReset(account, false, { type: 'system', id: 'test' }, { ip: null, userAgent: null });
+    const r = await gatehouse('outbox', '--to', 'mia@example.com', '--limit', '5');
+    expect(r.code).toBe(0);
+    const messages = r.json as unknown as Array<{ to: string; subject: string; text: string }>;
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ to: 'mia@example.com', subject: 'Reset your Gatehouse password' });
+    expect(messages[0]!.text).toMatch(/\/password\/reset\?token=[\w-]{43}/);
+    expect((await gatehouse('outbox', '--limit', 'lots')).code).toBe(64);
+  });
+
+  it('user create applies the password rules of the policy in force', async () => {
+    const r = await gatehouse('user', 'create', '--email', 'nia@example.com', '--password', 'weak');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('password: Use at least 8 characters.');
+    expect(r.stderr).toContain('password: Include an uppercase letter (A–Z).');
+  });
+});
