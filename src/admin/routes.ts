@@ -45,6 +45,12 @@ const problem = (description: string) => ({ description, schema: s.problemSchema
 const common = { 400: problem('Invalid request'), 401: problem('No valid token'), 403: problem('Not allowed') };
 const withNotFound = { ...common, 404: problem('Not found') };
 
+/** The organization, if the principal may administer it (403 otherwise, 404 when it does not exist). */
+async function reachOrganization(p: Principal, services: Services, orgId: string) {
+  requireOrgAdmin(p, orgId);
+  return services.organizations.get(orgId);
+}
+
 /** Users a principal may see: platform admins all, organization admins their organization's members. */
 async function visibleUser(p: Principal, services: Services, userId: string): Promise<AccountRecord> {
   const account = await services.accounts.findById(userId);
@@ -77,8 +83,7 @@ export const adminRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The organization', schema: s.organizationSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      requireOrgAdmin(principal, params.orgId!);
-      return { status: 200, body: orgView(await services.organizations.get(params.orgId!)) };
+      return { status: 200, body: orgView(await reachOrganization(principal, services, params.orgId!)) };
     },
   },
   {
@@ -90,8 +95,7 @@ export const adminRoutes: AdminRoute[] = [
     query: s.userListQuery.pick({ cursor: true, limit: true }),
     responses: { 200: { description: 'One page of members', schema: s.page(s.memberSchema) }, ...withNotFound },
     async handler({ principal, params, query, services }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       const result = await services.accounts.list({ organizationId: params.orgId!, cursor: query.cursor, limit: query.limit });
       return { status: 200, body: { items: result.items.map(memberView), nextCursor: result.nextCursor } };
     },
@@ -134,8 +138,7 @@ export const adminRoutes: AdminRoute[] = [
     body: s.newDomainSchema,
     responses: { 201: { description: 'Pending claim', schema: s.domainClaimSchema }, ...withNotFound, 409: problem('Already claimed by this organization') },
     async handler({ principal, params, body, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       return { status: 201, body: await services.domains.add(params.orgId!, body.domain, principal.actor, request) };
     },
   },
@@ -147,8 +150,7 @@ export const adminRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'Claims', schema: s.page(s.domainClaimSchema) }, ...withNotFound },
     async handler({ principal, params, services }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       return { status: 200, body: { items: await services.domains.list(params.orgId!), nextCursor: null } };
     },
   },
@@ -191,8 +193,7 @@ export const adminRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The policy and whether it is in force', schema: s.policyEnvelopeSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       return { status: 200, body: await services.policies.forOrganization(params.orgId!) };
     },
   },
@@ -211,8 +212,7 @@ export const adminRoutes: AdminRoute[] = [
         409: problem('The IP whitelist would exclude your current address; resend with confirmLockout'),
       },
       async handler({ principal, params, body, services, request }) {
-        requireOrgAdmin(principal, params.orgId!);
-        await services.organizations.get(params.orgId!);
+        await reachOrganization(principal, services, params.orgId!);
         const mode = method === 'put' ? 'replace' : 'merge';
         return {
           status: 200,
@@ -231,8 +231,7 @@ export const adminRoutes: AdminRoute[] = [
     bodyDoc: s.previewDocSchema,
     responses: { 200: { description: 'Impact', schema: s.previewResultSchema }, ...withNotFound },
     async handler({ principal, params, body, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       return { status: 200, body: await services.policies.preview(params.orgId!, services.policies.candidate(body.policy), request) };
     },
   },
@@ -437,8 +436,7 @@ export const adminRoutes: AdminRoute[] = [
     query: s.eventQuery,
     responses: { 200: { description: 'One page of events', schema: s.page(s.eventSchema) }, ...withNotFound },
     async handler({ principal, params, query, services }) {
-      requireOrgAdmin(principal, params.orgId!);
-      await services.organizations.get(params.orgId!);
+      await reachOrganization(principal, services, params.orgId!);
       const items = await services.audit.list({
         organizationId: params.orgId!,
         types: query.type ? String(query.type).split(',').map((t: string) => t.trim()).filter(Boolean) : undefined,

@@ -24,6 +24,16 @@ interface Row {
   updated_at: number;
 }
 
+const toRow = (c: ClientRecord): Row => ({
+  client_id: c.clientId,
+  client_name: c.clientName,
+  session_type: c.sessionType,
+  first_party: c.firstParty,
+  metadata: JSON.stringify(c.metadata),
+  created_at: c.createdAt,
+  updated_at: c.updatedAt,
+});
+
 const toRecord = (r: Row): ClientRecord => ({
   clientId: r.client_id,
   clientName: r.client_name,
@@ -39,15 +49,7 @@ export class ClientStore {
 
   async create(c: ClientRecord): Promise<void> {
     try {
-      await this.db<Row>('clients').insert({
-        client_id: c.clientId,
-        client_name: c.clientName,
-        session_type: c.sessionType,
-        first_party: c.firstParty,
-        metadata: JSON.stringify(c.metadata),
-        created_at: c.createdAt,
-        updated_at: c.updatedAt,
-      });
+      await this.db<Row>('clients').insert(toRow(c));
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('a client with this client_id');
       throw err;
@@ -62,15 +64,7 @@ export class ClientStore {
   /** Inserts or replaces a client (the bootstrap client, kept in step with its environment variables). */
   async upsert(c: ClientRecord): Promise<void> {
     await this.db<Row>('clients')
-      .insert({
-        client_id: c.clientId,
-        client_name: c.clientName,
-        session_type: c.sessionType,
-        first_party: c.firstParty,
-        metadata: JSON.stringify(c.metadata),
-        created_at: c.createdAt,
-        updated_at: c.updatedAt,
-      })
+      .insert(toRow(c))
       .onConflict('client_id')
       .merge(['client_name', 'session_type', 'first_party', 'metadata', 'updated_at']);
   }
