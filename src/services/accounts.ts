@@ -8,7 +8,6 @@ import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 
-
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
 
