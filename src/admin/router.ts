@@ -9,7 +9,7 @@ import { authenticate } from './auth.js';
 import { requestInfo } from '../http/request-info.js';
 import { buildOpenApi } from './openapi.js';
 import { problemMiddleware, problems } from './problem.js';
-import { adminRoutes } from './routes.js';
+import { adminRoutes } from './routes/index.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 

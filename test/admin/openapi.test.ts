@@ -1,5 +1,5 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { adminRoutes } from '../../src/admin/routes.js';
+import { adminRoutes } from '../../src/admin/routes/index.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 
 let h: AdminHarness;

@@ -1,0 +1,61 @@
+import { NotFoundError } from '../../services/errors.js';
+import type { Services } from '../../services/index.js';
+import type { AccountRecord } from '../../stores/sql/accounts.js';
+import type { ClientRecord } from '../../stores/sql/clients.js';
+import type { OrganizationRecord } from '../../stores/sql/organizations.js';
+import { passwordExpiresAt } from '../../policy/password-rules.js';
+import { requireOrgAdmin, type Principal } from '../auth.js';
+import { problems } from '../problem.js';
+import * as s from '../schemas.js';
+
+/** Views, response sets and access checks shared by the admin routes. */
+export const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+export const orgView = (o: OrganizationRecord) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
+export const memberView = (a: AccountRecord) => ({ userId: a.id, email: a.email, name: a.name, role: a.orgRole! });
+/** A user as the API shows it; the password's expiry comes from the policy that governs them now. */
+export async function userView(a: AccountRecord, services: Services) {
+  const { policy } = await services.policies.effectiveFor(a);
+  const expiresAt = passwordExpiresAt(policy.password, a.passwordChangedAt);
+  return {
+    id: a.id,
+    email: a.email,
+    name: a.name,
+    status: a.status,
+    organizationId: a.organizationId,
+    role: a.orgRole,
+    passwordChangedAt: iso(a.passwordChangedAt),
+    passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
+    mustChangePassword: a.mustChangePassword,
+    createdAt: iso(a.createdAt),
+  };
+}
+export const clientView = (c: ClientRecord) => ({
+  client_id: c.clientId,
+  client_name: c.clientName,
+  session_type: c.sessionType,
+  first_party: c.firstParty,
+  redirect_uris: (c.metadata.redirect_uris as string[]) ?? [],
+  post_logout_redirect_uris: (c.metadata.post_logout_redirect_uris as string[]) ?? [],
+  token_endpoint_auth_method: c.metadata.token_endpoint_auth_method as string,
+  created_at: iso(c.createdAt),
+});
+
+export const problem = (description: string) => ({ description, schema: s.problemSchema });
+export const common = { 400: problem('Invalid request'), 401: problem('No valid token'), 403: problem('Not allowed') };
+export const withNotFound = { ...common, 404: problem('Not found') };
+
+/** The organization, if the principal may administer it (403 otherwise, 404 when it does not exist). */
+export async function reachOrganization(p: Principal, services: Services, orgId: string) {
+  requireOrgAdmin(p, orgId);
+  return services.organizations.get(orgId);
+}
+
+/** Users a principal may see: platform admins all, organization admins their organization's members. */
+export async function visibleUser(p: Principal, services: Services, userId: string): Promise<AccountRecord> {
+  const account = await services.accounts.findById(userId);
+  if (!account) throw new NotFoundError('user');
+  if (p.kind === 'platform') return account;
+  if (!account.organizationId) throw problems.forbidden('the user is not in your organization');
+  requireOrgAdmin(p, account.organizationId);
+  return account;
+}

@@ -1,0 +1,76 @@
+import type { AdminRoute } from '../route.js';
+import * as s from '../schemas.js';
+import { requireOrgAdmin, requirePlatform } from '../auth.js';
+import { problems } from '../problem.js';
+import { common, memberView, orgView, problem, reachOrganization, withNotFound } from './common.js';
+
+/** Organizations and their members. */
+export const organizationRoutes: AdminRoute[] = [
+  {
+    method: 'post',
+    path: '/organizations',
+    summary: 'Create an organization',
+    tag: 'Organizations',
+    access: 'platform',
+    body: s.newOrganizationSchema,
+    responses: { 201: { description: 'Created', schema: s.organizationSchema }, ...common },
+    async handler({ principal, body, services, request }) {
+      requirePlatform(principal);
+      return { status: 201, body: orgView(await services.organizations.create(body.name, principal.actor, request)) };
+    },
+  },
+  {
+    method: 'get',
+    path: '/organizations/{orgId}',
+    summary: 'Read an organization',
+    tag: 'Organizations',
+    access: 'platform or organization admin',
+    responses: { 200: { description: 'The organization', schema: s.organizationSchema }, ...withNotFound },
+    async handler({ principal, params, services }) {
+      return { status: 200, body: orgView(await reachOrganization(principal, services, params.orgId!)) };
+    },
+  },
+  {
+    method: 'get',
+    path: '/organizations/{orgId}/members',
+    summary: 'List members',
+    tag: 'Organizations',
+    access: 'platform or organization admin',
+    query: s.userListQuery.pick({ cursor: true, limit: true }),
+    responses: { 200: { description: 'One page of members', schema: s.page(s.memberSchema) }, ...withNotFound },
+    async handler({ principal, params, query, services }) {
+      await reachOrganization(principal, services, params.orgId!);
+      const result = await services.accounts.list({ organizationId: params.orgId!, cursor: query.cursor, limit: query.limit });
+      return { status: 200, body: { items: result.items.map(memberView), nextCursor: result.nextCursor } };
+    },
+  },
+  {
+    method: 'post',
+    path: '/organizations/{orgId}/members',
+    summary: 'Add a user to the organization, or change their role',
+    tag: 'Organizations',
+    access: 'platform or organization admin',
+    body: s.newMemberSchema,
+    responses: { 200: { description: 'The member', schema: s.memberSchema }, ...withNotFound, 409: problem('The user belongs to another organization') },
+    async handler({ principal, params, body, services, request }) {
+      requireOrgAdmin(principal, params.orgId!);
+      if (body.role === 'owner' && principal.kind === 'user' && principal.account.orgRole !== 'owner') {
+        throw problems.forbidden('only an owner can make another owner');
+      }
+      return { status: 200, body: memberView(await services.organizations.addMember(params.orgId!, body.userId, body.role, principal.actor, request)) };
+    },
+  },
+  {
+    method: 'delete',
+    path: '/organizations/{orgId}/members/{userId}',
+    summary: 'Remove a member',
+    tag: 'Organizations',
+    access: 'platform or organization admin',
+    responses: { 204: { description: 'Removed' }, ...withNotFound },
+    async handler({ principal, params, services, request }) {
+      requireOrgAdmin(principal, params.orgId!);
+      await services.organizations.removeMember(params.orgId!, params.userId!, principal.actor, request);
+      return { status: 204 };
+    },
+  },
+];
