@@ -56,7 +56,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const provider = createProvider({
     config,
     adminResource,
-    jwks: jwks as never,
+    jwks,
     cookieKeys: await cookieKeys(config, services),
     store: services.oidcStore,
     clients: services.clientStore,

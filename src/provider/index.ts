@@ -16,7 +16,8 @@ export interface ProviderDeps {
   config: AppConfig;
   /** The admin API's resource identifier: opaque tokens with scope "admin". */
   adminResource: string;
-  jwks: JWKS;
+  /** Private signing keys, current first (services/keys). */
+  jwks: { keys: object[] };
   cookieKeys: string[];
   store: OidcStore;
   clients: ClientStore;
@@ -36,7 +37,7 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: adapterFactory(deps.store, deps.clients),
-    jwks: deps.jwks,
+    jwks: deps.jwks as JWKS,
     cookies: {
       keys: deps.cookieKeys,
       // HttpOnly and SameSite=Lax on every cookie; Secure whenever the request arrived over https.

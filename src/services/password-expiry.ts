@@ -25,6 +25,8 @@ export class PasswordExpiryWarnings {
       const { policy } = await this.deps.policies.effectiveFor(account);
       const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
       if (expiresAt === null || now < expiresAt - warningDays * 86400 || now >= expiresAt) continue;
+      // Claimed before sending, so two nodes running the job never both send it.
+      if (!(await this.deps.accounts.claimExpiryWarning(account.id, account.passwordChangedAt))) continue;
       const sent = await this.deps.mail.send({
         to: account.email,
         subject: 'Your Gatehouse password expires soon',
@@ -33,10 +35,8 @@ export class PasswordExpiryWarnings {
           'Change it before then; after that date you will be asked for a new one when you sign in.',
         ].join('\n'),
       });
-      if (sent) {
-        await this.deps.accounts.markExpiryWarningSent(account.id, account.passwordChangedAt);
-        warned.push(account.email);
-      }
+      if (sent) warned.push(account.email);
+      else await this.deps.accounts.releaseExpiryWarning(account.id, account.passwordChangedAt);
     }
     return warned;
   }

@@ -120,8 +120,18 @@ export class AccountStore {
     await this.db<Row>('accounts').where({ id }).update({ must_change_password: value, updated_at: now });
   }
 
-  async markExpiryWarningSent(id: string, passwordChangedAt: number): Promise<void> {
-    await this.db<Row>('accounts').where({ id }).update({ expiry_warning_sent_for: passwordChangedAt });
+  /** Takes the expiry warning of this password for sending; false when another node already took it. */
+  async claimExpiryWarning(id: string, passwordChangedAt: number): Promise<boolean> {
+    const taken = await this.db<Row>('accounts')
+      .where({ id, password_changed_at: passwordChangedAt })
+      .andWhere((q) => q.whereNull('expiry_warning_sent_for').orWhereNot({ expiry_warning_sent_for: passwordChangedAt }))
+      .update({ expiry_warning_sent_for: passwordChangedAt });
+    return taken === 1;
+  }
+
+  /** Gives a claimed warning back (the mail could not be sent), so a later run tries again. */
+  async releaseExpiryWarning(id: string, passwordChangedAt: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id, expiry_warning_sent_for: passwordChangedAt }).update({ expiry_warning_sent_for: null });
   }
 
   /** Active accounts whose password was set before `changedBefore` and who were not yet warned about it. */
