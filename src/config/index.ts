@@ -28,6 +28,7 @@ export interface AppConfig {
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
   passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number };
+  lockoutMinutes: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +100,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       reverifyMaxFailures: e.DOMAIN_REVERIFY_MAX_FAILURES,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    lockoutMinutes: e.LOCKOUT_MINUTES,
     passwords: {
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,

@@ -94,6 +94,8 @@ export const envSchema = z.object({
   /** The platform-admin machine client, created or updated at start (client credentials, scope admin). */
   GATEHOUSE_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[\w.-]{3,64}$/, 'must be 3-64 letters, digits, dots, dashes or underscores').optional(),
   GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** How long an account stays locked after 5 consecutive failed sign-ins, in minutes. */
+  LOCKOUT_MINUTES: int(1, 1440).default(15),
   /** SMTP server for outgoing mail (smtp://user:pass@host:port, smtps://…); unset: the development outbox. */
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be smtp://… or smtps://…').optional(),
   /** Sender of Gatehouse's emails. */

@@ -14,7 +14,7 @@ import { ChangePasswordStep } from './steps/change-password.js';
 import { ConsentStep } from './steps/consent.js';
 import { ExpiryWarningStep } from './steps/expiry-warning.js';
 import { PasswordStep } from './steps/password.js';
-import type { Step, StepContext } from './steps/step.js';
+import type { SignInFailure, Step, StepContext } from './steps/step.js';
 import { render } from './views.js';
 
 export interface InteractionDeps {
@@ -39,7 +39,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const { provider, flows, services } = deps;
   const consent = new ConsentStep(provider, services.accounts);
   const steps: Record<StepName, Step> = {
-    password: new PasswordStep(services.accounts),
+    password: new PasswordStep(services),
     'change-password': new ChangePasswordStep(services),
     'expiry-warning': new ExpiryWarningStep(),
     consent,
@@ -69,7 +69,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   }
 
   /** Sign-in outcomes go to the audit trail of the organization whose policy governs the address. */
-  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string) {
+  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string, reason?: SignInFailure) {
     const normalized = normalizeEmail(email);
     const governing = normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined;
     await services.audit.record(`sign_in.${outcome}`, {
@@ -77,7 +77,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       organizationId: governing?.organizationId ?? null,
       target: accountId ? { type: 'user', id: accountId } : undefined,
       request: s.request,
-      data: { email: normalized ?? email.slice(0, 320), clientId: s.interaction.params.client_id as string },
+      data: { email: normalized ?? email.slice(0, 320), clientId: s.interaction.params.client_id as string, ...(reason ? { reason } : {}) },
     });
   }
 
@@ -149,7 +149,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const outcome = await step.submit(s, form);
     switch (outcome.kind) {
       case 'again':
-        if (outcome.status === 401) await auditSignIn(s, 'failed', outcome.values?.email ?? '');
+        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', undefined, outcome.failure);
         await step.render(s, outcome);
         return;
       case 'authenticated':

@@ -7,6 +7,8 @@ import { normalizePassword } from './passwords.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
+import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
+import type { Throttle } from './rate-limit.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
@@ -35,7 +37,8 @@ export interface NewAccount {
   role?: OrgRole;
 }
 
-export type Authentication = { ok: true; account: AccountRecord } | { ok: false };
+/** invalid: unknown email, wrong password or disabled account (one answer for all three); locked: too many failures. */
+export type Authentication = { ok: true; account: AccountRecord } | { ok: false; reason: 'invalid' | 'locked' };
 
 export class AccountService {
   constructor(
@@ -43,6 +46,7 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly policies: PolicyService,
     private readonly history: PasswordHistoryStore,
+    private readonly lockout: { seconds: number; unknownAddresses: Throttle },
   ) {}
 
   async create(input: NewAccount): Promise<AccountRecord> {
@@ -76,6 +80,8 @@ export class AccountService {
       totpEnabledAt: null,
       mustChangePassword: false,
       expiryWarningSentFor: null,
+      failedAttempts: 0,
+      lockedUntil: null,
     };
     try {
       await this.accounts.create(account);
@@ -114,18 +120,34 @@ export class AccountService {
 
   /**
    * Checks an email and password. Unknown emails, disabled accounts and wrong passwords all cost one
-   * argon2 verification and give the same answer. A correct password hashed with old parameters is rehashed.
+   * argon2 verification and give the same answer. Each attempt is counted before the hash is checked
+   * (see AccountStore.takeAttempt): the fifth consecutive failure locks the account. Unknown addresses
+   * are counted too, so the lock message does not tell which accounts exist. A correct password hashed
+   * with old parameters is rehashed.
    */
   async authenticate(emailInput: string, password: string): Promise<Authentication> {
     const email = normalizeEmail(emailInput);
     const account = email ? await this.accounts.findByEmail(email) : undefined;
     if (!account) {
+      if (email && !(await this.lockout.unknownAddresses.take(email))) return { ok: false, reason: 'locked' };
       await this.hasher.burn(password);
-      return { ok: false };
+      return { ok: false, reason: 'invalid' };
+    }
+    const now = nowSeconds();
+    if (!(await this.accounts.takeAttempt(account.id, LOCKOUT_THRESHOLD, now, now + this.lockout.seconds))) {
+      return { ok: false, reason: 'locked' };
     }
     const { ok, rehash } = await this.hasher.verify(account.passwordHash, password);
-    if (!ok || account.status !== 'active') return { ok: false };
+    if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
+    await this.accounts.clearAttempts(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());
     return { ok: true, account };
+  }
+
+  /** Lifts a lock (admin action). */
+  async unlock(id: string): Promise<AccountRecord> {
+    await this.get(id);
+    await this.accounts.clearAttempts(id);
+    return this.get(id);
   }
 }

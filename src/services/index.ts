@@ -23,6 +23,7 @@ import { KeyService } from './keys.js';
 import { OrganizationService } from './organizations.js';
 import { PasswordHasher } from './passwords.js';
 import { PolicyService } from './policies.js';
+import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
 import { MailService } from './mail.js';
 import { PasswordChangeService } from './password-changes.js';
 import { PasswordExpiryWarnings } from './password-expiry.js';
@@ -94,6 +95,7 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     accounts: accountStore,
     tokens: resetTokens,
     changes: passwordChanges,
+    policies,
     mail,
     audit,
     perEmail: new Throttle('reset-email', hourly, 3600, redis, prefix),
@@ -113,7 +115,10 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     redis,
     oidcStore,
     clientStore,
-    accounts: new AccountService(accountStore, hasher, policies, history),
+    accounts: new AccountService(accountStore, hasher, policies, history, {
+      seconds: config.lockoutMinutes * 60,
+      unknownAddresses: new Throttle('unknown-sign-in', LOCKOUT_THRESHOLD, config.lockoutMinutes * 60, redis, prefix),
+    }),
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets: new InstanceSecretStore(db),

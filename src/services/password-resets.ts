@@ -7,6 +7,7 @@ import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { MailService } from './mail.js';
 import type { ChangeResult, PasswordChangeService } from './password-changes.js';
 import type { Throttle } from './rate-limit.js';
+import type { PolicyService } from './policies.js';
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -23,6 +24,7 @@ export class PasswordResetService {
       accounts: AccountStore;
       tokens: ResetTokenStore;
       changes: PasswordChangeService;
+      policies: PolicyService;
       mail: MailService;
       audit: AuditService;
       perEmail: Throttle;
@@ -58,7 +60,7 @@ export class PasswordResetService {
     await this.deps.tokens.insert(digest(token), account.id, now, now + this.deps.ttlMinutes * 60);
     await this.deps.audit.record('password.reset_requested', {
       actor,
-      organizationId: account.organizationId,
+      organizationId: account.organizationId ?? (await this.deps.policies.effectiveFor(account)).organizationId,
       target: { type: 'user', id: account.id },
       request,
       data: { via, requireChangeAtNextSignIn: requireChange },

@@ -51,7 +51,7 @@ export class Browser {
   }
 
   /** Submits the form matching `selector` with its hidden fields plus `fields`; does not follow the answer. */
-  async submit(page: Page, selector: string, fields: Record<string, string>): Promise<Response> {
+  async submit(page: Page, selector: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
     const form = page.doc.querySelector(selector);
     if (!form) throw new Error(`no form ${selector} on ${page.url}: ${page.html.slice(0, 500)}`);
     const body = new URLSearchParams();
@@ -63,7 +63,7 @@ export class Browser {
     const action = new URL(form.getAttribute('action') ?? page.url, page.url).href;
     return this.request(action, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: body.toString(),
     });
   }

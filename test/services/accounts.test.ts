@@ -44,9 +44,9 @@ describe('accounts', () => {
   it('authenticates whatever the email case, and refuses wrong passwords and unknown emails alike', async () => {
     await services.accounts.create({ email: 'erin@example.com', password: 'Pass-word-1' });
     expect(await services.accounts.authenticate('ERIN@example.com', 'Pass-word-1')).toMatchObject({ ok: true });
-    expect(await services.accounts.authenticate('erin@example.com', 'Pass-word-2')).toEqual({ ok: false });
-    expect(await services.accounts.authenticate('nobody@example.com', 'Pass-word-1')).toEqual({ ok: false });
-    expect(await services.accounts.authenticate('not an email', 'Pass-word-1')).toEqual({ ok: false });
+    expect(await services.accounts.authenticate('erin@example.com', 'Pass-word-2')).toEqual({ ok: false, reason: 'invalid' });
+    expect(await services.accounts.authenticate('nobody@example.com', 'Pass-word-1')).toEqual({ ok: false, reason: 'invalid' });
+    expect(await services.accounts.authenticate('not an email', 'Pass-word-1')).toEqual({ ok: false, reason: 'invalid' });
   });
 
   it('rehashes on sign-in when the stored hash has old parameters, keeping the password age', async () => {
@@ -63,6 +63,6 @@ describe('accounts', () => {
   it('refuses a disabled account with the same answer as a wrong password', async () => {
     const a = await services.accounts.create({ email: 'gina@example.com', password: 'Pass-word-1' });
     await services.db('accounts').where({ id: a.id }).update({ status: 'disabled' });
-    expect(await services.accounts.authenticate('gina@example.com', 'Pass-word-1')).toEqual({ ok: false });
+    expect(await services.accounts.authenticate('gina@example.com', 'Pass-word-1')).toEqual({ ok: false, reason: 'invalid' });
   });
 });

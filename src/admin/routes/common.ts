@@ -26,6 +26,7 @@ export async function userView(a: AccountRecord, services: Services) {
     passwordChangedAt: iso(a.passwordChangedAt),
     passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
     mustChangePassword: a.mustChangePassword,
+    lockedUntil: a.lockedUntil !== null && a.lockedUntil > Date.now() / 1000 ? iso(a.lockedUntil) : null,
     createdAt: iso(a.createdAt),
   };
 }
@@ -58,4 +59,9 @@ export async function visibleUser(p: Principal, services: Services, userId: stri
   if (!account.organizationId) throw problems.forbidden('the user is not in your organization');
   requireOrgAdmin(p, account.organizationId);
   return account;
+}
+
+/** The organization whose trail an event about this user belongs in: their own, else the one whose policy governs them. */
+export async function userOrganization(a: AccountRecord, services: Services): Promise<string | null> {
+  return a.organizationId ?? (await services.policies.effectiveFor(a)).organizationId;
 }

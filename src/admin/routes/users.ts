@@ -3,7 +3,7 @@ import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
 import { requireOrgAdmin } from '../auth.js';
 import { problems } from '../problem.js';
-import { common, problem, userView, visibleUser, withNotFound } from './common.js';
+import { common, problem, userOrganization, userView, visibleUser, withNotFound } from './common.js';
 
 /** Users: create, find, read, effective policy, disable/enable, password reset. */
 export const userRoutes: AdminRoute[] = [
@@ -28,7 +28,7 @@ export const userRoutes: AdminRoute[] = [
       const account = await services.accounts.create(body);
       await services.audit.record('user.created', {
         actor: principal.actor,
-        organizationId: account.organizationId,
+        organizationId: await userOrganization(account, services),
         target: { type: 'user', id: account.id },
         request,
         data: { after: { email: account.email, name: account.name, organizationId: account.organizationId } },
@@ -91,7 +91,7 @@ export const userRoutes: AdminRoute[] = [
         const after = await services.accounts.setStatus(before.id, action === 'disable' ? 'disabled' : 'active');
         await services.audit.record(`user.${action}d`, {
           actor: principal.actor,
-          organizationId: before.organizationId,
+          organizationId: await userOrganization(before, services),
           target: { type: 'user', id: before.id },
           request,
           data: { before: { status: before.status }, after: { status: after.status } },
@@ -100,6 +100,26 @@ export const userRoutes: AdminRoute[] = [
       },
     }),
   ),
+  {
+    method: 'post',
+    path: '/users/{userId}/unlock',
+    summary: 'Lift a lock left by repeated failed sign-ins',
+    tag: 'Users',
+    access: 'platform or organization admin',
+    responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
+    async handler({ principal, params, services, request }) {
+      const before = await visibleUser(principal, services, params.userId!);
+      const after = await services.accounts.unlock(before.id);
+      await services.audit.record('user.unlocked', {
+        actor: principal.actor,
+        organizationId: await userOrganization(before, services),
+        target: { type: 'user', id: before.id },
+        request,
+        data: { before: { failedAttempts: before.failedAttempts, lockedUntil: before.lockedUntil }, after: { failedAttempts: 0, lockedUntil: null } },
+      });
+      return { status: 200, body: await userView(after, services) };
+    },
+  },
   {
     method: 'post',
     path: '/users/{userId}/password-reset',

@@ -21,11 +21,14 @@ export interface StepContext {
  * what comes next); another step; the sign-in complete; or the interaction ended with a result.
  */
 export type StepOutcome =
-  | { kind: 'again'; status: number; errors: string[]; values?: Record<string, string> }
+  | { kind: 'again'; status: number; errors: string[]; values?: Record<string, string>; failure?: SignInFailure }
   | { kind: 'authenticated'; accountId: string }
   | { kind: 'next'; flow: SignInFlow }
   | { kind: 'signed-in' }
   | { kind: 'finish'; result: InteractionResults };
+
+/** Why a sign-in attempt failed, for the audit trail. */
+export type SignInFailure = 'invalid' | 'locked' | 'ip-not-allowed';
 
 export interface Step {
   readonly name: StepName;

@@ -18,6 +18,8 @@ export interface AccountRecord {
   /** Set by an admin reset: the next sign-in asks for a new password. */
   mustChangePassword: boolean;
   expiryWarningSentFor: number | null;
+  failedAttempts: number;
+  lockedUntil: number | null;
 }
 
 interface Row {
@@ -35,6 +37,8 @@ interface Row {
   totp_enabled_at: number | null;
   must_change_password: boolean | number;
   expiry_warning_sent_for: number | null;
+  failed_attempts: number;
+  locked_until: number | null;
 }
 
 const toRecord = (r: Row): AccountRecord => ({
@@ -51,6 +55,8 @@ const toRecord = (r: Row): AccountRecord => ({
   totpEnabledAt: r.totp_enabled_at,
   mustChangePassword: Boolean(r.must_change_password),
   expiryWarningSentFor: r.expiry_warning_sent_for,
+  failedAttempts: r.failed_attempts,
+  lockedUntil: r.locked_until,
 });
 
 export class DuplicateError extends Error {
@@ -86,6 +92,8 @@ export class AccountStore {
         totp_enabled_at: a.totpEnabledAt,
         must_change_password: a.mustChangePassword,
         expiry_warning_sent_for: a.expiryWarningSentFor,
+        failed_attempts: a.failedAttempts,
+        locked_until: a.lockedUntil,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -109,11 +117,44 @@ export class AccountStore {
     await this.db<Row>('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: now });
   }
 
-  /** A new password: its hash, its age restarts, any forced change is satisfied. */
+  /** A new password: its hash, its age restarts, any forced change is satisfied, any lock lifted. */
   async setPassword(id: string, passwordHash: string, now: number): Promise<void> {
-    await this.db<Row>('accounts')
+    await this.db<Row>('accounts').where({ id }).update({
+      password_hash: passwordHash,
+      password_changed_at: now,
+      must_change_password: false,
+      failed_attempts: 0,
+      locked_until: null,
+      updated_at: now,
+    });
+  }
+
+  /**
+   * Takes one sign-in attempt before the credential is checked, atomically: the count goes up, and the
+   * attempt that reaches `threshold` locks the account until `lockUntil`. A locked account gives no
+   * attempt (false), so however many requests race, at most `threshold` credentials are ever checked.
+   * An expired lock starts the count afresh.
+   */
+  async takeAttempt(id: string, threshold: number, now: number, lockUntil: number): Promise<boolean> {
+    // Explicit casts: PostgreSQL cannot infer the type of a bare parameter inside CASE.
+    const expired = 'locked_until IS NOT NULL AND locked_until <= CAST(? AS BIGINT)';
+    const taken = await this.db<Row>('accounts')
       .where({ id })
-      .update({ password_hash: passwordHash, password_changed_at: now, must_change_password: false, updated_at: now });
+      .andWhere((q) => q.where('failed_attempts', '<', threshold).orWhereRaw(expired, [now]))
+      .update({
+        failed_attempts: this.db.raw(`CASE WHEN ${expired} THEN 1 ELSE failed_attempts + 1 END`, [now]),
+        // threshold is at least 2, so a fresh count after an expired lock never locks at once.
+        locked_until: this.db.raw(
+          `CASE WHEN ${expired} THEN NULL WHEN failed_attempts + 1 >= CAST(? AS INTEGER) THEN CAST(? AS BIGINT) ELSE locked_until END`,
+          [now, threshold, lockUntil],
+        ),
+      });
+    return taken === 1;
+  }
+
+  /** A successful sign-in (or an admin unlock) clears the count and the lock. */
+  async clearAttempts(id: string): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ failed_attempts: 0, locked_until: null });
   }
 
   async setMustChangePassword(id: string, value: boolean, now: number): Promise<void> {
