@@ -11,6 +11,7 @@ import { interactionRouter } from './interaction/router.js';
 import { passwordPages } from './interaction/password-pages.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
+import { ipInList } from './policy/ip.js';
 import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { adminRouter } from './admin/router.js';
@@ -24,6 +25,22 @@ export interface App {
   /** Starts listening; resolves with the bound base URL. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/**
+ * Koa's proxy mode believes X-Forwarded-* from anyone. Gatehouse turns it on only when TRUSTED_PROXIES is
+ * set, and first removes those headers from requests whose socket peer is not a trusted proxy.
+ */
+function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
+  return async (ctx: Context, next: Next) => {
+    const peer = ctx.req.socket.remoteAddress ?? '';
+    if (!trustedProxies.length || !ipInList(peer, trustedProxies)) {
+      for (const header of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']) {
+        delete ctx.req.headers[header];
+      }
+    }
+    await next();
+  };
 }
 
 /** Response headers for every answer; pages also get no-store. oidc-provider adds script hashes to this CSP itself. */
@@ -66,6 +83,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
   const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
 
+  provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);
   provider.use(async (ctx, next) => {

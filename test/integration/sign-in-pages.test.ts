@@ -226,3 +226,41 @@ describe('consent', () => {
     expect('redirectedTo' in withCode && new URL(withCode.redirectedTo).searchParams.has('code')).toBe(true);
   });
 });
+
+describe('forwarded headers', () => {
+  it('are ignored from peers that are not trusted proxies', async () => {
+    const other = await startApp({ TRUSTED_PROXIES: '10.0.0.1' });
+    try {
+      const client2 = await registerClient(other.app, other.issuer);
+      const url = client.buildAuthorizationUrl(client2.config, {
+        redirect_uri: RP_CALLBACK,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const res = await new Browser().request(url.href, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.1' } });
+      const cookies = res.headers.getSetCookie();
+      expect(cookies.length).toBeGreaterThan(0);
+      for (const c of cookies) expect(c.toLowerCase()).not.toContain('secure');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('are believed from a trusted proxy', async () => {
+    const behindProxy = await startApp({ TRUSTED_PROXIES: '127.0.0.1' });
+    try {
+      const client3 = await registerClient(behindProxy.app, behindProxy.issuer);
+      const url = client.buildAuthorizationUrl(client3.config, {
+        redirect_uri: RP_CALLBACK,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const res = await new Browser().request(url.href, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(res.headers.getSetCookie().some((c) => c.toLowerCase().includes('secure'))).toBe(true);
+    } finally {
+      await behindProxy.stop();
+    }
+  });
+});
