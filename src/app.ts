@@ -12,6 +12,7 @@ import { passwordPages } from './interaction/password-pages.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
 import { ipInList } from './policy/ip.js';
+import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { adminRouter } from './admin/router.js';
@@ -128,12 +129,12 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   services.domains.start();
   services.expiryWarnings.start();
 
-  const sweeper =
-    config.redis === undefined
-      ? setInterval(() => {
-          services.oidcStore.sweep().catch((err) => logger.warn({ err }, 'sweeping expired artifacts failed'));
-        }, config.sweepIntervalSeconds * 1000).unref()
-      : undefined;
+  // Expired rows go: SQL artifacts (Redis expires its own) and reset links a day past their expiry.
+  const sweeper = setInterval(() => {
+    Promise.all([services.oidcStore.sweep(), services.resetTokens.sweep(nowSeconds() - 86400)]).catch((err) =>
+      logger.warn({ err }, 'sweeping expired rows failed'),
+    );
+  }, config.sweepIntervalSeconds * 1000).unref();
 
   let server: Server | undefined;
   return {
@@ -152,7 +153,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
       });
     },
     async close() {
-      if (sweeper) clearInterval(sweeper);
+      clearInterval(sweeper);
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

@@ -51,6 +51,7 @@ export interface Services {
   sessions: SessionService;
   mail: MailService;
   outbox: OutboxStore;
+  resetTokens: ResetTokenStore;
   passwordChanges: PasswordChangeService;
   passwordResets: PasswordResetService;
   expiryWarnings: PasswordExpiryWarnings;
@@ -129,6 +130,7 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     sessions,
     mail,
     outbox,
+    resetTokens,
     passwordChanges,
     passwordResets,
     expiryWarnings,

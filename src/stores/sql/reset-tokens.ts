@@ -30,4 +30,9 @@ export class ResetTokenStore {
   async useAll(accountId: string, now: number): Promise<void> {
     await this.db('password_reset_tokens').where({ account_id: accountId }).whereNull('used_at').update({ used_at: now });
   }
+
+  /** Deletes links that expired before `before`; returns how many. */
+  async sweep(before: number): Promise<number> {
+    return this.db('password_reset_tokens').where('expires_at', '<', before).delete();
+  }
 }
