@@ -52,7 +52,7 @@ test('expired reset links are swept, live ones kept', async () => {
   const { openServices } = await import('../../src/services/index.js');
   const services = await openServices(backend.config());
   try {
-    const account = await services.accounts.create({ email: 'sweep@example.com', password: 'Sweep-Pass-1' });
+    const account = await services.accounts.create({ email: 'links@example.com', password: 'Sweep-Pass-1' });
     await services.resetTokens.insert('a'.repeat(64), account.id, 1, 100);
     await services.resetTokens.insert('b'.repeat(64), account.id, 1, Math.floor(Date.now() / 1000) + 600);
     expect(await services.resetTokens.sweep(Math.floor(Date.now() / 1000) - 86400)).toBe(1);
