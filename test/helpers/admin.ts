@@ -1,8 +1,7 @@
 import * as client from 'openid-client';
 import type { App } from '../../src/app.js';
-import { adminResourceOf } from '../../src/provider/admin-resource.js';
 import { Browser } from './browser.js';
-import { registerClient, RP_CALLBACK, startSignIn, submitPassword } from './oidc.js';
+import { registerClient, startSignIn, submitPassword } from './oidc.js';
 import { startApp, type RunningApp } from './server.js';
 import { TestDnsServer } from './dns.js';
 import { TestSmtpServer } from './smtp.js';
@@ -80,6 +79,3 @@ export async function startAdminHarness(extraEnv: Record<string, string> = {}): 
     },
   };
 }
-
-export const adminResource = (issuer: string) => adminResourceOf(issuer);
-export { RP_CALLBACK };
