@@ -15,6 +15,7 @@ import { ipInList } from './policy/ip.js';
 import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
+import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { adminRouter } from './admin/router.js';
 import { cookieKeys, openServices, type Services } from './services/index.js';
 
@@ -79,6 +80,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     store: services.oidcStore,
     clients: services.clientStore,
     accounts: services.accounts,
+    policies: services.policies,
     logger,
   });
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
@@ -87,6 +89,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);
+  provider.use(concurrentWebSessionGuard(provider, services, logger));
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {
       ctx.type = 'text/css';

@@ -17,9 +17,7 @@ export interface AppConfig {
     accessTokenSeconds: number;
     idTokenSeconds: number;
     interactionSeconds: number;
-    webSessionHours: number;
-    mobileSessionHours: number | null;
-    desktopSessionHours: number | null;
+    /** Ceiling on any session's absolute lifetime, whatever a policy says (a disabled expiry means this). */
     refreshTokenMaxHours: number;
   };
   resourceServers: Record<string, { scopes: string[] }>;
@@ -86,9 +84,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       accessTokenSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       idTokenSeconds: e.ID_TOKEN_TTL_SECONDS,
       interactionSeconds: e.INTERACTION_TTL_SECONDS,
-      webSessionHours: e.WEB_SESSION_HOURS,
-      mobileSessionHours: e.MOBILE_SESSION_HOURS ?? null,
-      desktopSessionHours: e.DESKTOP_SESSION_HOURS ?? null,
       refreshTokenMaxHours: e.REFRESH_TOKEN_MAX_HOURS,
     },
     resourceServers: e.RESOURCE_SERVERS,

@@ -6,8 +6,6 @@ import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const optionalInt = (min: number, max: number) =>
-  z.preprocess((v) => (v === '' ? undefined : v), int(min, max).optional());
 const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -60,12 +58,6 @@ export const envSchema = z.object({
   ID_TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
   /** How long a started sign-in may take, in seconds. */
   INTERACTION_TTL_SECONDS: int(60, 86400).default(1800),
-  /** Absolute lifetime of a web session (browser session and web clients' refresh tokens), in hours. */
-  WEB_SESSION_HOURS: int(1, 8760).default(24),
-  /** Absolute lifetime of mobile clients' refresh tokens, in hours; unset: REFRESH_TOKEN_MAX_HOURS. */
-  MOBILE_SESSION_HOURS: optionalInt(1, 87600),
-  /** Absolute lifetime of desktop clients' refresh tokens, in hours; unset: REFRESH_TOKEN_MAX_HOURS. */
-  DESKTOP_SESSION_HOURS: optionalInt(1, 87600),
   /** Platform ceiling on any refresh token's absolute lifetime, in hours. */
   REFRESH_TOKEN_MAX_HOURS: int(1, 87600).default(8760),
   /** Resource servers that receive JWT access tokens: JSON object { "<resource URI>": { "scopes": ["…"] } }. */

@@ -99,7 +99,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function signedIn(s: StepContext) {
     const account = await services.accounts.get(s.flow.accountId!);
     await auditSignIn(s, 'succeeded', account.email, account.id);
-    await finish(s, { login: { accountId: account.id, remember: true } });
+    // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
+    const { policy } = await services.policies.effectiveFor(account);
+    await finish(s, { login: { accountId: account.id, remember: !policy.session.expireCookieOnBrowserClose } });
   }
 
   /** After the password: a forced change, an expiry warning, or done. */

@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type JWKS } from 'oidc-provider';
+import Provider, { errors, type Account, type Configuration, type KoaContextWithOIDC, type JWKS } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
-import { absoluteLifetimeSeconds, remainingSeconds, type SessionType } from '../policy/session-lifetimes.js';
+import { absoluteLifetimeSeconds, browserSessionTtl, refreshTokenTtl, type SessionSettings, type SessionType } from '../policy/session-lifetimes.js';
+import { DEFAULT_POLICY, type SecurityPolicy } from '../policy/security-policy.js';
+import type { PolicyService } from '../services/policies.js';
 import type { AccountService } from '../services/accounts.js';
 import { digestClientSecret, SESSION_TYPES } from '../services/clients.js';
 import type { OidcStore } from '../stores/oidc-store.js';
@@ -22,18 +24,32 @@ export interface ProviderDeps {
   store: OidcStore;
   clients: ClientStore;
   accounts: AccountService;
+  policies: PolicyService;
   logger: Logger;
 }
 
+/** The account oidc-provider loads for every token it issues, carrying the policy in force for it right now. */
+export interface GatehouseAccount extends Account {
+  policy: SecurityPolicy;
+}
+
 type Client = KoaContextWithOIDC['oidc']['client'];
-const sessionTypeOf = (client: Client | undefined): SessionType =>
+export const sessionTypeOf = (client: Client | undefined): SessionType =>
   ((client as { session_type?: SessionType } | undefined)?.session_type ?? 'web');
+
+/**
+ * The session settings of the account the request is about. oidc-provider's TTL functions are
+ * synchronous, so they read the policy that findAccount (asynchronous, run before any token or session
+ * is saved) attached to the account; without an account, the contract defaults.
+ */
+const sessionSettingsOf = (ctx: KoaContextWithOIDC | undefined): SessionSettings =>
+  (ctx?.oidc?.entities?.Account as GatehouseAccount | undefined)?.policy.session ?? DEFAULT_POLICY.session;
 
 /** Builds the oidc-provider instance: every option Gatehouse sets, with the reason beside it. */
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts } = deps;
   const lt = config.lifetimes;
-  const lifetime = (client: Client | undefined) => absoluteLifetimeSeconds(sessionTypeOf(client), lt);
+  const ceiling = lt.refreshTokenMaxHours;
 
   const configuration: Configuration = {
     adapter: adapterFactory(deps.store, deps.clients),
@@ -44,11 +60,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    async findAccount(_ctx, id) {
+    async findAccount(_ctx, id): Promise<GatehouseAccount | undefined> {
       const account = await accounts.findById(id);
       if (!account || account.status !== 'active') return undefined;
+      // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
+      const { policy } = await deps.policies.effectiveFor(account);
       return {
         accountId: account.id,
+        policy,
         async claims() {
           return { sub: account.id, email: account.email, email_verified: false, name: account.name ?? undefined };
         },
@@ -133,12 +152,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: () => 60,
       IdToken: () => lt.idTokenSeconds,
       Interaction: () => lt.interactionSeconds,
-      // The browser session ends WEB_SESSION_HOURS after sign-in, however active it is.
-      Session: (_ctx, session) =>
-        remainingSeconds(session.loginTs ?? nowSeconds(), absoluteLifetimeSeconds('web', lt), nowSeconds()),
-      // Refresh tokens end an absolute time after the sign-in; iiat survives rotation.
-      RefreshToken: (_ctx, token, client) => remainingSeconds(token.iiat ?? nowSeconds(), lifetime(client), nowSeconds()),
-      Grant: (ctx) => lifetime(ctx?.oidc?.client),
+      // session.webTimeoutHours after sign-in however active; sooner after webIdleTimeoutMinutes without a
+      // request (the session is saved again, with a fresh TTL, by every request that uses it).
+      Session: (ctx, session) => browserSessionTtl(sessionSettingsOf(ctx), session.loginTs ?? nowSeconds(), nowSeconds()),
+      // An absolute time after the sign-in (iiat survives rotation), by the client's session_type; web
+      // refresh tokens also lapse after the idle timeout, each refresh being activity.
+      RefreshToken: (ctx, token, client) =>
+        refreshTokenTtl(sessionTypeOf(client), sessionSettingsOf(ctx), ceiling, token.iiat ?? nowSeconds(), nowSeconds()),
+      Grant: (ctx) => absoluteLifetimeSeconds(sessionTypeOf(ctx?.oidc?.client), sessionSettingsOf(ctx), ceiling),
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     async renderError(ctx, out) {

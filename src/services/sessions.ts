@@ -25,4 +25,31 @@ export class SessionService {
     }));
     return { sessions: sessions.length, grants: grants.length };
   }
+
+  /**
+   * Ends the account's other browser sessions for a new web sign-in: every other session is destroyed,
+   * and the grants it holds for web clients are revoked (their refresh tokens stop working). Returns
+   * what was ended, so the caller can tell those clients (back-channel logout).
+   */
+  async endOtherSessions(
+    accountId: string,
+    keepSessionId: string,
+    isWebClient: (clientId: string) => Promise<boolean>,
+  ): Promise<Array<{ clientId: string; sid: string }>> {
+    const ended: Array<{ clientId: string; sid: string }> = [];
+    for (const { id, payload } of await this.store.listByAccount(accountId, 'Session')) {
+      if (id === keepSessionId) continue;
+      const authorizations = (payload.authorizations ?? {}) as Record<string, { sid?: string; grantId?: string }>;
+      for (const [clientId, auth] of Object.entries(authorizations)) {
+        if (!(await isWebClient(clientId))) continue;
+        if (auth.grantId) {
+          await this.store.revokeByGrantId(auth.grantId);
+          await this.store.destroy('Grant', auth.grantId);
+        }
+        if (auth.sid) ended.push({ clientId, sid: auth.sid });
+      }
+      await this.store.destroy('Session', id);
+    }
+    return ended;
+  }
 }

@@ -18,7 +18,7 @@ describe('configuration', () => {
     expect(c.database).toEqual({ kind: 'sqlite', filename: 'data/gatehouse.db' });
     expect(c.redis).toBeUndefined();
     expect(c.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
-    expect(c.lifetimes.webSessionHours).toBe(24);
+    expect(c.lifetimes.refreshTokenMaxHours).toBe(8760);
     expect(c.trustedProxies).toEqual([]);
   });
 
@@ -42,7 +42,7 @@ describe('configuration', () => {
     ['COOKIE_KEYS', 'short'],
     ['RESOURCE_SERVERS', '{not json'],
     ['RESOURCE_SERVERS', '{"not a url":{}}'],
-    ['WEB_SESSION_HOURS', '0'],
+    ['REFRESH_TOKEN_MAX_HOURS', '0'],
   ])('refuses a bad %s (%s), naming the variable', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.length).toBeGreaterThan(0);

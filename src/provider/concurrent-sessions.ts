@@ -1,0 +1,51 @@
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Services } from '../services/index.js';
+import { sessionTypeOf } from './index.js';
+
+/** oidc-provider's Client sends back-channel logout tokens itself; its typings do not list the method. */
+interface BackchannelClient {
+  backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string): Promise<void>;
+}
+
+/**
+ * session.preventConcurrentWebSessions: when a sign-in to a web client completes, the user's other
+ * browser sessions end, their web clients' grants are revoked, and those clients are told through
+ * back-channel logout where they registered for it. Runs after oidc-provider has answered the resume
+ * of a finished sign-in, when the new session is saved and its id known.
+ */
+export function concurrentWebSessionGuard(provider: Provider, services: Services, logger: Logger) {
+  return async (koa: Context, next: Next) => {
+    await next();
+    const ctx = koa as unknown as KoaContextWithOIDC;
+    const oidc = ctx.oidc;
+    if (oidc?.route !== 'resume' || !oidc.result?.login || !oidc.session?.accountId || koa.status >= 400) return;
+    if (sessionTypeOf(oidc.client) !== 'web') return;
+    const accountId = oidc.session.accountId;
+    const effective = await services.policies.effectiveFor(await services.accounts.get(accountId));
+    if (!effective.policy.session.preventConcurrentWebSessions) return;
+
+    const ended = await services.sessions.endOtherSessions(accountId, oidc.session.jti, async (clientId) => {
+      const client = await services.clients.find(clientId);
+      return client?.sessionType === 'web';
+    });
+    for (const { clientId, sid } of ended) {
+      const client = (await provider.Client.find(clientId)) as unknown as BackchannelClient | undefined;
+      if (!client?.backchannelLogoutUri) continue;
+      await client.backchannelLogout(accountId, sid).catch((err: Error) => {
+        logger.warn({ clientId, err: err.message }, 'back-channel logout failed');
+      });
+    }
+    if (ended.length) {
+      await services.audit.record('session.concurrent_ended', {
+        actor: { type: 'user', id: accountId },
+        organizationId: effective.organizationId,
+        target: { type: 'user', id: accountId },
+        data: { endedClientSessions: ended.length, clientId: oidc.client?.clientId },
+      });
+    }
+  };
+}
