@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config/index.js';
 import { ConflictError, NotFoundError, ValidationError } from './services/errors.js';
 import { openServices } from './services/index.js';
-import { migrate } from './stores/db.js';
+import { migrate, openDb } from './stores/db.js';
 
 const USAGE = `usage: gatehouse <command>
 
@@ -35,11 +35,11 @@ async function run(argv: string[]): Promise<unknown> {
   const [command, sub, ...rest] = argv;
   const config = loadConfig();
   if (command === 'migrate' && sub === undefined) {
-    const services = await openServices(config, { migrate: false });
+    const db = openDb(config.database);
     try {
-      return { applied: await migrate(services.db, config.database) };
+      return { applied: await migrate(db, config.database) };
     } finally {
-      await services.close();
+      await db.destroy();
     }
   }
   if (command === 'outbox') {

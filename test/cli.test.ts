@@ -12,6 +12,7 @@ async function gatehouse(...args: string[]) {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...backend.env },
+      timeout: 20_000, // a CLI that never exits fails the test instead of hanging the run
     });
     return { code: 0, stdout, stderr, json: JSON.parse(stdout) as Record<string, unknown> };
   } catch (err) {
@@ -88,7 +89,7 @@ describe('npx gatehouse', () => {
   });
 
   it('a bad setting names the variable', async () => {
-    const r = await promisify(execFile)(process.execPath, [BIN, 'migrate'], { env: { ...process.env, ...backend.env, DATABASE_URL: 'mysql://x' } }).catch((e) => e);
+    const r = await promisify(execFile)(process.execPath, [BIN, 'migrate'], { env: { ...process.env, ...backend.env, DATABASE_URL: 'mysql://x' }, timeout: 20_000 }).catch((e) => e);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('DATABASE_URL');
   });

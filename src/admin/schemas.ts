@@ -70,6 +70,7 @@ export const userSchema = z.object({
   passwordChangedAt: timestamp,
   passwordExpiresAt: timestamp.nullable().describe('Under the policy that governs the user now; null when passwords do not expire'),
   mustChangePassword: z.boolean(),
+  twoFactorEnabled: z.boolean(),
   lockedUntil: timestamp.nullable().describe('Set while the account is locked after repeated failed sign-ins'),
   createdAt: timestamp,
 });

@@ -10,6 +10,7 @@ export interface AppConfig {
   database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
   redis?: { url: string; prefix: string };
   cookieKeys?: string[];
+  dataEncryptionKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   trustedProxies: string[];
   logLevel: Env['LOG_LEVEL'];
@@ -59,6 +60,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       problems.push('ISSUER: must be https:// in production (http is allowed only on loopback)');
     }
     if (!e.COOKIE_KEYS) problems.push('COOKIE_KEYS: required in production (generated development keys are refused)');
+    if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY: required in production (a generated development key is refused)');
   }
   if (!!e.GATEHOUSE_BOOTSTRAP_CLIENT_ID !== !!e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET) {
     problems.push('GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither');
@@ -77,6 +79,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_KEY_PREFIX } : undefined,
     cookieKeys: e.COOKIE_KEYS,
+    dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,

@@ -42,6 +42,8 @@ export const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
   /** Comma-separated secrets that sign cookies, newest first. Generated and kept in the database in development. */
   COOKIE_KEYS: list.pipe(z.array(z.string().min(32, 'each key must be at least 32 characters')).min(1)).optional(),
+  /** Key (32+ characters) that encrypts stored second-factor secrets. Generated and kept in the database in development. */
+  DATA_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** argon2id memory cost in KiB (OWASP: 19456). */
   ARGON2_MEMORY_KIB: int(8192, 4 * 1024 * 1024).default(19456),
   /** argon2id iterations (OWASP: 2). */

@@ -6,7 +6,7 @@ import type { OidcStore } from '../stores/oidc-store.js';
  * explicit steps; each POST is accepted only for the step the flow is in. Stored beside the
  * provider's artifacts, so any node can serve any step.
  */
-export type StepName = 'password' | 'change-password' | 'expiry-warning' | 'consent';
+export type StepName = 'password' | 'totp' | 'enroll-totp' | 'recovery-codes' | 'change-password' | 'expiry-warning' | 'consent';
 
 export interface SignInFlow {
   uid: string;
@@ -19,6 +19,10 @@ export interface SignInFlow {
   passwordReason?: 'expired' | 'required' | 'expiring';
   /** When the password expires (epoch seconds), for the warning step. */
   passwordExpiresAt?: number;
+  /** The TOTP seed being enrolled, sealed (SecretBox), until the user confirms a code. */
+  pendingTotp?: string;
+  /** Set once the second factor passed (or was not needed). */
+  secondFactorDone?: boolean;
 }
 
 const MODEL = 'SignInFlow';

@@ -14,6 +14,8 @@ import { ChangePasswordStep } from './steps/change-password.js';
 import { ConsentStep } from './steps/consent.js';
 import { ExpiryWarningStep } from './steps/expiry-warning.js';
 import { PasswordStep } from './steps/password.js';
+import { TotpStep } from './steps/totp.js';
+import { EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { SignInFailure, Step, StepContext } from './steps/step.js';
 import { render } from './views.js';
 
@@ -40,6 +42,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const consent = new ConsentStep(provider, services.accounts);
   const steps: Record<StepName, Step> = {
     password: new PasswordStep(services),
+    totp: new TotpStep(services),
+    'enroll-totp': new EnrollTotpStep(services),
+    'recovery-codes': new RecoveryCodesStep(),
     'change-password': new ChangePasswordStep(services),
     'expiry-warning': new ExpiryWarningStep(),
     consent,
@@ -101,16 +106,27 @@ export function interactionRouter(deps: InteractionDeps): Router {
     await auditSignIn(s, 'succeeded', account.email, account.id);
     // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
     const { policy } = await services.policies.effectiveFor(account);
-    await finish(s, { login: { accountId: account.id, remember: !policy.session.expireCookieOnBrowserClose } });
+    const amr = s.flow.secondFactorDone && account.totpEnabledAt !== null ? ['pwd', 'otp', 'mfa'] : ['pwd'];
+    await finish(s, { login: { accountId: account.id, amr, remember: !policy.session.expireCookieOnBrowserClose } });
   }
 
-  /** After the password: a forced change, an expiry warning, or done. */
+  /** After the password: the second factor (or its enrollment) when needed, before anything else. */
   async function afterPassword(s: StepContext, accountId: string) {
     const account = await services.accounts.get(accountId);
+    const flow: SignInFlow = { ...s.flow, accountId };
+    if (!(await services.twoFactor.required(account))) return afterSecondFactor({ ...s, flow });
+    if (account.totpEnabledAt !== null) return goTo(s, { ...flow, step: 'totp' });
+    const enrollment = await services.twoFactor.startEnrollment(account);
+    return goTo(s, { ...flow, step: 'enroll-totp', pendingTotp: enrollment.sealed });
+  }
+
+  /** After both factors: a forced password change, an expiry warning, or done. */
+  async function afterSecondFactor(s: StepContext) {
+    const account = await services.accounts.get(s.flow.accountId!);
     const { policy } = await services.policies.effectiveFor(account);
     const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
     const now = nowSeconds();
-    const flow: SignInFlow = { ...s.flow, accountId };
+    const flow: SignInFlow = { ...s.flow, secondFactorDone: true };
     if (account.mustChangePassword || (expiresAt !== null && expiresAt <= now)) {
       await goTo(s, { ...flow, step: 'change-password', passwordReason: account.mustChangePassword ? 'required' : 'expired' });
     } else if (expiresAt !== null && expiresAt - deps.expiryWarningDays * 86400 <= now) {
@@ -159,6 +175,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
         return;
       case 'next':
         await goTo(s, outcome.flow);
+        return;
+      case 'second-factor-passed':
+        await afterSecondFactor(s);
+        return;
+      case 'page':
+        await flows.save(outcome.flow);
+        await render(ctx, outcome.view, outcome.data);
         return;
       case 'signed-in':
         await signedIn(s);

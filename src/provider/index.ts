@@ -73,7 +73,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    // amr, with scope openid, tells relying parties whether the sign-in used a second factor (['pwd', 'otp', 'mfa']).
+    claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     responseTypes: ['code'],
     // PKCE (S256, the only method oidc-provider 9 accepts) for every client, confidential ones too.

@@ -82,6 +82,8 @@ export class AccountService {
       expiryWarningSentFor: null,
       failedAttempts: 0,
       lockedUntil: null,
+      totpSecret: null,
+      totpLastStep: null,
     };
     try {
       await this.accounts.create(account);
@@ -139,9 +141,23 @@ export class AccountService {
     }
     const { ok, rehash } = await this.hasher.verify(account.passwordHash, password);
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
-    await this.accounts.clearAttempts(account.id);
+    // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
+    // (only this attempt, which was no failure, is given back) until the second factor passes.
+    const secondFactorFollows = account.totpEnabledAt !== null || (await this.policies.effectiveFor(account)).policy.authentication.enforce2fa;
+    if (secondFactorFollows) await this.accounts.refundAttempt(account.id);
+    else await this.accounts.clearAttempts(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());
     return { ok: true, account };
+  }
+
+  /** Counts one second-factor attempt before it is checked (false: locked); see AccountStore.takeAttempt. */
+  async takeAttempt(account: AccountRecord): Promise<boolean> {
+    const now = nowSeconds();
+    return this.accounts.takeAttempt(account.id, LOCKOUT_THRESHOLD, now, now + this.lockout.seconds);
+  }
+
+  async clearAttempts(id: string): Promise<void> {
+    await this.accounts.clearAttempts(id);
   }
 
   /** Lifts a lock (admin action). */

@@ -30,6 +30,9 @@ import { PasswordExpiryWarnings } from './password-expiry.js';
 import { PasswordResetService } from './password-resets.js';
 import { Throttle } from './rate-limit.js';
 import { SessionService } from './sessions.js';
+import { SecretBox } from './secret-box.js';
+import { TwoFactorService } from './two-factor.js';
+import { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { OutboxStore } from '../stores/sql/outbox.js';
 import { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
@@ -55,6 +58,7 @@ export interface Services {
   passwordChanges: PasswordChangeService;
   passwordResets: PasswordResetService;
   expiryWarnings: PasswordExpiryWarnings;
+  twoFactor: TwoFactorService;
   close(): Promise<void>;
 }
 
@@ -62,10 +66,18 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
   const db = openDb(config.database);
   try {
     if (options.migrate !== false) await migrate(db, config.database);
+    return await wire(db, config, options);
   } catch (err) {
+    // A half-opened set of services must not keep the process alive.
     await db.destroy();
     throw err;
   }
+}
+
+async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Promise<Services> {
+  const secrets = new InstanceSecretStore(db);
+  // Outside production a generated key kept in the database; production refuses to start without one.
+  const dataKey = config.dataEncryptionKey ?? (await secrets.getOrCreate('data_key', () => randomBytes(32).toString('base64url'), nowSeconds()));
   const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 3 }) : undefined;
   const oidcStore: OidcStore = redis ? new RedisOidcStore(redis, config.redis!.prefix) : new SqlOidcStore(db);
   const clientStore = new ClientStore(db);
@@ -111,18 +123,29 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
     warningDays: config.passwords.expiryWarningDays,
     logger: options.logger,
   });
+  const accounts = new AccountService(accountStore, hasher, policies, history, {
+    seconds: config.lockoutMinutes * 60,
+    unknownAddresses: new Throttle('unknown-sign-in', LOCKOUT_THRESHOLD, config.lockoutMinutes * 60, redis, prefix),
+  });
+  const twoFactor = new TwoFactorService({
+    accounts: accountStore,
+    accountService: accounts,
+    recoveryCodes: new RecoveryCodeStore(db),
+    policies,
+    box: new SecretBox(dataKey),
+    audit,
+    issuerName: `Gatehouse (${new URL(config.issuer).host})`,
+  });
   return {
     db,
     redis,
     oidcStore,
     clientStore,
-    accounts: new AccountService(accountStore, hasher, policies, history, {
-      seconds: config.lockoutMinutes * 60,
-      unknownAddresses: new Throttle('unknown-sign-in', LOCKOUT_THRESHOLD, config.lockoutMinutes * 60, redis, prefix),
-    }),
+    accounts,
+    twoFactor,
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
-    secrets: new InstanceSecretStore(db),
+    secrets,
     audit,
     organizations: new OrganizationService(new OrganizationStore(db), accountStore, audit),
     domains,

@@ -60,7 +60,7 @@ export class PasswordResetService {
     await this.deps.tokens.insert(digest(token), account.id, now, now + this.deps.ttlMinutes * 60);
     await this.deps.audit.record('password.reset_requested', {
       actor,
-      organizationId: account.organizationId ?? (await this.deps.policies.effectiveFor(account)).organizationId,
+      organizationId: await this.deps.policies.organizationOf(account),
       target: { type: 'user', id: account.id },
       request,
       data: { via, requireChangeAtNextSignIn: requireChange },

@@ -61,6 +61,11 @@ export class PolicyService {
     return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
   }
 
+  /** The organization whose audit trail events about this user belong in: their own, else the one governing their address. */
+  async organizationOf(account: Pick<AccountRecord, 'email' | 'organizationId'>): Promise<string | null> {
+    return account.organizationId ?? (await this.effectiveFor(account)).organizationId;
+  }
+
   /** Every password rule the candidate breaks under the policy that governs `owner`'s email. */
   async passwordViolations(owner: PasswordOwner, candidate: string): Promise<PasswordViolation[]> {
     const { policy } = await this.effectiveFor(owner);

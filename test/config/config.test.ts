@@ -59,10 +59,12 @@ describe('configuration', () => {
     expect(problems).toEqual([
       expect.stringMatching(/^ISSUER: must be https/),
       expect.stringMatching(/^COOKIE_KEYS: required in production/),
+      expect.stringMatching(/^DATA_ENCRYPTION_KEY: required in production/),
     ]);
     const keys = 'k'.repeat(32);
-    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', COOKIE_KEYS: keys }).cookieKeys).toEqual([keys]);
-    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'http://127.0.0.1:3000', COOKIE_KEYS: keys }).issuer).toBe('http://127.0.0.1:3000');
+    const secrets = { COOKIE_KEYS: keys, DATA_ENCRYPTION_KEY: 'd'.repeat(32) };
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', ...secrets }).cookieKeys).toEqual([keys]);
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'http://127.0.0.1:3000', ...secrets }).issuer).toBe('http://127.0.0.1:3000');
   });
 
   it('parses trusted proxies and resource servers', () => {

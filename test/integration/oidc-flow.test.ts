@@ -27,6 +27,7 @@ describe('a web app signs a user in through the real pages', () => {
     expect(protectedHeader.alg).toBe('RS256');
     // Scope-based claims go to userinfo, not the ID token, when an access token is issued (OIDC Core 5.4).
     expect(payload.email).toBeUndefined();
+    expect(payload.amr).toEqual(['pwd']);
     const sub = payload.sub!;
     const info = await client.fetchUserInfo(web.config, tokens.access_token, sub);
     expect(info).toMatchObject({ sub, email: EMAIL, name: 'Alice' });

@@ -93,7 +93,7 @@ const setPoints: SetPoint[] = [
     'CLI user creation',
     async (scope) => async (candidate) => {
       const env = { ...process.env, ...h.running.backend.env };
-      const result = await promisify(execFile)(process.execPath, [CLI, 'user', 'create', '--email', `c${++counter}@${scope.domain}`, '--password', candidate], { env }).then(
+      const result = await promisify(execFile)(process.execPath, [CLI, 'user', 'create', '--email', `c${++counter}@${scope.domain}`, '--password', candidate], { env, timeout: 20_000 }).then(
         () => ({ accepted: true, errors: [] as string[] }),
         (err: { stderr: string }) => ({ accepted: false, errors: err.stderr.split('; ').map((e) => e.replace(/^gatehouse: |\n$/g, '').replace(/^password: /, '')) }),
       );

@@ -26,6 +26,7 @@ export async function userView(a: AccountRecord, services: Services) {
     passwordChangedAt: iso(a.passwordChangedAt),
     passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
     mustChangePassword: a.mustChangePassword,
+    twoFactorEnabled: a.totpEnabledAt !== null,
     lockedUntil: a.lockedUntil !== null && a.lockedUntil > Date.now() / 1000 ? iso(a.lockedUntil) : null,
     createdAt: iso(a.createdAt),
   };
@@ -62,6 +63,6 @@ export async function visibleUser(p: Principal, services: Services, userId: stri
 }
 
 /** The organization whose trail an event about this user belongs in: their own, else the one whose policy governs them. */
-export async function userOrganization(a: AccountRecord, services: Services): Promise<string | null> {
-  return a.organizationId ?? (await services.policies.effectiveFor(a)).organizationId;
+export function userOrganization(a: AccountRecord, services: Services): Promise<string | null> {
+  return services.policies.organizationOf(a);
 }

@@ -122,6 +122,19 @@ export const userRoutes: AdminRoute[] = [
   },
   {
     method: 'post',
+    path: '/users/{userId}/reset-2fa',
+    summary: 'Remove the user\'s second factor and recovery codes (lost phone); an enforcing policy enrolls them again at sign-in',
+    tag: 'Users',
+    access: 'platform or organization admin',
+    responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
+    async handler({ principal, params, services, request }) {
+      const account = await visibleUser(principal, services, params.userId!);
+      await services.twoFactor.reset(account, principal.actor, request);
+      return { status: 200, body: await userView(await services.accounts.get(account.id), services) };
+    },
+  },
+  {
+    method: 'post',
     path: '/users/{userId}/password-reset',
     summary: 'Email the user a link to choose a new password; optionally require a new one at the next sign-in',
     tag: 'Users',

@@ -23,12 +23,14 @@ export interface StepContext {
 export type StepOutcome =
   | { kind: 'again'; status: number; errors: string[]; values?: Record<string, string>; failure?: SignInFailure }
   | { kind: 'authenticated'; accountId: string }
+  | { kind: 'second-factor-passed' }
+  | { kind: 'page'; flow: SignInFlow; view: string; data: Record<string, unknown> }
   | { kind: 'next'; flow: SignInFlow }
   | { kind: 'signed-in' }
   | { kind: 'finish'; result: InteractionResults };
 
 /** Why a sign-in attempt failed, for the audit trail. */
-export type SignInFailure = 'invalid' | 'locked' | 'ip-not-allowed';
+export type SignInFailure = 'invalid' | 'locked' | 'ip-not-allowed' | 'invalid-second-factor';
 
 export interface Step {
   readonly name: StepName;

@@ -20,6 +20,9 @@ export interface AccountRecord {
   expiryWarningSentFor: number | null;
   failedAttempts: number;
   lockedUntil: number | null;
+  /** Sealed (SecretBox) TOTP seed, set with totpEnabledAt once the user confirmed a code. */
+  totpSecret: string | null;
+  totpLastStep: number | null;
 }
 
 interface Row {
@@ -39,6 +42,8 @@ interface Row {
   expiry_warning_sent_for: number | null;
   failed_attempts: number;
   locked_until: number | null;
+  totp_secret: string | null;
+  totp_last_step: number | null;
 }
 
 const toRecord = (r: Row): AccountRecord => ({
@@ -57,6 +62,8 @@ const toRecord = (r: Row): AccountRecord => ({
   expiryWarningSentFor: r.expiry_warning_sent_for,
   failedAttempts: r.failed_attempts,
   lockedUntil: r.locked_until,
+  totpSecret: r.totp_secret,
+  totpLastStep: r.totp_last_step,
 });
 
 export class DuplicateError extends Error {
@@ -94,6 +101,8 @@ export class AccountStore {
         expiry_warning_sent_for: a.expiryWarningSentFor,
         failed_attempts: a.failedAttempts,
         locked_until: a.lockedUntil,
+        totp_secret: a.totpSecret,
+        totp_last_step: a.totpLastStep,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -150,6 +159,31 @@ export class AccountStore {
         ),
       });
     return taken === 1;
+  }
+
+  async enableTotp(id: string, sealedSecret: string, firstStep: number, now: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ totp_secret: sealedSecret, totp_enabled_at: now, totp_last_step: firstStep, updated_at: now });
+  }
+
+  async disableTotp(id: string, now: number): Promise<void> {
+    await this.db<Row>('accounts').where({ id }).update({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now });
+  }
+
+  /** Records the time step of an accepted code; false when that step (or a later one) was already used. */
+  async advanceTotpStep(id: string, step: number): Promise<boolean> {
+    const changed = await this.db<Row>('accounts')
+      .where({ id })
+      .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
+      .update({ totp_last_step: step });
+    return changed === 1;
+  }
+
+  /** Gives back an attempt that turned out not to be a failure (a correct password with a second factor to come). */
+  async refundAttempt(id: string): Promise<void> {
+    await this.db<Row>('accounts')
+      .where({ id })
+      .andWhere('failed_attempts', '>', 0)
+      .update({ failed_attempts: this.db.raw('failed_attempts - 1'), locked_until: null });
   }
 
   /** A successful sign-in (or an admin unlock) clears the count and the lock. */

@@ -1,0 +1,28 @@
+import type { Db } from '../db.js';
+
+/** Second-factor recovery codes, stored as SHA-256 digests, each usable once. */
+export class RecoveryCodeStore {
+  constructor(private readonly db: Db) {}
+
+  async replace(accountId: string, codeHashes: string[]): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx('recovery_codes').where({ account_id: accountId }).delete();
+      await trx('recovery_codes').insert(codeHashes.map((code_hash) => ({ account_id: accountId, code_hash })));
+    });
+  }
+
+  /** Uses a code up; false when it is not one of the account's unused codes. */
+  async use(accountId: string, codeHash: string, now: number): Promise<boolean> {
+    const changed = await this.db('recovery_codes').where({ account_id: accountId, code_hash: codeHash }).whereNull('used_at').update({ used_at: now });
+    return changed === 1;
+  }
+
+  async remaining(accountId: string): Promise<number> {
+    const row = await this.db('recovery_codes').where({ account_id: accountId }).whereNull('used_at').count({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  }
+
+  async clear(accountId: string): Promise<void> {
+    await this.db('recovery_codes').where({ account_id: accountId }).delete();
+  }
+}
