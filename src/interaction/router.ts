@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { passwordExpiresAt } from '../policy/password-rules.js';
 import { normalizeEmail } from '../services/accounts.js';
 import type { Services } from '../services/index.js';
+import { secondFactorRequired } from '../policy/second-factor.js';
+import type { EffectivePolicy } from '../policy/effective-policy.js';
+import type { AccountRecord } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import { requestInfo } from '../http/request-info.js';
 import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
@@ -27,6 +30,11 @@ export interface InteractionDeps {
   trustedProxies: string[];
   /** Days before expiry that the sign-in shows a warning. */
   expiryWarningDays: number;
+}
+
+interface Known {
+  account: AccountRecord;
+  effective: EffectivePolicy;
 }
 
 const EXPIRED =
@@ -73,10 +81,19 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies) };
   }
 
-  /** Sign-in outcomes go to the audit trail of the organization whose policy governs the address. */
-  async function auditSignIn(s: StepContext, outcome: 'succeeded' | 'failed', email: string, accountId?: string, reason?: SignInFailure) {
+  /**
+   * Sign-in outcomes go to the audit trail of the organization whose policy governs the address
+   * (`governing`, when the caller already knows it).
+   */
+  async function auditSignIn(
+    s: StepContext,
+    outcome: 'succeeded' | 'failed',
+    email: string,
+    extra: { accountId?: string; reason?: SignInFailure; governing?: EffectivePolicy } = {},
+  ) {
     const normalized = normalizeEmail(email);
-    const governing = normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined;
+    const governing = extra.governing ?? (normalized ? await services.policies.effectiveFor({ email: normalized }) : undefined);
+    const { accountId, reason } = extra;
     await services.audit.record(`sign_in.${outcome}`, {
       actor: accountId ? { type: 'user', id: accountId } : { type: 'anonymous' },
       organizationId: governing?.organizationId ?? null,
@@ -101,30 +118,34 @@ export function interactionRouter(deps: InteractionDeps): Router {
     s.ctx.status = 303;
   }
 
-  async function signedIn(s: StepContext) {
-    const account = await services.accounts.get(s.flow.accountId!);
-    await auditSignIn(s, 'succeeded', account.email, account.id);
-    // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
-    const { policy } = await services.policies.effectiveFor(account);
+  /** The signed-in account and the policy that governs it, read once per step and handed along. */
+  async function known(accountId: string): Promise<Known> {
+    const account = await services.accounts.get(accountId);
+    return { account, effective: await services.policies.effectiveFor(account) };
+  }
+
+  async function signedIn(s: StepContext, k?: Known) {
+    const { account, effective } = k ?? (await known(s.flow.accountId!));
+    await auditSignIn(s, 'succeeded', account.email, { accountId: account.id, governing: effective });
     const amr = s.flow.secondFactorDone && account.totpEnabledAt !== null ? ['pwd', 'otp', 'mfa'] : ['pwd'];
-    await finish(s, { login: { accountId: account.id, amr, remember: !policy.session.expireCookieOnBrowserClose } });
+    // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
+    await finish(s, { login: { accountId: account.id, amr, remember: !effective.policy.session.expireCookieOnBrowserClose } });
   }
 
   /** After the password: the second factor (or its enrollment) when needed, before anything else. */
   async function afterPassword(s: StepContext, accountId: string) {
-    const account = await services.accounts.get(accountId);
+    const k = await known(accountId);
     const flow: SignInFlow = { ...s.flow, accountId };
-    if (!(await services.twoFactor.required(account))) return afterSecondFactor({ ...s, flow });
-    if (account.totpEnabledAt !== null) return goTo(s, { ...flow, step: 'totp' });
-    const enrollment = await services.twoFactor.startEnrollment(account);
+    if (!secondFactorRequired(k.account, k.effective.policy)) return afterSecondFactor({ ...s, flow }, k);
+    if (k.account.totpEnabledAt !== null) return goTo(s, { ...flow, step: 'totp' });
+    const enrollment = await services.twoFactor.startEnrollment(k.account);
     return goTo(s, { ...flow, step: 'enroll-totp', pendingTotp: enrollment.sealed });
   }
 
   /** After both factors: a forced password change, an expiry warning, or done. */
-  async function afterSecondFactor(s: StepContext) {
-    const account = await services.accounts.get(s.flow.accountId!);
-    const { policy } = await services.policies.effectiveFor(account);
-    const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
+  async function afterSecondFactor(s: StepContext, k?: Known) {
+    const { account, effective } = k ?? (await known(s.flow.accountId!));
+    const expiresAt = passwordExpiresAt(effective.policy.password, account.passwordChangedAt);
     const now = nowSeconds();
     const flow: SignInFlow = { ...s.flow, secondFactorDone: true };
     if (account.mustChangePassword || (expiresAt !== null && expiresAt <= now)) {
@@ -132,7 +153,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     } else if (expiresAt !== null && expiresAt - deps.expiryWarningDays * 86400 <= now) {
       await goTo(s, { ...flow, step: 'expiry-warning', passwordExpiresAt: expiresAt });
     } else {
-      await signedIn({ ...s, flow });
+      await signedIn({ ...s, flow }, { account, effective });
     }
   }
 
@@ -167,7 +188,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const outcome = await step.submit(s, form);
     switch (outcome.kind) {
       case 'again':
-        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', undefined, outcome.failure);
+        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', { reason: outcome.failure });
         await step.render(s, outcome);
         return;
       case 'authenticated':

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Services } from '../services/index.js';
-import { sessionTypeOf } from './index.js';
+import { sessionTypeOf, type GatehouseAccount } from './index.js';
 
 /** oidc-provider's Client sends back-channel logout tokens itself; its typings do not list the method. */
 interface BackchannelClient {
@@ -25,8 +25,10 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
     if (oidc?.route !== 'resume' || !oidc.result?.login || !oidc.session?.accountId || koa.status >= 400) return;
     if (sessionTypeOf(oidc.client) !== 'web') return;
     const accountId = oidc.session.accountId;
-    const effective = await services.policies.effectiveFor(await services.accounts.get(accountId));
-    if (!effective.policy.session.preventConcurrentWebSessions) return;
+    // findAccount has just read the governing policy for this request.
+    const policy = (oidc.entities.Account as GatehouseAccount | undefined)?.policy
+      ?? (await services.policies.effectiveFor(await services.accounts.get(accountId))).policy;
+    if (!policy.session.preventConcurrentWebSessions) return;
 
     const ended = await services.sessions.endOtherSessions(accountId, oidc.session.jti, async (clientId) => {
       const client = await services.clients.find(clientId);
@@ -42,7 +44,7 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
     if (ended.length) {
       await services.audit.record('session.concurrent_ended', {
         actor: { type: 'user', id: accountId },
-        organizationId: effective.organizationId,
+        organizationId: (await services.policies.effectiveFor(await services.accounts.get(accountId))).organizationId,
         target: { type: 'user', id: accountId },
         data: { endedClientSessions: ended.length, clientId: oidc.client?.clientId },
       });

@@ -9,6 +9,7 @@ import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
 import type { Throttle } from './rate-limit.js';
+import { secondFactorRequired } from '../policy/second-factor.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
@@ -143,7 +144,7 @@ export class AccountService {
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
     // (only this attempt, which was no failure, is given back) until the second factor passes.
-    const secondFactorFollows = account.totpEnabledAt !== null || (await this.policies.effectiveFor(account)).policy.authentication.enforce2fa;
+    const secondFactorFollows = secondFactorRequired(account, (await this.policies.effectiveFor(account)).policy);
     if (secondFactorFollows) await this.accounts.refundAttempt(account.id);
     else await this.accounts.clearAttempts(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());

@@ -7,10 +7,6 @@ import type { OidcStore } from '../stores/oidc-store.js';
 export class SessionService {
   constructor(private readonly store: OidcStore) {}
 
-  async list(accountId: string) {
-    return this.store.listByAccount(accountId, 'Session');
-  }
-
   /**
    * Ends the account's browser sessions (all but `keepSessionId`) and revokes all its grants, which
    * takes their refresh and access tokens with them.

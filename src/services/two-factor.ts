@@ -46,12 +46,6 @@ export class TwoFactorService {
     },
   ) {}
 
-  /** Whether signing in needs a second factor: the user has one, or the governing policy enforces it. */
-  async required(account: AccountRecord): Promise<boolean> {
-    if (account.totpEnabledAt !== null) return true;
-    return (await this.deps.policies.effectiveFor(account)).policy.authentication.enforce2fa;
-  }
-
   async startEnrollment(account: AccountRecord): Promise<Enrollment> {
     const secret = generateSecret();
     const uri = generateURI({ issuer: this.deps.issuerName, label: account.email, secret });

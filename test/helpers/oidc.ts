@@ -35,6 +35,16 @@ export async function registerClient(
   return { clientId: record.clientId, clientSecret, config };
 }
 
+/** An authorization URL (scope openid, the test callback, a fresh PKCE challenge) for requests whose code is not exchanged. */
+export async function authorizationUrl(c: TestClient): Promise<string> {
+  return client.buildAuthorizationUrl(c.config, {
+    redirect_uri: RP_CALLBACK,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  }).href;
+}
+
 export interface StartedSignIn {
   verifier: string;
   state: string;

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { Browser } from '../helpers/browser.js';
-import { API, RP_LOGGED_OUT, registerClient, signIn, type TestClient } from '../helpers/oidc.js';
+import { API, authorizationUrl, RP_LOGGED_OUT, registerClient, signIn, type TestClient } from '../helpers/oidc.js';
 import { startApp, type RunningApp } from '../helpers/server.js';
 
 const EMAIL = 'alice@example.com';
@@ -84,13 +84,8 @@ describe('a web app signs a user in through the real pages', () => {
     const { tokens } = await signIn(browser, web, EMAIL, PASSWORD);
 
     // Same browser, no prompt: straight back to the client with a code.
-    const again = client.buildAuthorizationUrl(web.config, {
-      redirect_uri: `${RP_LOGGED_OUT.replace('/logged-out', '/callback')}`,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const silent = await browser.follow(again.href, (u) => u.startsWith('http://127.0.0.1:8999'));
+    const again = await authorizationUrl(web);
+    const silent = await browser.follow(again, (u) => u.startsWith('http://127.0.0.1:8999'));
     expect('redirectedTo' in silent && new URL(silent.redirectedTo).searchParams.has('code')).toBe(true);
 
     // RP-initiated logout: a confirmation page, then back to the registered post-logout URI.
@@ -108,7 +103,7 @@ describe('a web app signs a user in through the real pages', () => {
     expect('redirectedTo' in done && new URL(done.redirectedTo).searchParams.get('state')).toBe('bye');
 
     // The session is gone: the same request now shows the sign-in page.
-    const afterLogout = await browser.follow(again.href, (u) => u.startsWith('http://127.0.0.1:8999'));
+    const afterLogout = await browser.follow(again, (u) => u.startsWith('http://127.0.0.1:8999'));
     expect('html' in afterLogout && afterLogout.doc.querySelector('input[autocomplete="current-password"]')).toBeTruthy();
   });
 });

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { Browser, errorsOn, type Page } from '../helpers/browser.js';
-import { RP, RP_CALLBACK, registerClient, startSignIn, submitPassword, type TestClient } from '../helpers/oidc.js';
+import { authorizationUrl, RP, RP_CALLBACK, registerClient, startSignIn, submitPassword, type TestClient } from '../helpers/oidc.js';
 import { startApp, type RunningApp } from '../helpers/server.js';
 
 const EMAIL = 'bob@example.com';
@@ -44,13 +44,8 @@ describe('the sign-in page', () => {
 
   it('sets HttpOnly, SameSite=Lax cookies', async () => {
     const browser = new Browser();
-    const url = client.buildAuthorizationUrl(web.config, {
-      redirect_uri: RP_CALLBACK,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const res = await browser.request(url.href);
+    const url = await authorizationUrl(web);
+    const res = await browser.request(url);
     const cookies = res.headers.getSetCookie().filter((c) => c.startsWith('_interaction'));
     expect(cookies.length).toBeGreaterThan(0);
     for (const c of cookies) {
@@ -232,13 +227,8 @@ describe('forwarded headers', () => {
     const other = await startApp({ TRUSTED_PROXIES: '10.0.0.1' });
     try {
       const client2 = await registerClient(other.app, other.issuer);
-      const url = client.buildAuthorizationUrl(client2.config, {
-        redirect_uri: RP_CALLBACK,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const res = await new Browser().request(url.href, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.1' } });
+      const url = await authorizationUrl(client2);
+      const res = await new Browser().request(url, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.1' } });
       const cookies = res.headers.getSetCookie();
       expect(cookies.length).toBeGreaterThan(0);
       for (const c of cookies) expect(c.toLowerCase()).not.toContain('secure');
@@ -251,13 +241,8 @@ describe('forwarded headers', () => {
     const behindProxy = await startApp({ TRUSTED_PROXIES: '127.0.0.1' });
     try {
       const client3 = await registerClient(behindProxy.app, behindProxy.issuer);
-      const url = client.buildAuthorizationUrl(client3.config, {
-        redirect_uri: RP_CALLBACK,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const res = await new Browser().request(url.href, { headers: { 'x-forwarded-proto': 'https' } });
+      const url = await authorizationUrl(client3);
+      const res = await new Browser().request(url, { headers: { 'x-forwarded-proto': 'https' } });
       expect(res.headers.getSetCookie().some((c) => c.toLowerCase().includes('secure'))).toBe(true);
     } finally {
       await behindProxy.stop();

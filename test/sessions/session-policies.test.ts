@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser } from '../helpers/browser.js';
-import { registerClient, RP, signIn, type TestClient } from '../helpers/oidc.js';
+import { authorizationUrl, registerClient, RP, signIn, type TestClient } from '../helpers/oidc.js';
 
 const PASSWORD = 'Session-Pass-1';
 const H = 3600;
@@ -145,12 +145,7 @@ describe('preventConcurrentWebSessions', () => {
 
     // The first browser's session is gone: it is asked to sign in again.
     const again = await first.follow(
-      client.buildAuthorizationUrl(web.config, {
-        redirect_uri: `${RP}/callback`,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      }).href,
+      await authorizationUrl(web),
       (u) => u.startsWith(RP),
     );
     expect('html' in again && again.html).toContain('autocomplete="current-password"');
