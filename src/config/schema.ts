@@ -3,22 +3,18 @@
  * The README's settings table follows this file; `loadConfig` is the only reader of `process.env`.
  */
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
+import { ipEntryProblem } from '../policy/ip.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
-const cidr = z.string().refine((value) => {
-  try {
-    if (value.includes('/')) ipaddr.parseCIDR(value);
-    else ipaddr.parse(value);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IP address or CIDR block');
+// Canonical forms only, as in the policy's whitelist: an entry that does not parse would otherwise never match.
+const cidr = z.string().superRefine((value, ctx) => {
+  const problem = ipEntryProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${value} ${problem}` });
+});
 
 /** Environment variable → setting. Keys are the variable names, so errors name the variable. */
 export const envSchema = z.object({

@@ -4,7 +4,7 @@
  * Pure: no I/O.
  */
 import { z } from 'zod';
-import { isIpOrCidr } from './ip.js';
+import { ipEntryProblem } from './ip.js';
 
 export const EXPIRATION_DAYS = [90, 180, 270, 365] as const;
 export const LOCKOUT_THRESHOLD = 5;
@@ -55,10 +55,15 @@ const loginSchema = z.strictObject({
     .strictObject({
       enabled: bool(false),
       cidrs: z
-        .array(z.string().refine(isIpOrCidr, 'must be an IPv4/IPv6 address or CIDR block'))
+        .array(
+          z.string().superRefine((entry, ctx) => {
+            const problem = ipEntryProblem(entry);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+        )
         .max(500)
         .default([])
-        .describe('Allowed addresses and CIDR blocks'),
+        .describe('Allowed addresses and CIDR blocks, canonical forms only: IPv4 dotted quads, IPv6 hexadecimal groups, network addresses'),
     })
     .default({ enabled: false, cidrs: [] }),
 });
