@@ -81,6 +81,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     clients: services.clientStore,
     accounts: services.accounts,
     policies: services.policies,
+    sessions: services.sessions,
+    audit: services.audit,
     logger,
   });
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { describeRules, passwordExpiresAt } from '../policy/password-rules.js';
@@ -8,6 +8,8 @@ import type { Services } from '../services/index.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { requestInfo } from '../http/request-info.js';
+import { whitelistAllows } from '../policy/ip.js';
+import { NETWORK_NOT_ALLOWED } from './steps/password.js';
 import { render } from './views.js';
 
 export interface PasswordPagesDeps {
@@ -107,6 +109,31 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
       status,
     );
   }
+
+  /**
+   * The account pages are a place the user's own device talks to: the IP whitelist of the signed-in
+   * account's policy holds there, for every /account page and form, before any handler runs. The session
+   * is left as it is, to be used again from an allowed network.
+   */
+  async function accountPagesOnAllowedNetwork(ctx: Context, next: Next) {
+    const signedIn = await signedInAccount(ctx);
+    if (signedIn) {
+      const governing = await services.policies.effectiveFor(signedIn.account);
+      const request = requestInfo(ctx, deps.trustedProxies);
+      if (!whitelistAllows(governing.policy.login.ipWhitelist, request.ip)) {
+        await services.audit.record('account_page.refused', {
+          actor: { type: 'user', id: signedIn.account.id },
+          organizationId: governing.organizationId,
+          target: { type: 'user', id: signedIn.account.id },
+          request,
+          data: { path: ctx.path, reason: 'ip-not-allowed' },
+        });
+        return render(ctx, 'error', { message: NETWORK_NOT_ALLOWED, code: null }, 403);
+      }
+    }
+    await next();
+  }
+  router.use(/^\/account(?:\/|$)/, accountPagesOnAllowedNetwork);
 
   router.get('/account', async (ctx) => {
     const signedIn = await signedInAccount(ctx);

@@ -12,11 +12,12 @@ import type { EffectivePolicy } from '../policy/effective-policy.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import { requestInfo } from '../http/request-info.js';
+import { whitelistAllows } from '../policy/ip.js';
 import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
 import { ChangePasswordStep } from './steps/change-password.js';
 import { ConsentStep } from './steps/consent.js';
 import { ExpiryWarningStep } from './steps/expiry-warning.js';
-import { PasswordStep } from './steps/password.js';
+import { NETWORK_NOT_ALLOWED, PasswordStep } from './steps/password.js';
 import { TotpStep } from './steps/totp.js';
 import { EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { SignInFailure, Step, StepContext } from './steps/step.js';
@@ -78,7 +79,25 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
     const flow = (await flows.load(interaction.uid)) ?? (await flows.start(interaction.uid, first));
     const client = await services.clients.find(interaction.params.client_id as string);
-    return { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies) };
+    const s: StepContext = { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies) };
+    return (await outsideWhitelist(s)) ? undefined : s;
+  }
+
+  /**
+   * Every step after the password (second factor, enrollment, forced change, consent) is a page the
+   * user's device talks to, so the whitelist of the account's policy holds there too: a whitelist that
+   * changed, or a device that moved, since the password step is refused with a page. The password step
+   * checks the address itself, for the account of the email typed.
+   */
+  async function outsideWhitelist(s: StepContext): Promise<boolean> {
+    const accountId = s.flow.step === 'password' ? undefined : (s.flow.accountId ?? s.interaction.session?.accountId);
+    const account = accountId ? await services.accounts.findById(accountId) : undefined;
+    if (!account) return false;
+    const governing = await services.policies.effectiveFor(account);
+    if (whitelistAllows(governing.policy.login.ipWhitelist, s.request.ip)) return false;
+    await auditSignIn(s, 'failed', account.email, { accountId: account.id, reason: 'ip-not-allowed', governing });
+    await render(s.ctx, 'error', { message: NETWORK_NOT_ALLOWED, code: null }, 403);
+    return true;
   }
 
   /**

@@ -12,17 +12,21 @@ interface BackchannelClient {
 }
 
 /**
- * session.preventConcurrentWebSessions: when a sign-in to a web client completes, the user's other
- * browser sessions end, their web clients' grants are revoked, and those clients are told through
- * back-channel logout where they registered for it. Runs after oidc-provider has answered the resume
- * of a finished sign-in, when the new session is saved and its id known.
+ * session.preventConcurrentWebSessions: whenever a web client receives a grant through a browser
+ * session (a fresh sign-in, or a sign-in through the existing session: SSO, prompt=none included, or a
+ * consent), the user's other browser sessions end, their web clients' grants are revoked, and those
+ * clients are told through back-channel logout where they registered for it. Runs after oidc-provider
+ * has answered the authorization request or the resume, when an authorization code was issued and the
+ * session (with its new id after a sign-in) is saved.
  */
 export function concurrentWebSessionGuard(provider: Provider, services: Services, logger: Logger) {
   return async (koa: Context, next: Next) => {
     await next();
     const ctx = koa as unknown as KoaContextWithOIDC;
     const oidc = ctx.oidc;
-    if (oidc?.route !== 'resume' || !oidc.result?.login || !oidc.session?.accountId || koa.status >= 400) return;
+    if (oidc?.route !== 'resume' && oidc?.route !== 'authorization') return;
+    // A code is what delivers the grant: errors (access_denied, login_required…) and interactions issue none.
+    if (!oidc.entities.AuthorizationCode || !oidc.session?.accountId) return;
     if (sessionTypeOf(oidc.client) !== 'web') return;
     const accountId = oidc.session.accountId;
     // findAccount has just read the governing policy for this request.

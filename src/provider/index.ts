@@ -6,6 +6,8 @@ import { absoluteLifetimeSeconds, browserSessionTtl, refreshTokenTtl, type Sessi
 import { DEFAULT_POLICY, type SecurityPolicy } from '../policy/security-policy.js';
 import type { PolicyService } from '../services/policies.js';
 import type { AccountService } from '../services/accounts.js';
+import type { AuditService } from '../services/audit.js';
+import type { SessionService } from '../services/sessions.js';
 import { digestClientSecret, SESSION_TYPES } from '../services/clients.js';
 import type { OidcStore } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
@@ -13,6 +15,7 @@ import { nowSeconds } from '../stores/db.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
 import { ADMIN_SCOPE } from './admin-resource.js';
+import { gatehouseInteractionPolicy, refuseDeviceOutsideWhitelist } from './checkpoints.js';
 
 export interface ProviderDeps {
   config: AppConfig;
@@ -25,12 +28,17 @@ export interface ProviderDeps {
   clients: ClientStore;
   accounts: AccountService;
   policies: PolicyService;
+  sessions: SessionService;
+  audit: AuditService;
   logger: Logger;
 }
 
 /** The account oidc-provider loads for every token it issues, carrying the policy in force for it right now. */
 export interface GatehouseAccount extends Account {
   policy: SecurityPolicy;
+  /** The organization whose policy it is (null: the baseline), for audit events about this account. */
+  organizationId: string | null;
+  email: string;
 }
 
 type Client = KoaContextWithOIDC['oidc']['client'];
@@ -50,6 +58,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts } = deps;
   const lt = config.lifetimes;
   const ceiling = lt.refreshTokenMaxHours;
+  const checkpoints = { trustedProxies: config.trustedProxies, sessions: deps.sessions, audit: deps.audit };
 
   const configuration: Configuration = {
     adapter: adapterFactory(deps.store, deps.clients),
@@ -60,18 +69,23 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    async findAccount(_ctx, id): Promise<GatehouseAccount | undefined> {
+    async findAccount(ctx, id): Promise<GatehouseAccount | undefined> {
       const account = await accounts.findById(id);
       if (!account || account.status !== 'active') return undefined;
       // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
-      const { policy } = await deps.policies.effectiveFor(account);
-      return {
+      const { policy, organizationId } = await deps.policies.effectiveFor(account);
+      const found: GatehouseAccount = {
         accountId: account.id,
         policy,
+        organizationId,
+        email: account.email,
         async claims() {
           return { sub: account.id, email: account.email, email_verified: false, name: account.name ?? undefined };
         },
       };
+      // Token and userinfo requests of mobile and desktop clients come from the device: the IP whitelist holds there.
+      await refuseDeviceOutsideWhitelist(ctx, found, checkpoints);
+      return found;
     },
     // amr, with scope openid, tells relying parties whether the sign-in used a second factor (['pwd', 'otp', 'mfa']).
     claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -162,7 +176,11 @@ export function createProvider(deps: ProviderDeps): Provider {
         refreshTokenTtl(sessionTypeOf(client), sessionSettingsOf(ctx), ceiling, token.iiat ?? nowSeconds(), nowSeconds()),
       Grant: (ctx) => absoluteLifetimeSeconds(sessionTypeOf(ctx?.oidc?.client), sessionSettingsOf(ctx), ceiling),
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      // The default prompts plus Gatehouse's checks of an existing session: its account still active, its network allowed.
+      policy: gatehouseInteractionPolicy(checkpoints),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
     async renderError(ctx, out) {
       const message =
         out.error === 'invalid_request' || out.error === 'invalid_client' || out.error === 'invalid_redirect_uri'

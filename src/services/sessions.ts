@@ -23,6 +23,19 @@ export class SessionService {
   }
 
   /**
+   * Ends one browser session: its record goes and every grant it holds is revoked, taking its clients'
+   * refresh and access tokens with them.
+   */
+  async endSession(sessionId: string, authorizations: Record<string, { grantId?: string }> | undefined): Promise<void> {
+    for (const { grantId } of Object.values(authorizations ?? {})) {
+      if (!grantId) continue;
+      await this.store.revokeByGrantId(grantId);
+      await this.store.destroy('Grant', grantId);
+    }
+    await this.store.destroy('Session', sessionId);
+  }
+
+  /**
    * Ends the account's other browser sessions for a new web sign-in: every other session is destroyed,
    * and the grants it holds for web clients are revoked (their refresh tokens stop working). Returns
    * what was ended, so the caller can tell those clients (back-channel logout).
