@@ -160,6 +160,15 @@ describe('token requests', () => {
     expect(refusedEvents.length).toBe(4);
   });
 
+  it('a desktop refresh is checked the same way', async () => {
+    const desktop = await registerClient(h.app, h.running.issuer, { sessionType: 'desktop', redirectUri: 'http://127.0.0.1/callback' });
+    const u = await user();
+    const { tokens } = await signIn(new Device(), desktop, u.email, PASSWORD, { redirect_uri: MOBILE_CALLBACK });
+    await whitelistOn();
+    expect(await refresh(desktop, tokens.refresh_token!, OUTSIDE)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect((await refresh(desktop, tokens.refresh_token!, INSIDE)).status).toBe(200);
+  });
+
   it('a web client\'s refresh is server to server and is not checked', async () => {
     const u = await user();
     const { tokens } = await signIn(new Device(), web, u.email, PASSWORD);
