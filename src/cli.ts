@@ -9,6 +9,7 @@ const USAGE = `usage: gatehouse <command>
   migrate                                  apply database migrations
   keys rotate                              publish a new signing key, start signing with the previous "next" key
   user create --email E --password P [--name N]
+  user invite --email E [--name N]         create a user without a password and email an invitation link
   outbox [--to E] [--limit N]              show the development outbox (mail, when SMTP_URL is unset)
   client create --name N --session-type web|mobile|desktop --redirect-uri U [--redirect-uri U2 …]
                 [--post-logout-redirect-uri U …] [--backchannel-logout-uri U] [--third-party]
@@ -55,7 +56,7 @@ async function run(argv: string[]): Promise<unknown> {
     }
   }
   const key = `${command ?? ''} ${sub ?? ''}`;
-  if (!['keys rotate', 'user create', 'client create'].includes(key)) throw new UsageError(`unknown command: ${argv.join(' ') || '(none)'}`);
+  if (!['keys rotate', 'user create', 'user invite', 'client create'].includes(key)) throw new UsageError(`unknown command: ${argv.join(' ') || '(none)'}`);
   const services = await openServices(config);
   try {
     switch (key) {
@@ -72,6 +73,15 @@ async function run(argv: string[]): Promise<unknown> {
           name: v.name as string | undefined,
         });
         return { id: account.id, email: account.email };
+      }
+      case 'user invite': {
+        const v = options(rest, { email: { type: 'string' }, name: { type: 'string' } });
+        const account = await services.invitations.createUser(
+          { email: required(v, 'email'), name: v.name as string | undefined, invite: true },
+          { type: 'system', id: 'cli' },
+          { ip: null, userAgent: null },
+        );
+        return { id: account.id, email: account.email, invited: true, linkValidHours: config.passwords.invitationTtlHours };
       }
       default: {
         const v = options(rest, {

@@ -71,6 +71,7 @@ export const userSchema = z.object({
   passwordExpiresAt: timestamp.nullable().describe('Under the policy that governs the user now; null when passwords do not expire'),
   mustChangePassword: z.boolean(),
   twoFactorEnabled: z.boolean(),
+  emailVerified: z.boolean().describe('The user followed an invitation or password-reset link mailed to the address'),
   lockedUntil: timestamp.nullable().describe('Set while the account is locked after repeated failed sign-ins'),
   createdAt: timestamp,
 });
@@ -80,7 +81,11 @@ export const passwordResetSchema = z
 export const passwordResetResultSchema = z.object({ emailedTo: z.string(), requireChangeAtNextSignIn: z.boolean() });
 export const newUserSchema = z.strictObject({
   email: z.string().max(320),
-  password: z.string().max(4096),
+  password: z.string().max(4096).optional().describe('Required unless invite is true'),
+  invite: z
+    .boolean()
+    .optional()
+    .describe('Create the user without a password and email them a link to choose one (single use, INVITATION_TTL_HOURS); leave password out'),
   name: z.string().max(200).optional(),
   organizationId: id.optional(),
 });

@@ -26,7 +26,7 @@ export interface AppConfig {
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
-  passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number };
+  passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number; invitationTtlHours: number };
   lockoutMinutes: number;
 }
 
@@ -103,6 +103,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,
       resetLimitPerHour: e.PASSWORD_RESET_LIMIT_PER_HOUR,
+      invitationTtlHours: e.INVITATION_TTL_HOURS,
     },
     bootstrapClient:
       e.GATEHOUSE_BOOTSTRAP_CLIENT_ID && e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET

@@ -92,6 +92,8 @@ export const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@gatehouse.localhost>'),
   /** Lifetime of a forgot-password link, in minutes. */
   PASSWORD_RESET_TTL_MINUTES: int(5, 1440).default(30),
+  /** Lifetime of an invitation link (a user created without a password chooses one through it), in hours. */
+  INVITATION_TTL_HOURS: int(1, 720).default(72),
   /** Days before a password expires that the user is warned (at sign-in and by email). */
   PASSWORD_EXPIRY_WARNING_DAYS: int(0, 90).default(14),
   /** Forgot-password requests allowed per email address, and per client address, per hour. */

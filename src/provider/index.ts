@@ -80,7 +80,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         organizationId,
         email: account.email,
         async claims() {
-          return { sub: account.id, email: account.email, email_verified: false, name: account.name ?? undefined };
+          // email_verified: the user followed an invitation or reset link mailed to this address to the end.
+          return { sub: account.id, email: account.email, email_verified: account.emailVerifiedAt !== null, name: account.name ?? undefined };
         },
       };
       // Token and userinfo requests of mobile and desktop clients come from the device: the IP whitelist holds there.
@@ -89,6 +90,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // amr, with scope openid, tells relying parties whether the sign-in used a second factor (['pwd', 'otp', 'mfa']).
     claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
+    // The ID token carries the claims of the granted scopes (email, profile), not only userinfo: many
+    // relying parties read only the ID token. oidc-provider's default (true) keeps them for userinfo.
+    conformIdTokenClaims: false,
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     responseTypes: ['code'],
     // PKCE (S256, the only method oidc-provider 9 accepts) for every client, confidential ones too.

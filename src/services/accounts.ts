@@ -3,7 +3,7 @@ import { DuplicateError, type AccountRecord, type AccountStatus, type AccountSto
 import { nowSeconds } from '../stores/db.js';
 import { normalizeDomain } from '../policy/domains.js';
 import type { PasswordHasher } from './passwords.js';
-import { normalizePassword } from './passwords.js';
+import { NO_PASSWORD_HASH, normalizePassword } from './passwords.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
@@ -31,7 +31,13 @@ export function normalizeEmail(input: string): string | null {
 
 export interface NewAccount {
   email: string;
-  password: string;
+  /** Required unless `invite`. */
+  password?: string;
+  /**
+   * No password: the account cannot sign in until the user follows the invitation link mailed by
+   * InvitationService and chooses one.
+   */
+  invite?: boolean;
   name?: string;
   /** Joins the organization as a member (the organization must exist). */
   organizationId?: string;
@@ -54,7 +60,9 @@ export class AccountService {
     const errors: FieldProblem[] = [];
     const email = normalizeEmail(input.email ?? '');
     if (!email) errors.push({ field: 'email', message: 'must be a valid email address' });
-    if (!input.password) errors.push({ field: 'password', message: 'is required' });
+    if (input.invite) {
+      if (input.password !== undefined) errors.push({ field: 'password', message: 'must be left out of an invitation: the user chooses it' });
+    } else if (!input.password) errors.push({ field: 'password', message: 'is required' });
     else if (normalizePassword(input.password) === null) errors.push({ field: 'password', message: 'must be at most 1024 bytes' });
     const name = input.name?.trim() || null;
     if (name && name.length > 200) errors.push({ field: 'name', message: 'must be at most 200 characters' });
@@ -70,8 +78,9 @@ export class AccountService {
     const account: AccountRecord = {
       id: randomUUID(),
       email: email!,
+      emailVerifiedAt: null,
       name,
-      passwordHash: await this.hasher.hash(input.password),
+      passwordHash: input.invite ? NO_PASSWORD_HASH : await this.hasher.hash(input.password!),
       status: 'active',
       passwordChangedAt: now,
       createdAt: now,
@@ -92,7 +101,7 @@ export class AccountService {
       if (err instanceof DuplicateError) throw new ConflictError('an account with this email already exists');
       throw err;
     }
-    await this.history.add(account.id, account.passwordHash, now);
+    if (!input.invite) await this.history.add(account.id, account.passwordHash, now);
     return account;
   }
 

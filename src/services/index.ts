@@ -28,6 +28,7 @@ import { MailService } from './mail.js';
 import { PasswordChangeService } from './password-changes.js';
 import { PasswordExpiryWarnings } from './password-expiry.js';
 import { PasswordResetService } from './password-resets.js';
+import { InvitationService } from './invitations.js';
 import { Throttle } from './rate-limit.js';
 import { SessionService } from './sessions.js';
 import { SecretBox } from './secret-box.js';
@@ -57,6 +58,7 @@ export interface Services {
   resetTokens: ResetTokenStore;
   passwordChanges: PasswordChangeService;
   passwordResets: PasswordResetService;
+  invitations: InvitationService;
   expiryWarnings: PasswordExpiryWarnings;
   twoFactor: TwoFactorService;
   close(): Promise<void>;
@@ -127,6 +129,17 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     seconds: config.lockoutMinutes * 60,
     unknownAddresses: new Throttle('unknown-sign-in', LOCKOUT_THRESHOLD, config.lockoutMinutes * 60, redis, prefix),
   });
+  const invitations = new InvitationService({
+    accountService: accounts,
+    accounts: accountStore,
+    tokens: resetTokens,
+    changes: passwordChanges,
+    policies,
+    mail,
+    audit,
+    issuer: config.issuer,
+    ttlHours: config.passwords.invitationTtlHours,
+  });
   const twoFactor = new TwoFactorService({
     accounts: accountStore,
     accountService: accounts,
@@ -156,6 +169,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     resetTokens,
     passwordChanges,
     passwordResets,
+    invitations,
     expiryWarnings,
     async close() {
       domains.stop();

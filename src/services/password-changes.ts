@@ -14,8 +14,9 @@ import type { SessionService } from './sessions.js';
  * self: the user changes it (current password required, minimum age applies).
  * forced: at sign-in, because it expired or an admin required it (exempt from minimum age).
  * reset: through a forgot-password or admin-sent link (exempt from minimum age).
+ * invitation: the first password of an invited user, through the invitation link.
  */
-export type ChangeKind = 'self' | 'forced' | 'reset';
+export type ChangeKind = 'self' | 'forced' | 'reset' | 'invitation';
 
 export interface ChangeRequest {
   account: AccountRecord;
@@ -111,7 +112,8 @@ export class PasswordChangeService {
       request: r.request,
       data: { kind: r.kind, endedSessions: ended.sessions, revokedGrants: ended.grants },
     });
-    await this.deps.mail.send({
+    // An invited user has just chosen their first password: there is no earlier one to warn about.
+    if (r.kind !== 'invitation') await this.deps.mail.send({
       to: account.email,
       subject: 'Your Gatehouse password was changed',
       text: [

@@ -5,6 +5,7 @@ import type { AccountStore } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import type { MailService } from './mail.js';
 import type { PolicyService } from './policies.js';
+import { isUsableHash } from './passwords.js';
 
 /** Emails each user once per password, `warningDays` before it expires under the policy that governs them. */
 export class PasswordExpiryWarnings {
@@ -22,6 +23,7 @@ export class PasswordExpiryWarnings {
     const oldest = now - (Math.min(...EXPIRATION_DAYS) - warningDays) * 86400;
     const warned: string[] = [];
     for (const account of await this.deps.accounts.unwarnedOlderThan(oldest)) {
+      if (!isUsableHash(account.passwordHash)) continue; // invited, no password yet: nothing expires
       const { policy } = await this.deps.policies.effectiveFor(account);
       const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
       if (expiresAt === null || now < expiresAt - warningDays * 86400 || now >= expiresAt) continue;

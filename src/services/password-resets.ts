@@ -8,6 +8,7 @@ import type { MailService } from './mail.js';
 import type { ChangeResult, PasswordChangeService } from './password-changes.js';
 import type { Throttle } from './rate-limit.js';
 import type { PolicyService } from './policies.js';
+import { recordMailboxProof } from './invitations.js';
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -82,7 +83,7 @@ export class PasswordResetService {
 
   /** The account a link is for, while it is unused and unexpired. */
   async inspect(token: string): Promise<AccountRecord | undefined> {
-    const record = token ? await this.deps.tokens.find(digest(token)) : undefined;
+    const record = token ? await this.deps.tokens.find(digest(token), 'reset') : undefined;
     if (!record || record.usedAt !== null || record.expiresAt <= nowSeconds()) return undefined;
     const account = await this.deps.accounts.findById(record.accountId);
     return account?.status === 'active' ? account : undefined;
@@ -90,14 +91,17 @@ export class PasswordResetService {
 
   /**
    * Sets the new password. The rules are checked first, so a refused password leaves the link usable;
-   * then the link is used up atomically, so two submissions cannot both succeed.
+   * then the link is used up atomically, so two submissions cannot both succeed. A completed reset
+   * proves control of the mailbox the link went to: the email counts as verified from then on.
    */
   async complete(token: string, newPassword: string, request: RequestInfo): Promise<ResetCompletion> {
     const account = await this.inspect(token);
     if (!account) return { ok: false, invalidLink: true };
     const preview = await this.deps.changes.check(account, newPassword);
     if (!preview.ok) return preview;
-    if (!(await this.deps.tokens.use(digest(token), nowSeconds()))) return { ok: false, invalidLink: true };
-    return this.deps.changes.change({ account, newPassword, kind: 'reset', actor: { type: 'user', id: account.id }, request });
+    if (!(await this.deps.tokens.use(digest(token), nowSeconds(), 'reset'))) return { ok: false, invalidLink: true };
+    const result = await this.deps.changes.change({ account, newPassword, kind: 'reset', actor: { type: 'user', id: account.id }, request });
+    if (result.ok) await recordMailboxProof(this.deps, account, 'reset', request);
+    return result;
   }
 }

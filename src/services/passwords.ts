@@ -12,6 +12,15 @@ export class PasswordTooLongError extends Error {
   }
 }
 
+/**
+ * The stored hash of an account that has no password yet (an invitation not yet accepted). It is no
+ * PHC string, so no password ever matches it.
+ */
+export const NO_PASSWORD_HASH = '!no-password';
+
+/** Whether a stored hash is a real argon2 hash a password can match. */
+export const isUsableHash = (hash: string): boolean => hash.startsWith('$argon2');
+
 /** NFC-normalizes a password; null when it is too long to hash. */
 export function normalizePassword(password: string): string | null {
   const normalized = password.normalize('NFC');
@@ -40,6 +49,12 @@ export class PasswordHasher {
   async verify(hash: string, password: string): Promise<{ ok: boolean; rehash: boolean }> {
     const normalized = normalizePassword(password);
     if (normalized === null) return { ok: false, rehash: false };
+    // No usable hash (an invited account): as slow as a real check, and never a match, so sign-in
+    // answers exactly as for a wrong password.
+    if (!isUsableHash(hash)) {
+      await this.burn(password);
+      return { ok: false, rehash: false };
+    }
     const ok = await argon2.verify(hash, normalized).catch(() => false);
     return { ok, rehash: ok && argon2.needsRehash(hash, this.options) };
   }

@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
-import { MAX_PASSWORD_BYTES, PasswordHasher, PasswordTooLongError } from '../../src/services/passwords.js';
+import { jest } from '@jest/globals';
+import { MAX_PASSWORD_BYTES, NO_PASSWORD_HASH, PasswordHasher, PasswordTooLongError } from '../../src/services/passwords.js';
 
 const OWASP = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
@@ -11,6 +12,14 @@ describe('password hashing', () => {
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$[\w+/]+\$[\w+/]+$/);
     expect(await hasher.verify(hash, 'Correct-Horse-9')).toEqual({ ok: true, rehash: false });
     expect(await hasher.verify(hash, 'correct-horse-9')).toEqual({ ok: false, rehash: false });
+  });
+
+  it('the placeholder of an account without a password (invited) matches nothing, not even itself, and costs a real verification', async () => {
+    const burn = jest.spyOn(hasher, 'burn');
+    for (const attempt of [NO_PASSWORD_HASH, '', 'Any-Pass-1']) expect(await hasher.verify(NO_PASSWORD_HASH, attempt)).toEqual({ ok: false, rehash: false });
+    // Each check spent one argon2 verification of the dummy hash, as for an unknown account.
+    expect(burn).toHaveBeenCalledTimes(3);
+    burn.mockRestore();
   });
 
   it('NFC-normalizes, so composed and decomposed spellings are the same password', async () => {

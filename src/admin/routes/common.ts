@@ -27,6 +27,7 @@ export async function userView(a: AccountRecord, services: Services) {
     passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
     mustChangePassword: a.mustChangePassword,
     twoFactorEnabled: a.totpEnabledAt !== null,
+    emailVerified: a.emailVerifiedAt !== null,
     lockedUntil: a.lockedUntil !== null && a.lockedUntil > Date.now() / 1000 ? iso(a.lockedUntil) : null,
     createdAt: iso(a.createdAt),
   };

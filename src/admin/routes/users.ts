@@ -10,7 +10,7 @@ export const userRoutes: AdminRoute[] = [
   {
     method: 'post',
     path: '/users',
-    summary: 'Create a user',
+    summary: 'Create a user, with a password or (invite: true) by emailing an invitation link',
     tag: 'Users',
     access: 'platform or organization admin',
     body: s.newUserSchema,
@@ -25,7 +25,7 @@ export const userRoutes: AdminRoute[] = [
           throw new ValidationError([{ field: 'organizationId', message: 'no such organization' }]);
         });
       }
-      const account = await services.accounts.create(body);
+      const account = await services.invitations.createUser(body, principal.actor, request);
       await services.audit.record('user.created', {
         actor: principal.actor,
         organizationId: await userOrganization(account, services),

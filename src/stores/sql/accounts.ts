@@ -6,6 +6,8 @@ export type OrgRole = 'owner' | 'admin' | 'member';
 export interface AccountRecord {
   id: string;
   email: string;
+  /** When the user proved control of the mailbox (followed an invitation or reset link to the end); null: never. */
+  emailVerifiedAt: number | null;
   name: string | null;
   passwordHash: string;
   status: AccountStatus;
@@ -28,6 +30,7 @@ export interface AccountRecord {
 interface Row {
   id: string;
   email: string;
+  email_verified_at: number | null;
   name: string | null;
   password_hash: string;
   status: AccountStatus;
@@ -49,6 +52,7 @@ interface Row {
 const toRecord = (r: Row): AccountRecord => ({
   id: r.id,
   email: r.email,
+  emailVerifiedAt: r.email_verified_at,
   name: r.name,
   passwordHash: r.password_hash,
   status: r.status,
@@ -87,6 +91,7 @@ export class AccountStore {
       await this.db<Row>('accounts').insert({
         id: a.id,
         email: a.email,
+        email_verified_at: a.emailVerifiedAt,
         name: a.name,
         password_hash: a.passwordHash,
         status: a.status,
@@ -119,6 +124,12 @@ export class AccountStore {
   async findByEmail(email: string): Promise<AccountRecord | undefined> {
     const row = await this.db<Row>('accounts').where({ email }).first();
     return row && toRecord(row);
+  }
+
+  /** Records that the user proved control of the mailbox; the first proof's time is kept. */
+  async markEmailVerified(id: string, now: number): Promise<boolean> {
+    const changed = await this.db<Row>('accounts').where({ id }).whereNull('email_verified_at').update({ email_verified_at: now });
+    return changed === 1;
   }
 
   /** Replaces the stored hash of the same password (parameter upgrade); the password's age is unchanged. */
