@@ -25,7 +25,8 @@ export interface AccountRecord {
   totpLastStep: number | null;
 }
 
-interface Row {
+/** An accounts row (stores/sql/memberships.ts reads the same table). */
+export interface Row {
   id: string;
   email: string;
   name: string | null;
@@ -46,7 +47,7 @@ interface Row {
   totp_last_step: number | null;
 }
 
-const toRecord = (r: Row): AccountRecord => ({
+export const toRecord = (r: Row): AccountRecord => ({
   id: r.id,
   email: r.email,
   name: r.name,
