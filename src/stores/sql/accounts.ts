@@ -223,16 +223,7 @@ export class AccountStore {
     await this.db<Row>('accounts').where({ id }).update({ status, updated_at: now });
   }
 
-  /**
-   * Puts the account in an organization with a role, or takes it out (organizationId null). Refuses
-   * (returns false) to move an account that already belongs to another organization.
-   */
-  async setMembership(id: string, organizationId: string | null, role: OrgRole | null, now: number): Promise<boolean> {
-    const q = this.db<Row>('accounts').where({ id });
-    if (organizationId) q.andWhere((w) => w.whereNull('organization_id').orWhere({ organization_id: organizationId }));
-    const changed = await q.update({ organization_id: organizationId, org_role: organizationId ? role : null, updated_at: now });
-    return changed === 1;
-  }
+  // Memberships change only through stores/sql/memberships.ts, which keeps the last owner and records who added whom.
 
   /** Accounts by id order, after `afterId` (cursor pagination), optionally filtered. */
   async list(filter: { email?: string; organizationId?: string; afterId?: string; limit: number }): Promise<AccountRecord[]> {
