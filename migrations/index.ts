@@ -4,6 +4,7 @@ import * as organizations from './20261128000002_organizations.js';
 import * as passwords from './20261128000003_passwords.js';
 import * as lockout from './20261128000004_lockout.js';
 import * as twoFactor from './20261128000005_two_factor.js';
+import * as membershipProvenance from './20261128000010_membership_provenance.js';
 import * as emailVerification from './20261128000012_email_verification.js';
 
 /**
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000003_passwords': passwords,
   '20261128000004_lockout': lockout,
   '20261128000005_two_factor': twoFactor,
+  '20261128000010_membership_provenance': membershipProvenance,
   '20261128000012_email_verification': emailVerification,
 };
 

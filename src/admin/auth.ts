@@ -2,6 +2,10 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Actor } from '../services/audit.js';
 import type { AccountService } from '../services/accounts.js';
+import type { ClientService } from '../services/clients.js';
+import type { PolicyService } from '../services/policies.js';
+import { ipInList } from '../policy/ip.js';
+import { requestInfo } from '../http/request-info.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import { problems } from './problem.js';
 import { ADMIN_SCOPE } from '../provider/admin-resource.js';
@@ -14,11 +18,21 @@ export type Principal =
 
 /**
  * Resolves the Bearer token to a principal. Tokens are Gatehouse's own opaque access tokens for the
- * admin API resource, looked up in the token store, so a revoked or expired token stops at once.
+ * admin API resource, looked up in the token store, so a revoked or expired token stops at once. What
+ * the principal may do is policy/authorization.ts's business; here: is the token an admin token, from a
+ * first-party client, and (for a user) does the IP whitelist of the user's policy admit the caller.
  */
 export async function authenticate(
   ctx: Context,
-  deps: { provider: Provider; accounts: AccountService; adminResource: string; bootstrapClientId?: string },
+  deps: {
+    provider: Provider;
+    accounts: AccountService;
+    clients: ClientService;
+    policies: PolicyService;
+    adminResource: string;
+    trustedProxies: readonly string[];
+    bootstrapClientId?: string;
+  },
 ): Promise<Principal> {
   const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'));
   if (!match) throw problems.unauthorized();
@@ -28,6 +42,11 @@ export async function authenticate(
   const audience = (token as { aud?: string | string[] }).aud;
   const forAdmin = Array.isArray(audience) ? audience.includes(deps.adminResource) : audience === deps.adminResource;
   if (!forAdmin || !token.scopes.has(ADMIN_SCOPE)) throw problems.forbidden(`the token lacks the "${ADMIN_SCOPE}" scope for ${deps.adminResource}`);
+  // The provider never issues one to a third-party client (provider/index.ts); this holds even for a
+  // token issued before a client was marked third-party, whatever its grant says.
+  if (!(await deps.clients.find(token.clientId!))?.firstParty) {
+    throw problems.forbidden('admin API tokens are accepted only from first-party clients');
+  }
 
   const accountId = (token as { accountId?: string }).accountId;
   if (!accountId) {
@@ -38,18 +57,11 @@ export async function authenticate(
   }
   const account = await deps.accounts.findById(accountId);
   if (!account || account.status !== 'active') throw problems.unauthorized('the token\'s user is disabled or gone');
-  return { kind: 'user', account, actor: { type: 'user', id: account.id } };
-}
-
-export function requirePlatform(p: Principal): void {
-  if (p.kind !== 'platform') throw problems.forbidden('this needs the platform administrator');
-}
-
-/** Platform admins reach every organization; owners and admins only their own. */
-export function requireOrgAdmin(p: Principal, organizationId: string): void {
-  if (p.kind === 'platform') return;
-  const { organizationId: own, orgRole } = p.account;
-  if (own !== organizationId || (orgRole !== 'owner' && orgRole !== 'admin')) {
-    throw problems.forbidden('you are not an owner or admin of this organization');
+  // An admin call with the user's own token comes from the user's device: their policy's IP whitelist applies.
+  const whitelist = (await deps.policies.effectiveFor(account)).policy.login.ipWhitelist;
+  const { ip } = requestInfo(ctx, deps.trustedProxies);
+  if (whitelist.enabled && !(ip !== null && ipInList(ip, whitelist.cidrs))) {
+    throw problems.forbidden(`the IP whitelist of your security policy does not include your address (${ip ?? 'unknown'})`);
   }
+  return { kind: 'user', account, actor: { type: 'user', id: account.id } };
 }

@@ -48,7 +48,10 @@ export function buildOpenApi(routes: AdminRoute[], opts: { issuer: string; prefi
       title: 'Gatehouse admin API',
       version: '1',
       description:
-        'Organizations, domain claims, security policies, users, clients and the audit trail. Errors are RFC 9457 problem documents.',
+        'Organizations, domain claims, security policies, users, clients and the audit trail. Errors are RFC 9457 problem documents. ' +
+        'A platform admin reaches everything. An organization\'s owners and admins reach only their organization, and of accounts only those on its verified domains plus members a platform admin added; any other account answers 404, as if it did not exist. ' +
+        'They create and add only accounts on their verified domains. Only owners act on owners, and the last owner cannot be removed or demoted (409). ' +
+        'Tokens come only from first-party clients, and a user\'s token is refused (403) from outside the IP whitelist of the policy that governs the user.',
     },
     servers: [{ url: `${opts.issuer}${opts.prefix}` }],
     security: [{ bearer: [] }],

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError, type FieldProblem } from '../services/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError, type FieldProblem } from '../services/errors.js';
 
 /** RFC 9457 problem details. `type` names the kind of problem; `errors` lists offending fields. */
 export interface Problem {
@@ -34,6 +34,7 @@ function toProblem(err: unknown): Problem | undefined {
   if (err instanceof HttpProblem) return err.problem;
   if (err instanceof ValidationError) return problems.invalid(err.errors).problem;
   if (err instanceof NotFoundError) return problems.notFound(err.message).problem;
+  if (err instanceof ForbiddenError) return problems.forbidden(err.message).problem;
   if (err instanceof ConflictError) return { type: TYPE('conflict'), title: 'Conflict', status: 409, detail: err.message };
   if (err instanceof UnprocessableError) {
     return { type: TYPE('unprocessable'), title: 'Unprocessable', status: 422, detail: err.message, ...err.details };

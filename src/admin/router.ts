@@ -52,7 +52,7 @@ export function adminRouter(deps: AdminDeps): Router {
   for (const route of adminRoutes) {
     const koaPath = route.path.replace(/\{(\w+)\}/g, ':$1');
     router[route.method](koaPath, async (ctx) => {
-      const principal = await authenticate(ctx, { ...deps, accounts: deps.services.accounts });
+      const principal = await authenticate(ctx, { ...deps, accounts: deps.services.accounts, clients: deps.services.clients, policies: deps.services.policies });
       const hasBody = route.body !== undefined;
       if (hasBody && ctx.request.length && !ctx.is('application/json')) {
         throw Object.assign(new Error('unsupported media type'), { status: 415 });

@@ -42,6 +42,8 @@ export interface GatehouseAccount extends Account {
 }
 
 type Client = KoaContextWithOIDC['oidc']['client'];
+/** Registered by Gatehouse's operator as its own application (clients' first_party metadata); anything else is third-party. */
+const firstParty = (client: Client | undefined): boolean => (client as { first_party?: boolean } | undefined)?.first_party === true;
 export const sessionTypeOf = (client: Client | undefined): SessionType =>
   ((client as { session_type?: SessionType } | undefined)?.session_type ?? 'web');
 
@@ -133,13 +135,17 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        // Asking for scope "admin" without a resource means the admin API.
-        defaultResource: (ctx, _client, oneOf) =>
-          oneOf ?? (String(ctx.oidc.params?.scope ?? '').split(' ').includes(ADMIN_SCOPE) ? deps.adminResource : undefined!),
+        // Asking for scope "admin" without a resource means the admin API, for first-party clients; a
+        // third-party client's "admin" is an unknown scope, dropped, so its consent page never offers it.
+        defaultResource: (ctx, client, oneOf) =>
+          oneOf ??
+          (firstParty(client) && String(ctx.oidc.params?.scope ?? '').split(' ').includes(ADMIN_SCOPE) ? deps.adminResource : undefined!),
         // A code or refresh token issued for a resource keeps serving it without repeating `resource`.
         useGrantedResource: () => true,
         getResourceServerInfo(ctx, resourceIndicator, client) {
           if (resourceIndicator === deps.adminResource) {
+            // Never for a third-party client, whatever was consented to: at /auth, /token and refresh alike.
+            if (!firstParty(client)) throw new errors.InvalidTarget('the admin API is not available to third-party clients');
             // Machine access to the admin API is the bootstrap client's alone; users reach it through their
             // own sign-in, and the API then checks their organization role.
             if (ctx.oidc.params?.grant_type === 'client_credentials' && client.clientId !== config.bootstrapClient?.clientId) {

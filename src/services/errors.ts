@@ -38,3 +38,11 @@ export class UnprocessableError extends Error {
     this.name = 'UnprocessableError';
   }
 }
+
+/** The caller may not do this (services/authorization.ts). */
+export class ForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}

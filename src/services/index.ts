@@ -12,6 +12,8 @@ import { DomainClaimStore } from '../stores/sql/domain-claims.js';
 import { InstanceSecretStore } from '../stores/sql/instance-secrets.js';
 import { SqlOidcStore } from '../stores/sql/oidc-store.js';
 import { OrganizationStore } from '../stores/sql/organizations.js';
+import { MembershipStore } from '../stores/sql/memberships.js';
+import { AuthorizationService } from './authorization.js';
 import { PolicyStore } from '../stores/sql/policies.js';
 import { SigningKeyStore } from '../stores/sql/signing-keys.js';
 import { AccountService } from './accounts.js';
@@ -50,6 +52,8 @@ export interface Services {
   secrets: InstanceSecretStore;
   audit: AuditService;
   organizations: OrganizationService;
+  /** Who may administer whom: every admin route asks it (policy/authorization.ts decides). */
+  authorization: AuthorizationService;
   domains: DomainService;
   policies: PolicyService;
   sessions: SessionService;
@@ -85,6 +89,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
   const clientStore = new ClientStore(db);
   const accountStore = new AccountStore(db);
   const claimStore = new DomainClaimStore(db);
+  const memberships = new MembershipStore(db);
   const hasher = new PasswordHasher(config.argon2);
   const audit = new AuditService(new AuditStore(db));
   const lt = config.lifetimes;
@@ -160,7 +165,8 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets,
     audit,
-    organizations: new OrganizationService(new OrganizationStore(db), accountStore, audit),
+    organizations: new OrganizationService(new OrganizationStore(db), accountStore, audit, memberships, policies),
+    authorization: new AuthorizationService(memberships, claimStore),
     domains,
     policies,
     sessions,

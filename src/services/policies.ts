@@ -61,9 +61,13 @@ export class PolicyService {
     return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
   }
 
-  /** The organization whose audit trail events about this user belong in: their own, else the one governing their address. */
+  /**
+   * The organization whose audit trail events about this user belong in: the one whose policy governs
+   * them, else (a baseline user) the one they are a member of. An organization that administers a user
+   * reaches them by one of these two (policy/authorization.ts), so its trail has the event.
+   */
   async organizationOf(account: Pick<AccountRecord, 'email' | 'organizationId'>): Promise<string | null> {
-    return account.organizationId ?? (await this.effectiveFor(account)).organizationId;
+    return (await this.effectiveFor(account)).organizationId ?? account.organizationId;
   }
 
   /** Every password rule the candidate breaks under the policy that governs `owner`'s email. */

@@ -95,7 +95,9 @@ describe('admin API access', () => {
   });
 
   it('only an owner makes owners', async () => {
+    // b.example is not verified: B reaches this baseline user only once a platform admin made it a member.
     const u = await h.api('POST', '/users', { email: 'new@b.example', password: PASSWORD });
+    expect((await h.api('POST', `/organizations/${orgs.b}/members`, { userId: u.body.id, role: 'member' })).status).toBe(200);
     const admin = await h.userToken('admin@b.example', PASSWORD);
     expect((await h.api('POST', `/organizations/${orgs.b}/members`, { userId: u.body.id, role: 'owner' }, admin)).status).toBe(403);
     expect((await h.api('POST', `/organizations/${orgs.b}/members`, { userId: u.body.id, role: 'admin' }, admin)).status).toBe(200);

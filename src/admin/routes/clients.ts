@@ -1,6 +1,5 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { requirePlatform } from '../auth.js';
 import { clientView, common, withNotFound } from './common.js';
 
 /** OIDC clients (platform admin only). */
@@ -14,7 +13,7 @@ export const clientRoutes: AdminRoute[] = [
     body: s.newClientSchema,
     responses: { 201: { description: 'Created; client_secret is shown once', schema: s.createdClientSchema }, ...common },
     async handler({ principal, body, services, request }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'client.manage' });
       const { client, clientSecret } = await services.clients.create({
         clientName: body.client_name,
         sessionType: body.session_type,
@@ -40,7 +39,7 @@ export const clientRoutes: AdminRoute[] = [
     access: 'platform',
     responses: { 200: { description: 'The client', schema: s.clientSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'client.manage' });
       return { status: 200, body: clientView(await services.clients.get(params.clientId!)) };
     },
   },
@@ -52,7 +51,7 @@ export const clientRoutes: AdminRoute[] = [
     access: 'platform',
     responses: { 204: { description: 'Deleted' }, ...withNotFound },
     async handler({ principal, params, services, request }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'client.manage' });
       const before = await services.clients.get(params.clientId!);
       await services.clients.remove(params.clientId!);
       await services.audit.record('client.deleted', {

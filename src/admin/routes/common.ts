@@ -1,11 +1,10 @@
-import { NotFoundError } from '../../services/errors.js';
 import type { Services } from '../../services/index.js';
 import type { AccountRecord } from '../../stores/sql/accounts.js';
 import type { ClientRecord } from '../../stores/sql/clients.js';
 import type { OrganizationRecord } from '../../stores/sql/organizations.js';
 import { passwordExpiresAt } from '../../policy/password-rules.js';
-import { requireOrgAdmin, type Principal } from '../auth.js';
-import { problems } from '../problem.js';
+import type { OrganizationAction } from '../../policy/authorization.js';
+import type { Principal } from '../auth.js';
 import * as s from '../schemas.js';
 
 /** Views, response sets and access checks shared by the admin routes. */
@@ -47,23 +46,13 @@ export const problem = (description: string) => ({ description, schema: s.proble
 export const common = { 400: problem('Invalid request'), 401: problem('No valid token'), 403: problem('Not allowed') };
 export const withNotFound = { ...common, 404: problem('Not found') };
 
-/** The organization, if the principal may administer it (403 otherwise, 404 when it does not exist). */
-export async function reachOrganization(p: Principal, services: Services, orgId: string) {
-  requireOrgAdmin(p, orgId);
+/** The organization, if the principal may take `action` in it (403 otherwise, 404 when it does not exist). */
+export async function reachOrganization(p: Principal, services: Services, orgId: string, action: OrganizationAction) {
+  await services.authorization.require(p, { action, organizationId: orgId });
   return services.organizations.get(orgId);
 }
 
-/** Users a principal may see: platform admins all, organization admins their organization's members. */
-export async function visibleUser(p: Principal, services: Services, userId: string): Promise<AccountRecord> {
-  const account = await services.accounts.findById(userId);
-  if (!account) throw new NotFoundError('user');
-  if (p.kind === 'platform') return account;
-  if (!account.organizationId) throw problems.forbidden('the user is not in your organization');
-  requireOrgAdmin(p, account.organizationId);
-  return account;
-}
-
-/** The organization whose trail an event about this user belongs in: their own, else the one whose policy governs them. */
+/** The organization whose trail an event about this user belongs in: the one whose policy governs them, else their own. */
 export function userOrganization(a: AccountRecord, services: Services): Promise<string | null> {
   return services.policies.organizationOf(a);
 }

@@ -1,6 +1,5 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { requireOrgAdmin, requirePlatform } from '../auth.js';
 import { problem, reachOrganization, withNotFound } from './common.js';
 
 /** Domain claims: add, list, verify, revoke. */
@@ -14,7 +13,7 @@ export const domainRoutes: AdminRoute[] = [
     body: s.newDomainSchema,
     responses: { 201: { description: 'Pending claim', schema: s.domainClaimSchema }, ...withNotFound, 409: problem('Already claimed by this organization') },
     async handler({ principal, params, body, services, request }) {
-      await reachOrganization(principal, services, params.orgId!);
+      await reachOrganization(principal, services, params.orgId!, 'domains.write');
       return { status: 201, body: await services.domains.add(params.orgId!, body.domain, principal.actor, request) };
     },
   },
@@ -26,7 +25,7 @@ export const domainRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'Claims', schema: s.page(s.domainClaimSchema) }, ...withNotFound },
     async handler({ principal, params, services }) {
-      await reachOrganization(principal, services, params.orgId!);
+      await reachOrganization(principal, services, params.orgId!, 'domains.read');
       return { status: 200, body: { items: await services.domains.list(params.orgId!), nextCursor: null } };
     },
   },
@@ -43,8 +42,8 @@ export const domainRoutes: AdminRoute[] = [
       422: problem('The TXT record was not found or does not match; `expected` shows the record to create'),
     },
     async handler({ principal, params, body, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
-      if (body.force) requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'domains.write', organizationId: params.orgId! });
+      if (body.force) await services.authorization.require(principal, { action: 'domain.force-verify' });
       return { status: 200, body: await services.domains.verify(params.orgId!, params.domain!, { force: body.force }, principal.actor, request) };
     },
   },
@@ -56,7 +55,7 @@ export const domainRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'Revoked claim', schema: s.domainClaimSchema }, ...withNotFound },
     async handler({ principal, params, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
+      await services.authorization.require(principal, { action: 'domains.write', organizationId: params.orgId! });
       const reason = principal.kind === 'platform' ? 'revoked-by-platform-admin' : 'revoked-by-organization';
       return { status: 200, body: await services.domains.revoke(params.orgId!, params.domain!, reason, principal.actor, request) };
     },

@@ -13,7 +13,7 @@ export const eventRoutes: AdminRoute[] = [
     query: s.eventQuery,
     responses: { 200: { description: 'One page of events', schema: s.page(s.eventSchema) }, ...withNotFound },
     async handler({ principal, params, query, services }) {
-      await reachOrganization(principal, services, params.orgId!);
+      await reachOrganization(principal, services, params.orgId!, 'events.read');
       const items = await services.audit.list({
         organizationId: params.orgId!,
         types: query.type ? String(query.type).split(',').map((t: string) => t.trim()).filter(Boolean) : undefined,

@@ -1,7 +1,5 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { requireOrgAdmin, requirePlatform } from '../auth.js';
-import { problems } from '../problem.js';
 import { common, memberView, orgView, problem, reachOrganization, withNotFound } from './common.js';
 
 /** Organizations and their members. */
@@ -15,7 +13,7 @@ export const organizationRoutes: AdminRoute[] = [
     body: s.newOrganizationSchema,
     responses: { 201: { description: 'Created', schema: s.organizationSchema }, ...common },
     async handler({ principal, body, services, request }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'organization.create' });
       return { status: 201, body: orgView(await services.organizations.create(body.name, principal.actor, request)) };
     },
   },
@@ -27,48 +25,51 @@ export const organizationRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The organization', schema: s.organizationSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      return { status: 200, body: orgView(await reachOrganization(principal, services, params.orgId!)) };
+      return { status: 200, body: orgView(await reachOrganization(principal, services, params.orgId!, 'organization.read')) };
     },
   },
   {
     method: 'get',
     path: '/organizations/{orgId}/members',
-    summary: 'List members',
+    summary: 'List members (an organization admin sees only the members their organization reaches)',
     tag: 'Organizations',
     access: 'platform or organization admin',
     query: s.userListQuery.pick({ cursor: true, limit: true }),
     responses: { 200: { description: 'One page of members', schema: s.page(s.memberSchema) }, ...withNotFound },
     async handler({ principal, params, query, services }) {
-      await reachOrganization(principal, services, params.orgId!);
-      const result = await services.accounts.list({ organizationId: params.orgId!, cursor: query.cursor, limit: query.limit });
+      await reachOrganization(principal, services, params.orgId!, 'members.list');
+      const result = await services.authorization.list(principal, { organizationId: params.orgId!, cursor: query.cursor, limit: query.limit });
       return { status: 200, body: { items: result.items.map(memberView), nextCursor: result.nextCursor } };
     },
   },
   {
     method: 'post',
     path: '/organizations/{orgId}/members',
-    summary: 'Add a user to the organization, or change their role',
+    summary:
+      'Add a user to the organization, or change their role (organization admins: only users on their verified domains or already their members; only owners make or demote owners; the last owner stays)',
     tag: 'Organizations',
     access: 'platform or organization admin',
     body: s.newMemberSchema,
-    responses: { 200: { description: 'The member', schema: s.memberSchema }, ...withNotFound, 409: problem('The user belongs to another organization') },
+    responses: {
+      200: { description: 'The member', schema: s.memberSchema },
+      ...withNotFound,
+      409: problem('The user belongs to another organization, or is the last owner'),
+    },
     async handler({ principal, params, body, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
-      if (body.role === 'owner' && principal.kind === 'user' && principal.account.orgRole !== 'owner') {
-        throw problems.forbidden('only an owner can make another owner');
-      }
-      return { status: 200, body: memberView(await services.organizations.addMember(params.orgId!, body.userId, body.role, principal.actor, request)) };
+      await services.authorization.require(principal, { action: 'member.set', organizationId: params.orgId!, userId: body.userId, role: body.role });
+      const addedBy = principal.kind === 'platform' ? 'platform' : 'organization';
+      return { status: 200, body: memberView(await services.organizations.addMember(params.orgId!, body.userId, body.role, principal.actor, request, addedBy)) };
     },
   },
   {
     method: 'delete',
     path: '/organizations/{orgId}/members/{userId}',
-    summary: 'Remove a member',
+    summary: 'Remove a member (only owners remove owners; the last owner stays)',
     tag: 'Organizations',
     access: 'platform or organization admin',
-    responses: { 204: { description: 'Removed' }, ...withNotFound },
+    responses: { 204: { description: 'Removed' }, ...withNotFound, 409: problem('The member is the last owner') },
     async handler({ principal, params, services, request }) {
-      requireOrgAdmin(principal, params.orgId!);
+      await services.authorization.require(principal, { action: 'member.remove', organizationId: params.orgId!, userId: params.userId! });
       await services.organizations.removeMember(params.orgId!, params.userId!, principal.actor, request);
       return { status: 204 };
     },

@@ -1,6 +1,5 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { requirePlatform } from '../auth.js';
 import { common, problem, reachOrganization, withNotFound } from './common.js';
 
 /** Organizations' security policies, their preview, and the baseline. */
@@ -13,7 +12,7 @@ export const policyRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The policy and whether it is in force', schema: s.policyEnvelopeSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      await reachOrganization(principal, services, params.orgId!);
+      await reachOrganization(principal, services, params.orgId!, 'policy.read');
       return { status: 200, body: await services.policies.forOrganization(params.orgId!) };
     },
   },
@@ -32,7 +31,7 @@ export const policyRoutes: AdminRoute[] = [
         409: problem('The IP whitelist would exclude your current address; resend with confirmLockout'),
       },
       async handler({ principal, params, body, services, request }) {
-        await reachOrganization(principal, services, params.orgId!);
+        await reachOrganization(principal, services, params.orgId!, 'policy.write');
         const mode = method === 'put' ? 'replace' : 'merge';
         return {
           status: 200,
@@ -51,7 +50,7 @@ export const policyRoutes: AdminRoute[] = [
     bodyDoc: s.previewDocSchema,
     responses: { 200: { description: 'Impact', schema: s.previewResultSchema }, ...withNotFound },
     async handler({ principal, params, body, services, request }) {
-      await reachOrganization(principal, services, params.orgId!);
+      await reachOrganization(principal, services, params.orgId!, 'policy.read');
       return { status: 200, body: await services.policies.preview(params.orgId!, services.policies.candidate(body.policy), request) };
     },
   },
@@ -63,7 +62,7 @@ export const policyRoutes: AdminRoute[] = [
     access: 'platform',
     responses: { 200: { description: 'The baseline', schema: s.baselineSchema }, ...common },
     async handler({ principal, services }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'baseline.read' });
       return { status: 200, body: { policy: await services.policies.baseline() } };
     },
   },
@@ -77,7 +76,7 @@ export const policyRoutes: AdminRoute[] = [
     bodyDoc: s.baselineSchema,
     responses: { 200: { description: 'The saved baseline', schema: s.baselineSchema }, ...common },
     async handler({ principal, body, services, request }) {
-      requirePlatform(principal);
+      await services.authorization.require(principal, { action: 'baseline.write' });
       return { status: 200, body: { policy: await services.policies.updateBaseline(body.policy, { actor: principal.actor, request }) } };
     },
   },

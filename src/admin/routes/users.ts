@@ -1,31 +1,30 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
-import { requireOrgAdmin } from '../auth.js';
-import { problems } from '../problem.js';
-import { common, problem, userOrganization, userView, visibleUser, withNotFound } from './common.js';
+import { common, problem, userOrganization, userView, withNotFound } from './common.js';
 
 /** Users: create, find, read, effective policy, disable/enable, password reset. */
 export const userRoutes: AdminRoute[] = [
   {
     method: 'post',
     path: '/users',
-    summary: 'Create a user, with a password or (invite: true) by emailing an invitation link',
+    summary: 'Create a user, with a password or (invite: true) by emailing an invitation link (organization admins: in their organization, on its verified domains only)',
     tag: 'Users',
     access: 'platform or organization admin',
     body: s.newUserSchema,
     responses: { 201: { description: 'Created', schema: s.userSchema }, ...common, 409: problem('The email is taken') },
     async handler({ principal, body, services, request }) {
-      if (principal.kind === 'user') {
-        if (!body.organizationId) throw problems.forbidden('organization admins create users in their own organization: set organizationId');
-        requireOrgAdmin(principal, body.organizationId);
-      }
+      // Before anything is looked up or stored: an organization cannot learn whether another's address is taken.
+      await services.authorization.require(principal, { action: 'user.create', email: body.email, organizationId: body.organizationId ?? null });
       if (body.organizationId) {
         await services.organizations.get(body.organizationId).catch(() => {
           throw new ValidationError([{ field: 'organizationId', message: 'no such organization' }]);
         });
       }
       const account = await services.invitations.createUser(body, principal.actor, request);
+      if (account.organizationId) {
+        await services.organizations.setMembershipOrigin(account.id, account.organizationId, principal.kind === 'platform' ? 'platform' : 'organization');
+      }
       await services.audit.record('user.created', {
         actor: principal.actor,
         organizationId: await userOrganization(account, services),
@@ -39,19 +38,13 @@ export const userRoutes: AdminRoute[] = [
   {
     method: 'get',
     path: '/users',
-    summary: 'Find users',
+    summary: 'Find users (organization admins: only the accounts their organization reaches)',
     tag: 'Users',
     access: 'platform or organization admin',
     query: s.userListQuery,
     responses: { 200: { description: 'One page of users', schema: s.page(s.userSchema) }, ...common },
     async handler({ principal, query, services }) {
-      let organizationId: string | undefined = query.organizationId;
-      if (principal.kind === 'user') {
-        organizationId ??= principal.account.organizationId ?? undefined;
-        if (!organizationId) throw problems.forbidden('you are not an owner or admin of an organization');
-        requireOrgAdmin(principal, organizationId);
-      }
-      const result = await services.accounts.list({ email: query.email, organizationId, cursor: query.cursor, limit: query.limit });
+      const result = await services.authorization.list(principal, { email: query.email, organizationId: query.organizationId, cursor: query.cursor, limit: query.limit });
       return { status: 200, body: { items: await Promise.all(result.items.map((u) => userView(u, services))), nextCursor: result.nextCursor } };
     },
   },
@@ -63,7 +56,7 @@ export const userRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      return { status: 200, body: await userView(await visibleUser(principal, services, params.userId!), services) };
+      return { status: 200, body: await userView(await services.authorization.require(principal, { action: 'user.read', userId: params.userId! }), services) };
     },
   },
   {
@@ -74,7 +67,7 @@ export const userRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'Effective policy', schema: s.effectivePolicySchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      const account = await visibleUser(principal, services, params.userId!);
+      const account = await services.authorization.require(principal, { action: 'user.read', userId: params.userId! });
       return { status: 200, body: await services.policies.effectiveFor(account) };
     },
   },
@@ -87,7 +80,7 @@ export const userRoutes: AdminRoute[] = [
       access: 'platform or organization admin',
       responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
       async handler({ principal, params, services, request }) {
-        const before = await visibleUser(principal, services, params.userId!);
+        const before = await services.authorization.require(principal, { action: `user.${action}`, userId: params.userId! });
         const after = await services.accounts.setStatus(before.id, action === 'disable' ? 'disabled' : 'active');
         await services.audit.record(`user.${action}d`, {
           actor: principal.actor,
@@ -108,7 +101,7 @@ export const userRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
     async handler({ principal, params, services, request }) {
-      const before = await visibleUser(principal, services, params.userId!);
+      const before = await services.authorization.require(principal, { action: 'user.unlock', userId: params.userId! });
       const after = await services.accounts.unlock(before.id);
       await services.audit.record('user.unlocked', {
         actor: principal.actor,
@@ -128,7 +121,7 @@ export const userRoutes: AdminRoute[] = [
     access: 'platform or organization admin',
     responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
     async handler({ principal, params, services, request }) {
-      const account = await visibleUser(principal, services, params.userId!);
+      const account = await services.authorization.require(principal, { action: 'user.reset-2fa', userId: params.userId! });
       await services.twoFactor.reset(account, principal.actor, request);
       return { status: 200, body: await userView(await services.accounts.get(account.id), services) };
     },
@@ -142,7 +135,7 @@ export const userRoutes: AdminRoute[] = [
     body: s.passwordResetSchema,
     responses: { 202: { description: 'The email is on its way', schema: s.passwordResetResultSchema }, ...withNotFound },
     async handler({ principal, params, body, services, request }) {
-      const account = await visibleUser(principal, services, params.userId!);
+      const account = await services.authorization.require(principal, { action: 'user.password-reset', userId: params.userId! });
       await services.passwordResets.adminReset(account, body.requireChangeAtNextSignIn, principal.actor, request);
       return { status: 202, body: { emailedTo: account.email, requireChangeAtNextSignIn: body.requireChangeAtNextSignIn } };
     },

@@ -27,7 +27,8 @@ export interface AccountRecord {
   totpLastStep: number | null;
 }
 
-interface Row {
+/** An accounts row (stores/sql/memberships.ts reads the same table). */
+export interface Row {
   id: string;
   email: string;
   email_verified_at: number | null;
@@ -49,7 +50,7 @@ interface Row {
   totp_last_step: number | null;
 }
 
-const toRecord = (r: Row): AccountRecord => ({
+export const toRecord = (r: Row): AccountRecord => ({
   id: r.id,
   email: r.email,
   emailVerifiedAt: r.email_verified_at,
@@ -233,16 +234,7 @@ export class AccountStore {
     await this.db<Row>('accounts').where({ id }).update({ status, updated_at: now });
   }
 
-  /**
-   * Puts the account in an organization with a role, or takes it out (organizationId null). Refuses
-   * (returns false) to move an account that already belongs to another organization.
-   */
-  async setMembership(id: string, organizationId: string | null, role: OrgRole | null, now: number): Promise<boolean> {
-    const q = this.db<Row>('accounts').where({ id });
-    if (organizationId) q.andWhere((w) => w.whereNull('organization_id').orWhere({ organization_id: organizationId }));
-    const changed = await q.update({ organization_id: organizationId, org_role: organizationId ? role : null, updated_at: now });
-    return changed === 1;
-  }
+  // Memberships change only through stores/sql/memberships.ts, which keeps the last owner and records who added whom.
 
   /** Accounts by id order, after `afterId` (cursor pagination), optionally filtered. */
   async list(filter: { email?: string; organizationId?: string; afterId?: string; limit: number }): Promise<AccountRecord[]> {
