@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { clock } from '../helpers/clock.js';
@@ -15,6 +16,8 @@ const WRONG = 'Wrong-Pass-1';
 const GENERIC = 'Incorrect email or password.';
 const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
 
+// Many sign-ins through argon2 on a shared machine.
+jest.setTimeout(120_000);
 let h: AdminHarness;
 let web: TestClient;
 let orgId: string;

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { registerClient, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
@@ -12,6 +13,8 @@ const INCORRECT = 'Your current password is not correct.';
 const LOCKED_HERE = 'Too many failed attempts. Try again later, or reset your password.';
 const SIGN_IN_LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
 
+// Many sign-ins through argon2 on a shared machine.
+jest.setTimeout(120_000);
 let h: AdminHarness;
 let web: TestClient;
 let n = 0;
