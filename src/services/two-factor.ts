@@ -49,7 +49,7 @@ interface PendingEnrollment {
 }
 
 /**
- * TOTP (RFC 6238, 30-second steps, one step of clock drift either way) with single-use recovery codes.
+ * TOTP (RFC 6238, 30-second steps, two steps of clock drift either way) with single-use recovery codes.
  * Seeds are stored sealed; an accepted code's time step is remembered, so a code works once. Failed
  * codes count toward the account's lockout like failed passwords.
  */
@@ -72,9 +72,14 @@ export class TwoFactorService {
     return this.present(account, this.deps.box.seal(JSON.stringify(pending)), pending.seed);
   }
 
-  /** Re-derives what the enrollment page shows from the sealed enrollment carried by the flow. */
-  async showEnrollment(account: AccountRecord, sealed: string): Promise<Enrollment> {
-    return this.present(account, sealed, this.openPending(sealed)?.seed ?? '');
+  /**
+   * Re-derives what the enrollment page shows from the sealed enrollment carried by the flow;
+   * undefined when the enrollment is dead (a factor was confirmed or removed since it started).
+   */
+  async showEnrollment(account: AccountRecord, sealed: string): Promise<Enrollment | undefined> {
+    const pending = this.openPending(sealed);
+    if (!pending || pending.generation !== (await this.deps.accounts.totpGeneration(account.id))) return undefined;
+    return this.present(account, sealed, pending.seed);
   }
 
   private async present(account: AccountRecord, sealed: string, secret: string): Promise<Enrollment> {

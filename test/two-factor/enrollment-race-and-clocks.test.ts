@@ -120,6 +120,10 @@ describe('second-factor enrollment cannot be replaced by an older one', () => {
     alignToStep();
     expect(await submit(attacker.browser, attacker.page, 'form[action$="/enroll-totp"]', await code(attacker.secret))).toMatchObject({ status: 409, errors: [SUPERSEDED] });
     expect(mailsTo(u.email, 'turned on')).toHaveLength(1);
+    // Reloading the dead enrollment shows no seed.
+    const reload = await attacker.browser.page(attacker.page.url);
+    expect(reload.status).toBe(409);
+    expect(reload.doc.querySelector('code.secret')).toBeNull();
 
     // The victim's app still works (a later step: the confirming step was used); the attacker's seed never does.
     clock.advance(30);

@@ -11,10 +11,10 @@ export class EnrollTotpStep implements Step {
   constructor(private readonly services: Services) {}
 
   async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
-    // A dead enrollment is not shown again: its seed can never be confirmed.
-    if (shown.status === 409) return render(s.ctx, 'error', { message: ENROLLMENT_SUPERSEDED, code: null }, 409);
     const account = await this.services.accounts.get(s.flow.accountId!);
     const enrollment = await this.services.twoFactor.showEnrollment(account, s.flow.pendingTotp!);
+    // A dead enrollment is not shown again: its seed can never be confirmed.
+    if (!enrollment) return render(s.ctx, 'error', { message: ENROLLMENT_SUPERSEDED, code: null }, 409);
     await render(
       s.ctx,
       'enroll-totp',
