@@ -5,6 +5,7 @@ import * as passwords from './20261128000003_passwords.js';
 import * as lockout from './20261128000004_lockout.js';
 import * as twoFactor from './20261128000005_two_factor.js';
 import * as membershipProvenance from './20261128000010_membership_provenance.js';
+import * as attemptCounters from './20261128000011_attempt_counters.js';
 import * as emailVerification from './20261128000012_email_verification.js';
 
 /**
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000004_lockout': lockout,
   '20261128000005_two_factor': twoFactor,
   '20261128000010_membership_provenance': membershipProvenance,
+  '20261128000011_attempt_counters': attemptCounters,
   '20261128000012_email_verification': emailVerification,
 };
 

@@ -138,9 +138,9 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   services.domains.start();
   services.expiryWarnings.start();
 
-  // Expired rows go: SQL artifacts (Redis expires its own) and reset links a day past their expiry.
+  // Expired rows go: SQL artifacts (Redis expires its own), reset links a day past their expiry, lapsed attempt counters.
   const sweeper = setInterval(() => {
-    Promise.all([services.oidcStore.sweep(), services.resetTokens.sweep(nowSeconds() - 86400)]).catch((err) =>
+    Promise.all([services.oidcStore.sweep(), services.resetTokens.sweep(nowSeconds() - 86400), services.accounts.sweepUnknownAddresses()]).catch((err) =>
       logger.warn({ err }, 'sweeping expired rows failed'),
     );
   }, config.sweepIntervalSeconds * 1000).unref();

@@ -159,7 +159,7 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
       request: requestInfo(ctx, deps.trustedProxies),
       keepSessionId: session.jti,
     });
-    if (!result.ok) return accountPage(ctx, account, { errors: result.errors.map((e) => e.message) }, 400);
+    if (!result.ok) return accountPage(ctx, account, { errors: result.errors.map((e) => e.message) }, result.locked ? 429 : 400);
     ctx.redirect('/account?changed=1');
     ctx.status = 303;
   });

@@ -8,7 +8,8 @@ import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
-import type { Throttle } from './rate-limit.js';
+import type { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
+import type { AttemptRule } from '../stores/sql/attempt-counting.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
@@ -53,7 +54,7 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly policies: PolicyService,
     private readonly history: PasswordHistoryStore,
-    private readonly lockout: { seconds: number; unknownAddresses: Throttle },
+    private readonly lockout: { seconds: number; unknownAddresses: AttemptCounterStore },
   ) {}
 
   async create(input: NewAccount): Promise<AccountRecord> {
@@ -132,23 +133,21 @@ export class AccountService {
 
   /**
    * Checks an email and password. Unknown emails, disabled accounts and wrong passwords all cost one
-   * argon2 verification and give the same answer. Each attempt is counted before the hash is checked
-   * (see AccountStore.takeAttempt): the fifth consecutive failure locks the account. Unknown addresses
-   * are counted too, so the lock message does not tell which accounts exist. A correct password hashed
-   * with old parameters is rehashed.
+   * argon2 verification and give the same answer. Each attempt is counted before the hash is checked,
+   * by the one rule of stores/sql/attempt-counting.ts: the fifth failure within the lockout window
+   * locks. Addresses without an account are counted by the same rule and the same SQL (keyed by a
+   * digest of the normalized email), so neither the lock nor its timing tells which accounts exist. A
+   * correct password hashed with old parameters is rehashed.
    */
   async authenticate(emailInput: string, password: string): Promise<Authentication> {
     const email = normalizeEmail(emailInput);
     const account = email ? await this.accounts.findByEmail(email) : undefined;
     if (!account) {
-      if (email && !(await this.lockout.unknownAddresses.take(email))) return { ok: false, reason: 'locked' };
+      if (email && !(await this.lockout.unknownAddresses.takeAttempt(email, this.rule()))) return { ok: false, reason: 'locked' };
       await this.hasher.burn(password);
       return { ok: false, reason: 'invalid' };
     }
-    const now = nowSeconds();
-    if (!(await this.accounts.takeAttempt(account.id, LOCKOUT_THRESHOLD, now, now + this.lockout.seconds))) {
-      return { ok: false, reason: 'locked' };
-    }
+    if (!(await this.takeAttempt(account))) return { ok: false, reason: 'locked' };
     const { ok, rehash } = await this.hasher.verify(account.passwordHash, password);
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
@@ -160,10 +159,31 @@ export class AccountService {
     return { ok: true, account };
   }
 
-  /** Counts one second-factor attempt before it is checked (false: locked); see AccountStore.takeAttempt. */
+  /**
+   * Checks the current password of a signed-in user (account page), counted like a sign-in attempt on
+   * the same counter: false while locked (the hash is not checked) or when wrong. A right password
+   * gives its attempt back, like a right password before a second factor, and clears nothing.
+   */
+  async checkCurrentPassword(account: AccountRecord, password: string): Promise<'ok' | 'invalid' | 'locked'> {
+    if (!(await this.takeAttempt(account))) return 'locked';
+    const { ok } = await this.hasher.verify(account.passwordHash, password);
+    if (!ok) return 'invalid';
+    await this.accounts.refundAttempt(account.id);
+    return 'ok';
+  }
+
+  private rule(): AttemptRule {
+    return { threshold: LOCKOUT_THRESHOLD, now: nowSeconds(), windowSeconds: this.lockout.seconds };
+  }
+
+  /** Counts one attempt (password or second factor) before it is checked (false: locked); see attempt-counting.ts. */
   async takeAttempt(account: AccountRecord): Promise<boolean> {
-    const now = nowSeconds();
-    return this.accounts.takeAttempt(account.id, LOCKOUT_THRESHOLD, now, now + this.lockout.seconds);
+    return this.accounts.takeAttempt(account.id, this.rule());
+  }
+
+  /** Deletes lapsed counters of addresses without an account (they would count afresh anyway). */
+  sweepUnknownAddresses(): Promise<number> {
+    return this.lockout.unknownAddresses.sweep(nowSeconds(), this.lockout.seconds);
   }
 
   async clearAttempts(id: string): Promise<void> {

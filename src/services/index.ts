@@ -25,7 +25,6 @@ import { KeyService } from './keys.js';
 import { OrganizationService } from './organizations.js';
 import { PasswordHasher } from './passwords.js';
 import { PolicyService } from './policies.js';
-import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
 import { MailService } from './mail.js';
 import { PasswordChangeService } from './password-changes.js';
 import { PasswordExpiryWarnings } from './password-expiry.js';
@@ -38,6 +37,7 @@ import { TwoFactorService } from './two-factor.js';
 import { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { OutboxStore } from '../stores/sql/outbox.js';
 import { PasswordHistoryStore } from '../stores/sql/password-history.js';
+import { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
 import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
@@ -108,7 +108,11 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
   const outbox = new OutboxStore(db);
   const mail = new MailService(config.mail, outbox, options.logger);
   const sessions = new SessionService(oidcStore);
-  const passwordChanges = new PasswordChangeService({ accounts: accountStore, history, resetTokens, hasher, policies, sessions, mail, audit });
+  const accounts = new AccountService(accountStore, hasher, policies, history, {
+    seconds: config.lockoutMinutes * 60,
+    unknownAddresses: new AttemptCounterStore(db),
+  });
+  const passwordChanges = new PasswordChangeService({ accounts: accountStore, history, resetTokens, hasher, policies, sessions, mail, audit, currentPasswords: accounts });
   const hourly = config.passwords.resetLimitPerHour;
   const prefix = config.redis?.prefix;
   const passwordResets = new PasswordResetService({
@@ -130,10 +134,6 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     warningDays: config.passwords.expiryWarningDays,
     logger: options.logger,
   });
-  const accounts = new AccountService(accountStore, hasher, policies, history, {
-    seconds: config.lockoutMinutes * 60,
-    unknownAddresses: new Throttle('unknown-sign-in', LOCKOUT_THRESHOLD, config.lockoutMinutes * 60, redis, prefix),
-  });
   const invitations = new InvitationService({
     accountService: accounts,
     accounts: accountStore,
@@ -152,6 +152,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     policies,
     box: new SecretBox(dataKey),
     audit,
+    mail,
     issuerName: `Gatehouse (${new URL(config.issuer).host})`,
   });
   return {

@@ -29,7 +29,13 @@ export interface ChangeRequest {
   keepSessionId?: string;
 }
 
-export type ChangeResult = { ok: true } | { ok: false; errors: FieldProblem[]; retryAt?: number };
+/** locked: too many failed attempts (the current password was not checked). */
+export type ChangeResult = { ok: true } | { ok: false; errors: FieldProblem[]; retryAt?: number; locked?: true };
+
+/** Checks a signed-in user's current password on the sign-in lockout counter (AccountService.checkCurrentPassword). */
+export interface CurrentPasswordCheck {
+  checkCurrentPassword(account: AccountRecord, password: string): Promise<'ok' | 'invalid' | 'locked'>;
+}
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 
@@ -45,6 +51,7 @@ export class PasswordChangeService {
       sessions: SessionService;
       mail: MailService;
       audit: AuditService;
+      currentPasswords: CurrentPasswordCheck;
     },
   ) {}
 
@@ -83,10 +90,9 @@ export class PasswordChangeService {
     const now = nowSeconds();
 
     if (r.kind === 'self') {
-      const current = await this.deps.hasher.verify(account.passwordHash, r.currentPassword ?? '');
-      if (!current.ok) {
-        return { ok: false, errors: [{ field: 'currentPassword', code: 'password.current_incorrect', message: 'Your current password is not correct.' }] };
-      }
+      // Whatever needs no secret comes first, so that until a change is allowed the answer is the same
+      // for a right and a wrong current password (no oracle): the minimum age, then the password itself,
+      // counted on the sign-in lockout counter (a locked account's hash is not checked at all).
       const allowedAt = nextChangeAllowedAt(rules, account.passwordChangedAt, now);
       if (allowedAt !== null) {
         return {
@@ -94,6 +100,17 @@ export class PasswordChangeService {
           retryAt: allowedAt,
           errors: [{ field: 'newPassword', code: 'password.too_soon', message: `You changed your password recently. You can change it again after ${iso(allowedAt)}.` }],
         };
+      }
+      const current = await this.deps.currentPasswords.checkCurrentPassword(account, r.currentPassword ?? '');
+      if (current === 'locked') {
+        return {
+          ok: false,
+          locked: true,
+          errors: [{ field: 'currentPassword', code: 'account.locked', message: 'Too many failed attempts. Try again later, or reset your password.' }],
+        };
+      }
+      if (current === 'invalid') {
+        return { ok: false, errors: [{ field: 'currentPassword', code: 'password.current_incorrect', message: 'Your current password is not correct.' }] };
       }
     }
 

@@ -8,17 +8,29 @@ import type { AccountService } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { PolicyService } from './policies.js';
 import type { SecretBox } from './secret-box.js';
+import type { MailService } from './mail.js';
 
 const PERIOD = 30;
+/**
+ * Codes of up to two 30-second steps either side of this node's clock are accepted: a phone, or a
+ * node, a minute off still signs in. Replay protection is separate (a step at or before the last used
+ * one is refused), so the window never depends on which node accepted the previous code.
+ */
+const DRIFT_SECONDS = 2 * PERIOD;
 const RECOVERY_CODES = 10;
 const RECOVERY_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I
 
+const iso = (s: number) => new Date(s * 1000).toISOString();
 /** Recovery codes are compared case- and dash-insensitively. */
 const normalizeRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
 const digest = (code: string) => createHash('sha256').update(normalizeRecovery(code)).digest('hex');
 
 export interface Enrollment {
-  /** Sealed seed, to carry in the sign-in flow until the user confirms a code. */
+  /**
+   * Sealed seed and the factor generation it was started at, to carry in the sign-in flow until the
+   * user confirms a code. It can be confirmed only while the generation is unchanged and no factor
+   * exists: once any factor is confirmed (or removed) every older enrollment is dead.
+   */
   sealed: string;
   /** For manual entry in an authenticator app. */
   secret: string;
@@ -28,8 +40,16 @@ export interface Enrollment {
 
 export type SecondFactorCheck = 'ok' | 'invalid' | 'locked';
 
+/** null: the code is wrong; 'superseded': a factor was confirmed or removed since this enrollment started. */
+export type EnrollmentResult = string[] | null | 'superseded';
+
+interface PendingEnrollment {
+  seed: string;
+  generation: number;
+}
+
 /**
- * TOTP (RFC 6238, 30-second steps, one step of clock drift either way) with single-use recovery codes.
+ * TOTP (RFC 6238, 30-second steps, two steps of clock drift either way) with single-use recovery codes.
  * Seeds are stored sealed; an accepted code's time step is remembered, so a code works once. Failed
  * codes count toward the account's lockout like failed passwords.
  */
@@ -42,44 +62,76 @@ export class TwoFactorService {
       policies: PolicyService;
       box: SecretBox;
       audit: AuditService;
+      mail: MailService;
       issuerName: string;
     },
   ) {}
 
   async startEnrollment(account: AccountRecord): Promise<Enrollment> {
-    const secret = generateSecret();
-    const uri = generateURI({ issuer: this.deps.issuerName, label: account.email, secret });
-    return { sealed: this.deps.box.seal(secret), secret, uri, qrDataUrl: await QRCode.toDataURL(uri, { margin: 1, width: 220 }) };
+    const pending: PendingEnrollment = { seed: generateSecret(), generation: await this.deps.accounts.totpGeneration(account.id) };
+    return this.present(account, this.deps.box.seal(JSON.stringify(pending)), pending.seed);
   }
 
-  /** Re-derives what the enrollment page shows from the sealed seed carried by the flow. */
-  async showEnrollment(account: AccountRecord, sealed: string): Promise<Enrollment> {
-    const secret = this.deps.box.open(sealed);
+  /**
+   * Re-derives what the enrollment page shows from the sealed enrollment carried by the flow;
+   * undefined when the enrollment is dead (a factor was confirmed or removed since it started).
+   */
+  async showEnrollment(account: AccountRecord, sealed: string): Promise<Enrollment | undefined> {
+    const pending = this.openPending(sealed);
+    if (!pending || pending.generation !== (await this.deps.accounts.totpGeneration(account.id))) return undefined;
+    return this.present(account, sealed, pending.seed);
+  }
+
+  private async present(account: AccountRecord, sealed: string, secret: string): Promise<Enrollment> {
     const uri = generateURI({ issuer: this.deps.issuerName, label: account.email, secret });
     return { sealed, secret, uri, qrDataUrl: await QRCode.toDataURL(uri, { margin: 1, width: 220 }) };
   }
 
-  private async checkTotp(secret: string, code: string, afterTimeStep?: number | null) {
+  /** undefined for anything but an enrollment sealed by startEnrollment (say, one from before generations). */
+  private openPending(sealed: string): PendingEnrollment | undefined {
+    try {
+      const p = JSON.parse(this.deps.box.open(sealed)) as Partial<PendingEnrollment>;
+      return typeof p.seed === 'string' && Number.isInteger(p.generation) ? (p as PendingEnrollment) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The time step (RFC 6238 T) of the code, when it is valid within DRIFT_SECONDS of this node's clock.
+   * Replay is judged by the caller against the stored last step, never handed to otplib: otplib throws
+   * when that step lies beyond its window (a node whose clock is behind the one that accepted it).
+   */
+  private async checkTotp(secret: string, code: string): Promise<number | undefined> {
     if (!/^\d{6}$/.test(code)) return undefined;
-    const result = await verify({ secret, token: code, epochTolerance: PERIOD, ...(afterTimeStep != null ? { afterTimeStep } : {}) });
-    // The time step (RFC 6238 T) of the matching code: the functional API types HOTP and TOTP results together.
+    const result = await verify({ secret, token: code, epochTolerance: DRIFT_SECONDS });
+    // The functional API types HOTP and TOTP results together.
     return result.valid && 'timeStep' in result ? result.timeStep : undefined;
   }
 
   /**
    * Confirms an enrollment with a code from the app; returns the recovery codes (shown once, stored
-   * as digests) or null when the code is wrong.
+   * as digests), null when the code is wrong, or 'superseded' when a factor was confirmed or removed
+   * since this enrollment started (the enrollment is dead: a confirmed factor is never replaced here).
    */
-  async confirmEnrollment(account: AccountRecord, sealed: string, code: string, actor: Actor, request: RequestInfo): Promise<string[] | null> {
-    const step = await this.checkTotp(this.deps.box.open(sealed), code.replace(/\s/g, ''));
+  async confirmEnrollment(account: AccountRecord, sealed: string, code: string, actor: Actor, request: RequestInfo): Promise<EnrollmentResult> {
+    const pending = this.openPending(sealed);
+    if (!pending) return 'superseded';
+    const step = await this.checkTotp(pending.seed, code.replace(/\s/g, ''));
     if (step === undefined) return null;
-    await this.deps.accounts.enableTotp(account.id, sealed, step, nowSeconds());
+    const now = nowSeconds();
+    if (!(await this.deps.accounts.enableTotp(account.id, this.deps.box.seal(pending.seed), step, now, pending.generation))) return 'superseded';
     const codes = Array.from({ length: RECOVERY_CODES }, () => {
       const raw = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
       return `${raw.slice(0, 5)}-${raw.slice(5)}`;
     });
     await this.deps.recoveryCodes.replace(account.id, codes.map(digest));
     await this.deps.audit.record('two_factor.enrolled', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
+    await this.notify(account, 'Two-step verification was turned on', [
+      `An authenticator app was set up as the second step of signing in to ${account.email} at ${iso(now)}${request?.ip ? ` from ${request.ip}` : ''}.`,
+      '',
+      'If this was not you, reset your password at once and ask your administrator to reset two-step verification.',
+    ]);
     return codes;
   }
 
@@ -89,8 +141,9 @@ export class TwoFactorService {
     if (!(await this.deps.accountService.takeAttempt(account))) return 'locked';
     const code = input.trim().replace(/\s/g, '');
     let ok = false;
-    const step = await this.checkTotp(this.deps.box.open(account.totpSecret), code, account.totpLastStep);
-    if (step !== undefined) ok = await this.deps.accounts.advanceTotpStep(account.id, step);
+    const step = await this.checkTotp(this.deps.box.open(account.totpSecret), code);
+    // A step at or before the last used one is a replay: refused here, and atomically by the store.
+    if (step !== undefined) ok = (account.totpLastStep === null || step > account.totpLastStep) && (await this.deps.accounts.advanceTotpStep(account.id, step));
     else if (normalizeRecovery(code).length === 10) {
       ok = await this.deps.recoveryCodes.use(account.id, digest(code), nowSeconds());
       if (ok) {
@@ -110,8 +163,22 @@ export class TwoFactorService {
 
   /** Removes the user's second factor (admin support action); an enforcing policy enrolls them again. */
   async reset(account: AccountRecord, actor: Actor, request: RequestInfo): Promise<void> {
-    await this.deps.accounts.disableTotp(account.id, nowSeconds());
+    const now = nowSeconds();
+    await this.deps.accounts.disableTotp(account.id, now);
     await this.deps.recoveryCodes.clear(account.id);
     await this.deps.audit.record('two_factor.reset', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
+    if (account.totpSecret) {
+      await this.notify(account, 'Two-step verification was removed', [
+        `An administrator removed the authenticator app and the recovery codes of ${account.email} at ${iso(now)}.`,
+        'You will be asked to set up two-step verification again if your organization requires it.',
+        '',
+        'If you did not ask for this, contact your administrator.',
+      ]);
+    }
+  }
+
+  /** Adding or removing a factor is always mailed to the account's address (delivery failures are logged by MailService). */
+  private async notify(account: AccountRecord, subject: string, lines: string[]) {
+    await this.deps.mail.send({ to: account.email, subject: `Gatehouse: ${subject}`, text: lines.join('\n') });
   }
 }

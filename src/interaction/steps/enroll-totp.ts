@@ -2,6 +2,8 @@ import type { Services } from '../../services/index.js';
 import { render } from '../views.js';
 import type { Step, StepContext, StepOutcome } from './step.js';
 
+export const ENROLLMENT_SUPERSEDED = 'Two-step verification was set up or changed for this account in the meantime. This setup is no longer valid: sign in again.';
+
 /** Enrollment, when the policy enforces a second factor the user does not have yet: scan, confirm, keep the recovery codes. */
 export class EnrollTotpStep implements Step {
   readonly name = 'enroll-totp' as const;
@@ -11,6 +13,8 @@ export class EnrollTotpStep implements Step {
   async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
     const account = await this.services.accounts.get(s.flow.accountId!);
     const enrollment = await this.services.twoFactor.showEnrollment(account, s.flow.pendingTotp!);
+    // A dead enrollment is not shown again: its seed can never be confirmed.
+    if (!enrollment) return render(s.ctx, 'error', { message: ENROLLMENT_SUPERSEDED, code: null }, 409);
     await render(
       s.ctx,
       'enroll-totp',
@@ -25,6 +29,9 @@ export class EnrollTotpStep implements Step {
     const account = await this.services.accounts.get(s.flow.accountId!);
     const codes = await this.services.twoFactor.confirmEnrollment(account, s.flow.pendingTotp!, code, { type: 'user', id: account.id }, s.request);
     if (!codes) return { kind: 'again', status: 400, errors: ['That code is not valid. Check the time on your phone and try again.'] };
+    // A factor was confirmed (or removed) since this enrollment started, perhaps in another browser:
+    // this enrollment is dead, and the existing factor must be passed, never replaced.
+    if (codes === 'superseded') return { kind: 'again', status: 409, errors: [ENROLLMENT_SUPERSEDED], values: { email: account.email }, failure: 'enrollment-superseded' };
     // The recovery codes are shown in this answer, once; the flow keeps no copy.
     const flow = { ...s.flow, step: 'recovery-codes' as const, pendingTotp: undefined };
     return { kind: 'page', flow, view: 'recovery-codes', data: { uid: s.flow.uid, csrf: s.flow.csrf, codes } };

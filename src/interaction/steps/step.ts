@@ -30,7 +30,7 @@ export type StepOutcome =
   | { kind: 'finish'; result: InteractionResults };
 
 /** Why a sign-in attempt failed, for the audit trail. */
-export type SignInFailure = 'invalid' | 'locked' | 'ip-not-allowed' | 'invalid-second-factor';
+export type SignInFailure = 'invalid' | 'locked' | 'ip-not-allowed' | 'invalid-second-factor' | 'enrollment-superseded';
 
 export interface Step {
   readonly name: StepName;

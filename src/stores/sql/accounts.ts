@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { takeAttemptOn, type AttemptRule } from './attempt-counting.js';
 
 export type AccountStatus = 'active' | 'disabled';
 export type OrgRole = 'owner' | 'admin' | 'member';
@@ -151,34 +152,45 @@ export class AccountStore {
   }
 
   /**
-   * Takes one sign-in attempt before the credential is checked, atomically: the count goes up, and the
-   * attempt that reaches `threshold` locks the account until `lockUntil`. A locked account gives no
-   * attempt (false), so however many requests race, at most `threshold` credentials are ever checked.
-   * An expired lock starts the count afresh.
+   * Takes one sign-in attempt before the credential is checked, atomically, by the rule every counter
+   * follows (attempt-counting.ts): false while locked, so however many requests race, at most
+   * `threshold` credentials are checked per window.
    */
-  async takeAttempt(id: string, threshold: number, now: number, lockUntil: number): Promise<boolean> {
-    // Explicit casts: PostgreSQL cannot infer the type of a bare parameter inside CASE.
-    const expired = 'locked_until IS NOT NULL AND locked_until <= CAST(? AS BIGINT)';
-    const taken = await this.db<Row>('accounts')
+  async takeAttempt(id: string, rule: AttemptRule): Promise<boolean> {
+    return takeAttemptOn(this.db, this.db<Row>('accounts').where({ id }), rule);
+  }
+
+  /** The second factor's generation: every confirmation and every removal moves it on. */
+  async totpGeneration(id: string): Promise<number> {
+    const row = await this.db('accounts').where({ id }).first('totp_generation');
+    return Number(row?.totp_generation ?? 0);
+  }
+
+  /**
+   * Confirms an enrollment started at `generation`, in one conditional update: it wins only when the
+   * account has no factor and nothing was confirmed or removed since the enrollment started, so of
+   * two concurrent confirmations one wins, and a confirmed factor is never replaced. False: refused.
+   */
+  async enableTotp(id: string, sealedSecret: string, firstStep: number, now: number, generation: number): Promise<boolean> {
+    const changed = await this.db<Row>('accounts')
       .where({ id })
-      .andWhere((q) => q.where('failed_attempts', '<', threshold).orWhereRaw(expired, [now]))
+      .whereNull('totp_secret')
+      .andWhere('totp_generation', generation)
       .update({
-        failed_attempts: this.db.raw(`CASE WHEN ${expired} THEN 1 ELSE failed_attempts + 1 END`, [now]),
-        // threshold is at least 2, so a fresh count after an expired lock never locks at once.
-        locked_until: this.db.raw(
-          `CASE WHEN ${expired} THEN NULL WHEN failed_attempts + 1 >= CAST(? AS INTEGER) THEN CAST(? AS BIGINT) ELSE locked_until END`,
-          [now, threshold, lockUntil],
-        ),
-      });
-    return taken === 1;
+        totp_secret: sealedSecret,
+        totp_enabled_at: now,
+        totp_last_step: firstStep,
+        totp_generation: this.db.raw('totp_generation + 1'),
+        updated_at: now,
+      } as never);
+    return changed === 1;
   }
 
-  async enableTotp(id: string, sealedSecret: string, firstStep: number, now: number): Promise<void> {
-    await this.db<Row>('accounts').where({ id }).update({ totp_secret: sealedSecret, totp_enabled_at: now, totp_last_step: firstStep, updated_at: now });
-  }
-
+  /** Removes the factor (admin reset); any enrollment started before dies with the generation. */
   async disableTotp(id: string, now: number): Promise<void> {
-    await this.db<Row>('accounts').where({ id }).update({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, updated_at: now });
+    await this.db<Row>('accounts')
+      .where({ id })
+      .update({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, totp_generation: this.db.raw('totp_generation + 1'), updated_at: now } as never);
   }
 
   /** Records the time step of an accepted code; false when that step (or a later one) was already used. */
