@@ -16,6 +16,7 @@ import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
+import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
 import { cookieKeys, openServices, type Services } from './services/index.js';
 
@@ -86,6 +87,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
   const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
 
+  recordBackchannelOutcomes(provider, services, logger);
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);

@@ -20,6 +20,25 @@ const cidr = z.string().refine((value) => {
   }
 }, 'must be an IP address or CIDR block');
 
+/**
+ * An entry of BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: an address or CIDR block in canonical form (so no octal
+ * or integer IPv4 surprises), never a /0 (that would switch the guard off), or a DNS host name.
+ */
+const backchannelDestination = z.string().refine((value) => {
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(value) && /[a-z]/i.test(value.split('.').pop()!)) {
+    return value.length <= 253;
+  }
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length || (bits !== undefined && !/^[1-9]\d{0,2}$/.test(bits))) return false;
+  try {
+    const ip = ipaddr.parse(address!);
+    if (ip.kind() === 'ipv4' ? ip.toString() !== address : !ipaddr.IPv6.isValid(address!)) return false;
+    return bits === undefined || Number(bits) <= (ip.kind() === 'ipv4' ? 32 : 128);
+  } catch {
+    return false;
+  }
+}, 'each must be a canonical IP address, a CIDR block (not /0) or a host name');
+
 /** Environment variable → setting. Keys are the variable names, so errors name the variable. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -52,6 +71,11 @@ export const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
   /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. */
   TRUSTED_PROXIES: list.pipe(z.array(cidr)).default([]),
+  /**
+   * Destinations of back-channel logout that may be special-use addresses (loopback, private networks…), which
+   * are otherwise refused: comma-separated addresses, CIDR blocks and exact host names.
+   */
+  BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: list.pipe(z.array(backchannelDestination)).default([]),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Lifetime of access tokens, in seconds. */
