@@ -46,6 +46,29 @@ function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
   };
 }
 
+/**
+ * Every URL built from the request (oidc-provider's discovery and JWKS URI, form actions, redirects) uses
+ * koa's protocol, host and href. They are pinned to ISSUER's here, before anything reads them, so Host,
+ * X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a trusted
+ * proxy or not. Cookies follow the issuer too: Secure exactly when it is https.
+ */
+function pinnedToIssuer(issuer: string) {
+  const url = new URL(issuer);
+  const pinned = { protocol: url.protocol.slice(0, -1), host: url.host, hostname: url.hostname, origin: url.origin };
+  return async (ctx: Context, next: Next) => {
+    const target = ctx.req.url ?? '/';
+    if (!target.startsWith('/')) {
+      // Absolute form (GET http://other.example/path): koa's href would be that URL; keep only path and query.
+      const parsed = URL.parse(target, url.origin);
+      ctx.req.url = ctx.originalUrl = ctx.request.originalUrl = parsed ? `${parsed.pathname}${parsed.search}` : '/';
+    }
+    ctx.req.headers.host = pinned.host;
+    delete ctx.req.headers['x-forwarded-host'];
+    for (const [key, value] of Object.entries(pinned)) Object.defineProperty(ctx.request, key, { value, configurable: true });
+    await next();
+  };
+}
+
 /** Response headers for every answer; pages also get no-store. oidc-provider adds script hashes to this CSP itself. */
 async function securityHeaders(ctx: Context, next: Next) {
   ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'");
@@ -88,6 +111,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
 
   recordBackchannelOutcomes(provider, services, logger);
+  provider.use(pinnedToIssuer(config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);
