@@ -48,23 +48,30 @@ function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
 
 /**
  * Every URL built from the request (oidc-provider's discovery and JWKS URI, form actions, redirects) uses
- * koa's protocol, host and href. They are pinned to ISSUER's here, before anything reads them, so Host,
- * X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a trusted
- * proxy or not. Cookies follow the issuer too: Secure exactly when it is https.
+ * koa's href (protocol and host). They are pinned to ISSUER's here, before anything reads them,
+ * so Host, X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a
+ * trusted proxy or not. `ctx.secure` is left alone: cookies are Secure when the request really arrived
+ * over https (the socket, or X-Forwarded-Proto from a trusted proxy).
  */
 function pinnedToIssuer(issuer: string) {
-  const url = new URL(issuer);
-  const pinned = { protocol: url.protocol.slice(0, -1), host: url.host, hostname: url.hostname, origin: url.origin };
+  const { origin, host, hostname } = new URL(issuer);
   return async (ctx: Context, next: Next) => {
     const target = ctx.req.url ?? '/';
     if (!target.startsWith('/')) {
       // Absolute form (GET http://other.example/path): koa's href would be that URL; keep only path and query.
-      const parsed = URL.parse(target, url.origin);
+      const parsed = URL.parse(target, origin);
       ctx.req.url = ctx.originalUrl = ctx.request.originalUrl = parsed ? `${parsed.pathname}${parsed.search}` : '/';
     }
-    ctx.req.headers.host = pinned.host;
+    ctx.req.headers.host = host;
     delete ctx.req.headers['x-forwarded-host'];
-    for (const [key, value] of Object.entries(pinned)) Object.defineProperty(ctx.request, key, { value, configurable: true });
+    const path = ctx.originalUrl;
+    // koa builds href (what oidc-provider resolves its URLs against) and URL from protocol and host.
+    Object.defineProperties(ctx.request, {
+      host: { value: host, configurable: true },
+      hostname: { value: hostname, configurable: true },
+      href: { value: `${origin}${path}`, configurable: true },
+      URL: { get: () => new URL(path, origin), configurable: true },
+    });
     await next();
   };
 }
