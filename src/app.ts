@@ -17,6 +17,7 @@ import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
+import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
 import { cookieKeys, openServices, type Services } from './services/index.js';
 
@@ -42,6 +43,36 @@ function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
         delete ctx.req.headers[header];
       }
     }
+    await next();
+  };
+}
+
+/**
+ * Every URL built from the request (oidc-provider's discovery and JWKS URI, form actions, redirects) uses
+ * koa's href (protocol and host). They are pinned to ISSUER's here, before anything reads them,
+ * so Host, X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a
+ * trusted proxy or not. `ctx.secure` is left alone: cookies are Secure when the request really arrived
+ * over https (the socket, or X-Forwarded-Proto from a trusted proxy).
+ */
+function pinnedToIssuer(issuer: string) {
+  const { origin, host, hostname } = new URL(issuer);
+  return async (ctx: Context, next: Next) => {
+    const target = ctx.req.url ?? '/';
+    if (!target.startsWith('/')) {
+      // Absolute form (GET http://other.example/path): koa's href would be that URL; keep only path and query.
+      const parsed = URL.parse(target, origin);
+      ctx.req.url = ctx.originalUrl = ctx.request.originalUrl = parsed ? `${parsed.pathname}${parsed.search}` : '/';
+    }
+    ctx.req.headers.host = host;
+    delete ctx.req.headers['x-forwarded-host'];
+    const path = ctx.originalUrl;
+    // koa builds href (what oidc-provider resolves its URLs against) and URL from protocol and host.
+    Object.defineProperties(ctx.request, {
+      host: { value: host, configurable: true },
+      hostname: { value: hostname, configurable: true },
+      href: { value: `${origin}${path}`, configurable: true },
+      URL: { get: () => new URL(path, origin), configurable: true },
+    });
     await next();
   };
 }
@@ -89,6 +120,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
   const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
 
+  recordBackchannelOutcomes(provider, services, logger);
+  provider.use(pinnedToIssuer(config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);

@@ -13,6 +13,8 @@ export interface AppConfig {
   dataEncryptionKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   trustedProxies: string[];
+  /** Special-use destinations (addresses, CIDR blocks, host names) that back-channel logout may reach. */
+  backchannelLogoutAllowed: string[];
   logLevel: Env['LOG_LEVEL'];
   lifetimes: {
     accessTokenSeconds: number;
@@ -82,6 +84,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     trustedProxies: e.TRUSTED_PROXIES,
+    backchannelLogoutAllowed: e.BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS,
     logLevel: e.LOG_LEVEL,
     lifetimes: {
       accessTokenSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -16,6 +16,17 @@ const cidr = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `${value} ${problem}` });
 });
 
+/**
+ * An entry of BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: an address or CIDR block in canonical form (so no octal
+ * or integer IPv4 surprises), never a /0 (that would switch the guard off), or a DNS host name.
+ */
+const backchannelDestination = z.string().refine((value) => {
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(value) && /[a-z]/i.test(value.split('.').pop()!)) {
+    return value.length <= 253;
+  }
+  return ipEntryProblem(value) === null && !value.endsWith('/0');
+}, 'each must be a canonical IP address, a CIDR block (not /0) or a host name');
+
 /** Environment variable → setting. Keys are the variable names, so errors name the variable. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -48,6 +59,11 @@ export const envSchema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
   /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. */
   TRUSTED_PROXIES: list.pipe(z.array(cidr)).default([]),
+  /**
+   * Destinations of back-channel logout that may be special-use addresses (loopback, private networks…), which
+   * are otherwise refused: comma-separated addresses, CIDR blocks and exact host names.
+   */
+  BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: list.pipe(z.array(backchannelDestination)).default([]),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Lifetime of access tokens, in seconds. */

@@ -41,9 +41,11 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
     for (const { clientId, sid } of ended) {
       const client = (await provider.Client.find(clientId)) as unknown as BackchannelClient | undefined;
       if (!client?.backchannelLogoutUri) continue;
-      await client.backchannelLogout(accountId, sid).catch((err: Error) => {
-        logger.warn({ clientId, err: err.message }, 'back-channel logout failed');
-      });
+      // The same events as oidc-provider's own logout, so provider/backchannel.ts logs and audits both.
+      await client.backchannelLogout(accountId, sid).then(
+        () => void provider.emit('backchannel.success', ctx, client, accountId, sid),
+        (err: unknown) => void provider.emit('backchannel.error', ctx, err, client, accountId, sid),
+      );
     }
     if (ended.length) {
       await services.audit.record('session.concurrent_ended', {

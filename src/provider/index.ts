@@ -14,6 +14,7 @@ import type { ClientStore } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
+import { backchannelLogoutFetch } from './backchannel.js';
 import { ADMIN_SCOPE } from './admin-resource.js';
 import { gatehouseInteractionPolicy, refuseDeviceOutsideWhitelist } from './checkpoints.js';
 
@@ -199,6 +200,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       await render(ctx as never, 'error', { message, code: out.error }, ctx.status >= 400 ? ctx.status : 400);
     },
     clientBasedCORS: () => false,
+    // Back-channel logout may reach the special-use destinations BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS names, no others.
+    fetch: backchannelLogoutFetch(config.backchannelLogoutAllowed, deps.logger),
   };
 
   const provider = new Provider(config.issuer, configuration);

@@ -9,14 +9,17 @@ export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies rea
 /** Client secrets are 256-bit random strings, so one SHA-256 is enough to store them safely. */
 export const digestClientSecret = (secret: string): string => createHash('sha256').update(secret).digest('base64url');
 
+/**
+ * The loopback hosts of http redirects: web clients (development) and native apps (RFC 8252 §7.3, where
+ * oidc-provider lets any port match for application_type native; tools such as oidc-agent only use localhost).
+ */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-const LOOPBACK_IPS = new Set(['127.0.0.1', '[::1]']);
 
 /**
  * Why a redirect URI is unacceptable for a client of this session type, or null when it is fine.
- * Web clients: https, or http on a loopback host for development. Mobile and desktop (RFC 8252):
- * http on a loopback IP literal (any port matches), a private-use scheme in reverse-domain form,
- * or a claimed https URI.
+ * Web clients: https, or http on a loopback host for development (the port must match exactly). Mobile
+ * and desktop (RFC 8252): http on localhost or a loopback IP literal (any port matches at the
+ * authorization request), a private-use scheme in reverse-domain form, or a claimed https URI.
  */
 export function redirectUriProblem(value: string, sessionType: SessionType): string | null {
   let url: URL;
@@ -34,7 +37,7 @@ export function redirectUriProblem(value: string, sessionType: SessionType): str
     return 'web clients need https (http only on a loopback host)';
   }
   if (url.protocol === 'http:') {
-    return LOOPBACK_IPS.has(url.hostname) ? null : 'http redirects of native apps must use a loopback IP literal (127.0.0.1 or [::1])';
+    return LOOPBACK_HOSTS.has(url.hostname) ? null : 'http redirects of native apps must use a loopback host (127.0.0.1, [::1] or localhost)';
   }
   const scheme = url.protocol.slice(0, -1);
   if (!scheme.includes('.')) return 'a private-use scheme must be in reverse-domain form, such as com.example.app';

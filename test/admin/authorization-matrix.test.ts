@@ -273,6 +273,7 @@ const cases: Case[] = [
   { route: 'GET /clients/{clientId}', want: ONLY_PLATFORM(200), prepare: newClient, call: ({ token, prep }) => h.api('GET', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'GET /organizations/{orgId}/events', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}/events`, undefined, token) },
+  { route: 'GET /events', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/events', undefined, token) },
 ];
 
 async function pendingClaim() {

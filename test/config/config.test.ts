@@ -43,6 +43,14 @@ describe('configuration', () => {
     ['RESOURCE_SERVERS', '{not json'],
     ['RESOURCE_SERVERS', '{"not a url":{}}'],
     ['REFRESH_TOKEN_MAX_HOURS', '0'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '0.0.0.0/0'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '::/0'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '10.0.0.010'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '2130706433'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '0x7f.0.0.1'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '10.0.0.0/33'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', '*.corp.example'],
+    ['BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS', 'http://app.internal'],
   ])('refuses a bad %s (%s), naming the variable', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems.length).toBeGreaterThan(0);
@@ -74,5 +82,11 @@ describe('configuration', () => {
     });
     expect(c.trustedProxies).toEqual(['10.0.0.0/8', '192.168.1.5', '::1']);
     expect(c.resourceServers).toEqual({ 'https://api.example.com/': { scopes: ['read'] } });
+  });
+
+  it('parses the back-channel logout allowlist: canonical addresses, CIDR blocks and host names', () => {
+    expect(loadConfig({}).backchannelLogoutAllowed).toEqual([]);
+    const c = loadConfig({ BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: '10.20.0.0/16, 127.0.0.1,fd00::/8, ::1, app.internal,Portal.Corp.example' });
+    expect(c.backchannelLogoutAllowed).toEqual(['10.20.0.0/16', '127.0.0.1', 'fd00::/8', '::1', 'app.internal', 'Portal.Corp.example']);
   });
 });

@@ -18,10 +18,13 @@ describe('redirect URI rules', () => {
     ['mobile', 'http://127.0.0.1/callback', null],
     ['desktop', 'http://[::1]:53682/callback', null],
     ['desktop', 'https://app.example.com/callback', null],
-    ['mobile', 'http://localhost/callback', /loopback IP/],
+    ['mobile', 'http://localhost/callback', null],
+    ['desktop', 'http://localhost:4242/redirect', null],
+    ['desktop', 'http://localhost.evil.example/callback', /loopback host/],
+    ['desktop', 'http://127.0.0.2/callback', /loopback host/],
     ['mobile', 'myapp:/callback', /reverse-domain/],
     ['mobile', 'com.example.app://host/callback', /path, not a host/],
-    ['desktop', 'http://192.168.1.10/callback', /loopback IP/],
+    ['desktop', 'http://192.168.1.10/callback', /loopback host/],
   ] as const)('%s %s', (type, uri, expected) => {
     const problem = redirectUriProblem(uri, type);
     if (expected === null) expect(problem).toBeNull();
@@ -75,7 +78,7 @@ describe('client registration', () => {
     const bad = await services.clients
       .create({ clientName: 'X', sessionType: 'mobile', redirectUris: ['com.example.app:/ok', 'http://evil.example/cb'] })
       .catch((e: ValidationError) => e);
-    expect((bad as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback IP') }]);
+    expect((bad as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback host') }]);
     expect(await services.db('clients').count({ n: '*' }).first()).toEqual(before);
   });
 });

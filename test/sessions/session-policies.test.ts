@@ -26,7 +26,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => backchannel.listen(0, '127.0.0.1', r));
-  h = await startAdminHarness();
+  // The relying party listens on loopback, a special-use address back-channel logout reaches only when allowed.
+  h = await startAdminHarness({ BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: '127.0.0.1' });
   const port = (backchannel.address() as AddressInfo).port;
   web = await registerClient(h.app, h.running.issuer, { backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel` });
   mobile = await registerClient(h.app, h.running.issuer, { sessionType: 'mobile', redirectUri: 'http://127.0.0.1/callback' });

@@ -52,14 +52,16 @@ export class AuditStore {
 
   /** Newest first; `beforeId` is the cursor. */
   async list(filter: {
-    organizationId: string;
+    /** Unset: the whole trail (platform administrators). */
+    organizationId?: string;
     types?: string[];
     sinceMs?: number;
     untilMs?: number;
     beforeId?: number;
     limit: number;
   }): Promise<AuditEvent[]> {
-    const q = this.db<Row>('audit_events').where({ organization_id: filter.organizationId }).orderBy('id', 'desc').limit(filter.limit);
+    const q = this.db<Row>('audit_events').orderBy('id', 'desc').limit(filter.limit);
+    if (filter.organizationId !== undefined) q.where({ organization_id: filter.organizationId });
     if (filter.types?.length) q.whereIn('type', filter.types);
     if (filter.sinceMs !== undefined) q.where('at_ms', '>=', filter.sinceMs);
     if (filter.untilMs !== undefined) q.where('at_ms', '<', filter.untilMs);

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as client from 'openid-client';
+import { BOOTSTRAP_ID, BOOTSTRAP_SECRET } from './admin.js';
+import { testBackend, type TestBackend } from './backend.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+
+export interface GatehouseProcess {
+  issuer: string;
+  backend: TestBackend;
+  /** Every JSON log line the process has written so far. */
+  logs: Array<Record<string, unknown>>;
+  platformToken: string;
+  /** Calls the admin API with the platform token. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Gatehouse exactly as `npm start` runs it: `node dist/src/main.js` in its own process, configured
+ * only through the environment. Unlike the in-process server, nothing of jest's module sandbox is in
+ * the way, so oidc-provider's outgoing-request guard is installed as in production. Needs `npm run build`.
+ */
+export async function startGatehouseProcess(extraEnv: Record<string, string> = {}): Promise<GatehouseProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  const backend = testBackend();
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    ...backend.env,
+    LOG_LEVEL: 'info',
+    ISSUER: issuer,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_ID,
+    GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_SECRET,
+    ...extraEnv,
+  };
+  const child: ChildProcess = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let pending = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const running = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'Gatehouse is running') resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`gatehouse exited with ${code} before it was running: ${stderr}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await running;
+  } catch (err) {
+    await backend.cleanup();
+    throw err;
+  }
+
+  const platform = await client.discovery(new URL(issuer), BOOTSTRAP_ID, BOOTSTRAP_SECRET, client.ClientSecretBasic(BOOTSTRAP_SECRET), {
+    execute: [client.allowInsecureRequests],
+  });
+  const platformToken = (await client.clientCredentialsGrant(platform, { scope: 'admin' })).access_token;
+
+  return {
+    issuer,
+    backend,
+    logs,
+    platformToken,
+    async api(method, path, body) {
+      const res = await fetch(`${issuer}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${platformToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      await backend.cleanup();
+    },
+  };
+}
