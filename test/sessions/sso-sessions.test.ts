@@ -32,7 +32,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => backchannel.listen(0, '127.0.0.1', r));
-  h = await startAdminHarness();
+  h = await startAdminHarness({ BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: '127.0.0.1' });
   const port = (backchannel.address() as AddressInfo).port;
   web = await registerClient(h.app, h.running.issuer, { backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel` });
   otherWeb = await registerClient(h.app, h.running.issuer);
