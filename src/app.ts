@@ -11,6 +11,7 @@ import { interactionRouter } from './interaction/router.js';
 import { passwordPages } from './interaction/password-pages.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
+import { inputGuard } from './http/input-guard.js';
 import { ipInList } from './policy/ip.js';
 import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
@@ -89,6 +90,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);
+  // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
+  provider.use(inputGuard());
   provider.use(concurrentWebSessionGuard(provider, services, logger));
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {

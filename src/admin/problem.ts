@@ -12,7 +12,8 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-const TYPE = (name: string) => `urn:gatehouse:problem:${name}`;
+export const PROBLEM_TYPE = (name: string) => `urn:gatehouse:problem:${name}`;
+const TYPE = PROBLEM_TYPE;
 
 export class HttpProblem extends Error {
   constructor(readonly problem: Problem) {
