@@ -4,6 +4,7 @@ import * as organizations from './20261128000002_organizations.js';
 import * as passwords from './20261128000003_passwords.js';
 import * as lockout from './20261128000004_lockout.js';
 import * as twoFactor from './20261128000005_two_factor.js';
+import * as policyDocuments from './20261128000013_policy_documents.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000003_passwords': passwords,
   '20261128000004_lockout': lockout,
   '20261128000005_two_factor': twoFactor,
+  '20261128000013_policy_documents': policyDocuments,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
