@@ -388,3 +388,59 @@ describe('hostile text at every admin route', () => {
     });
   }
 });
+
+describe('the reported cases, answered in each caller\'s language', () => {
+  it('NUL in the sign-in form: the error page, 400, nothing stored', async () => {
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, web);
+    const before = await counts();
+    const status = await postForm(browser, loginPage, 'form[action$="/password"]', { password: PASSWORD }, 'email', { encoded: 'victim%00@example.com' });
+    expect(status).toBe(400);
+    expect(await counts()).toEqual(before);
+    const res = await browser.request(new URL(loginPage.doc.querySelector('form[action$="/password"]')!.getAttribute('action')!, loginPage.url).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody(loginPage, 'form[action$="/password"]', { password: PASSWORD }, 'email', { encoded: 'victim%00@example.com' }),
+    });
+    const html = await res.text();
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(html).toContain('email must not contain control characters');
+  });
+
+  it('admin create-user, create-organization and user search: 400 naming the field, nothing stored', async () => {
+    const before = await counts();
+    const user = await h.api('POST', '/users', { email: 'ceo\u0000@edge.example', password: PASSWORD });
+    expect(user.status).toBe(400);
+    expect(user.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(user.body.errors).toEqual([{ field: 'email', message: 'must not contain control characters' }]);
+    const org = await h.api('POST', '/organizations', { name: 'Evil\u0000Corp' });
+    expect(org.body.errors).toEqual([{ field: 'name', message: 'must not contain control characters' }]);
+    const lone = await h.api('POST', '/organizations', { name: 'Evil\ud800Corp' });
+    expect(lone.body.errors).toEqual([{ field: 'name', message: 'must be valid Unicode text' }]);
+    const search = await h.api('GET', '/users?email=a%00b@edge.example');
+    expect(search.status).toBe(400);
+    expect(search.body.errors).toEqual([{ field: 'email', message: 'must not contain control characters' }]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('bad percent-encoding in an admin path: 400 naming the path; an escaped percent sign is decoded once', async () => {
+    const bad = await h.api('GET', '/organizations/%ZZ');
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([{ field: 'path', message: 'is not valid percent-encoded UTF-8' }]);
+    expect((await h.api('GET', '/organizations/%C3%28')).status).toBe(400);
+    expect((await h.api('GET', '/organizations/%25ZZ')).status).toBe(404);
+  });
+
+  it('oidc-provider endpoints: invalid_request', async () => {
+    const token = await fetch(`${h.running.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=authorization_code&code=a%00b&client_id=x',
+    });
+    expect(token.status).toBe(400);
+    expect(await token.json()).toEqual({ error: 'invalid_request', error_description: 'code must not contain control characters' });
+    const auth = await fetch(`${h.running.issuer}/auth?client_id=${web.clientId}&login_hint=%ZZ`);
+    expect(auth.status).toBe(400);
+    expect(await auth.text()).toContain('invalid_request');
+  });
+});
