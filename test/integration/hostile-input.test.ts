@@ -329,9 +329,15 @@ const BASE_BODIES: Record<string, Record<string, unknown>> = {
   'post /organizations/{orgId}/members': { userId: 'nobody' },
 };
 
+/**
+ * The route's path with one parameter attacked. The others name real things for reads; for changes they name
+ * nothing, so that an accepted request (random but harmless text elsewhere) cannot delete the fixtures the
+ * other tests use (the web client, the victim, the domain claim).
+ */
 function pathWith(route: AdminRoute, attacked?: string, value?: string): string {
-  const valid: Record<string, string> = { orgId, userId: victimId, clientId, domain: 'edge.example' };
-  return route.path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === attacked ? value! : encodeURIComponent(valid[name] ?? 'x')));
+  const real: Record<string, string> = { orgId, userId: victimId, clientId, domain: 'edge.example' };
+  const other = (name: string) => (route.method === 'get' ? (real[name] ?? 'x') : `no-such-${name}`);
+  return route.path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === attacked ? value! : encodeURIComponent(other(name))));
 }
 
 async function adminCall(method: string, path: string, body?: string | Buffer) {
