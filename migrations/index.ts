@@ -7,6 +7,7 @@ import * as twoFactor from './20261128000005_two_factor.js';
 import * as membershipProvenance from './20261128000010_membership_provenance.js';
 import * as attemptCounters from './20261128000011_attempt_counters.js';
 import * as emailVerification from './20261128000012_email_verification.js';
+import * as policyDocuments from './20261128000013_policy_documents.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000010_membership_provenance': membershipProvenance,
   '20261128000011_attempt_counters': attemptCounters,
   '20261128000012_email_verification': emailVerification,
+  '20261128000013_policy_documents': policyDocuments,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

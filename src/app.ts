@@ -12,6 +12,8 @@ import { passwordPages } from './interaction/password-pages.js';
 import { invitationPages } from './interaction/invitation-pages.js';
 import { createLogger } from './logger.js';
 import { VIEWS_DIR } from './paths.js';
+import { inputGuard } from './http/input-guard.js';
+import { policyUnavailable } from './http/policy-unavailable.js';
 import { ipInList } from './policy/ip.js';
 import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
@@ -19,7 +21,7 @@ import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
-import { cookieKeys, openServices, type Services } from './services/index.js';
+import { assertPoliciesReadable, cookieKeys, openServices, type Services } from './services/index.js';
 
 export interface App {
   config: AppConfig;
@@ -101,6 +103,11 @@ async function accessLog(logger: Logger, ctx: Context, next: Next) {
 export async function createApp(config: AppConfig, options: { logger?: Logger } = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const services = await openServices(config, { logger });
+  // Fail closed on a stored policy that no longer parses (item 19): refuse to start, naming the organization.
+  await assertPoliciesReadable(services).catch(async (err) => {
+    await services.close();
+    throw err;
+  });
   const jwks = await services.keys.ensure();
   if (config.bootstrapClient) await services.clients.ensureBootstrap(config.bootstrapClient.clientId, config.bootstrapClient.clientSecret);
   const adminResource = adminResourceOf(config.issuer);
@@ -125,6 +132,9 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(securityHeaders);
+  // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
+  provider.use(inputGuard());
+  provider.use(policyUnavailable);
   provider.use(concurrentWebSessionGuard(provider, services, logger));
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError, type FieldProblem } from '../services/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, PolicyUnreadableError, UnprocessableError, ValidationError, type FieldProblem } from '../services/errors.js';
 
 /** RFC 9457 problem details. `type` names the kind of problem; `errors` lists offending fields. */
 export interface Problem {
@@ -12,7 +12,8 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-const TYPE = (name: string) => `urn:gatehouse:problem:${name}`;
+export const PROBLEM_TYPE = (name: string) => `urn:gatehouse:problem:${name}`;
+const TYPE = PROBLEM_TYPE;
 
 export class HttpProblem extends Error {
   constructor(readonly problem: Problem) {
@@ -38,6 +39,17 @@ function toProblem(err: unknown): Problem | undefined {
   if (err instanceof ConflictError) return { type: TYPE('conflict'), title: 'Conflict', status: 409, detail: err.message };
   if (err instanceof UnprocessableError) {
     return { type: TYPE('unprocessable'), title: 'Unprocessable', status: 422, detail: err.message, ...err.details };
+  }
+  if (err instanceof PolicyUnreadableError) {
+    // Said plainly: sign-ins under this policy are refused until it is replaced (PUT), never run under the defaults.
+    return {
+      type: TYPE('policy-unreadable'),
+      title: 'Stored security policy cannot be read',
+      status: 503,
+      detail: `${err.message}. The sign-ins it governs are refused (503) until it is replaced with PUT.`,
+      subject: err.subject,
+      reason: err.reason,
+    };
   }
   const status = (err as { status?: number; expose?: boolean }).status;
   if (status === 413) return { type: TYPE('too-large'), title: 'Payload too large', status, detail: 'the body is too large' };

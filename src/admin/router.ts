@@ -10,6 +10,7 @@ import { requestInfo } from '../http/request-info.js';
 import { buildOpenApi } from './openapi.js';
 import { problemMiddleware, problems } from './problem.js';
 import { adminRoutes } from './routes/index.js';
+import * as s from './schemas.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
@@ -59,7 +60,8 @@ export function adminRouter(deps: AdminDeps): Router {
       }
       const result = await route.handler({
         principal,
-        params: Object.fromEntries(Object.entries(ctx.params as Record<string, string>).map(([k, v]) => [k, decodeURIComponent(v)])),
+        // @koa/router has already decoded them once (the input guard checked the escapes): never decode twice.
+        params: parse(s.pathParamsOf(route.path), ctx.params, ''),
         query: route.query ? parse(route.query, ctx.query, '') : {},
         body: hasBody ? parse(route.body!, ctx.request.body ?? undefined, '') : undefined,
         request: requestInfo(ctx, deps.trustedProxies),

@@ -3,8 +3,24 @@ import { z } from 'zod';
 import { securityPolicySchema } from '../policy/security-policy.js';
 import { SESSION_TYPES } from '../services/clients.js';
 import { ORG_ROLES } from '../services/organizations.js';
+import { MAX_TEXT, textProblem } from '../http/input-guard.js';
+import { pathParams } from './route.js';
 
-const id = z.string().min(1).max(255);
+/**
+ * Every string the admin API accepts: the input guard's rule (valid Unicode, no control characters)
+ * as a zod check, so that a problem document names the offending field even for input that did not
+ * come through the guard. Passwords may contain control characters other than NUL.
+ */
+const refuseBadText = (password: boolean) => (value: string, ctx: z.core.$RefinementCtx<string>) => {
+  const message = textProblem(value, { password, max: Number.MAX_SAFE_INTEGER });
+  if (message) ctx.addIssue({ code: 'custom', message });
+};
+export const text = (max = MAX_TEXT) => z.string().max(max, `must be at most ${max} characters`).superRefine(refuseBadText(false));
+export const passwordText = (max = MAX_TEXT) => z.string().max(max, `must be at most ${max} characters`).superRefine(refuseBadText(true));
+
+const id = text(255).min(1);
+/** A route's path parameters ({orgId}, {userId}, …), each a non-empty id-like text. */
+export const pathParamsOf = (path: string) => z.object(Object.fromEntries(pathParams(path).map((name) => [name, id])));
 const timestamp = z.string().describe('RFC 3339 UTC timestamp');
 export const limit = z.coerce.number().int().min(1).max(200).default(50).describe('Page size');
 
@@ -19,7 +35,7 @@ export const problemSchema = z
   .describe('RFC 9457 problem document');
 
 export const organizationSchema = z.object({ id, name: z.string(), createdAt: timestamp });
-export const newOrganizationSchema = z.strictObject({ name: z.string().min(1).max(200) });
+export const newOrganizationSchema = z.strictObject({ name: text(200).min(1) });
 
 export const memberSchema = z.object({ userId: id, email: z.string(), name: z.string().nullable(), role: z.enum(ORG_ROLES) });
 export const newMemberSchema = z.strictObject({ userId: id, role: z.enum(ORG_ROLES).default('member') });
@@ -34,14 +50,14 @@ export const domainClaimSchema = z.object({
   revokedReason: z.string().nullable(),
   lastCheckedAt: timestamp.nullable(),
 });
-export const newDomainSchema = z.strictObject({ domain: z.string().min(1).max(253) });
+export const newDomainSchema = z.strictObject({ domain: text(253).min(1) });
 export const verifyDomainSchema = z
   .strictObject({ force: z.boolean().default(false).describe('Platform admins only: verify without DNS') })
   .default({ force: false });
 
 /** The policy as documents show it; bodies are validated field by field by the policy service. */
 export const policyDocSchema = securityPolicySchema;
-const policyBody = z.record(z.string(), z.unknown());
+const policyBody = z.record(text(256), z.unknown());
 export const policyEnvelopeSchema = z.object({ active: z.boolean().describe('true while the organization has a verified domain'), policy: policyDocSchema });
 export const policyUpdateSchema = z.strictObject({
   policy: policyBody,
@@ -80,16 +96,16 @@ export const passwordResetSchema = z
   .default({ requireChangeAtNextSignIn: false });
 export const passwordResetResultSchema = z.object({ emailedTo: z.string(), requireChangeAtNextSignIn: z.boolean() });
 export const newUserSchema = z.strictObject({
-  email: z.string().max(320),
-  password: z.string().max(4096).optional().describe('Required unless invite is true'),
+  email: text(320),
+  password: passwordText(4096).optional().describe('Required unless invite is true'),
   invite: z
     .boolean()
     .optional()
     .describe('Create the user without a password and email them a link to choose one (single use, INVITATION_TTL_HOURS); leave password out'),
-  name: z.string().max(200).optional(),
+  name: text(200).optional(),
   organizationId: id.optional(),
 });
-export const userListQuery = z.strictObject({ email: z.string().optional(), organizationId: id.optional(), cursor: id.optional(), limit });
+export const userListQuery = z.strictObject({ email: text(320).optional(), organizationId: id.optional(), cursor: id.optional(), limit });
 export const effectivePolicySchema = z.object({
   source: z.enum(['organization', 'baseline']),
   organizationId: z.string().nullable(),
@@ -109,11 +125,11 @@ export const clientSchema = z.object({
 });
 export const createdClientSchema = clientSchema.extend({ client_secret: z.string().optional().describe('Shown once, for web clients') });
 export const newClientSchema = z.strictObject({
-  client_name: z.string().min(1).max(200),
+  client_name: text(200).min(1),
   session_type: z.enum(SESSION_TYPES),
-  redirect_uris: z.array(z.string()).min(1),
-  post_logout_redirect_uris: z.array(z.string()).default([]),
-  backchannel_logout_uri: z.string().optional(),
+  redirect_uris: z.array(text(2048)).min(1).max(100),
+  post_logout_redirect_uris: z.array(text(2048)).max(100).default([]),
+  backchannel_logout_uri: text(2048).optional(),
   third_party: z.boolean().default(false),
 });
 
@@ -131,10 +147,10 @@ export const eventSchema = z.object({
   data: z.record(z.string(), z.unknown()).nullable(),
 });
 export const eventQuery = z.strictObject({
-  type: z.string().optional().describe('Comma-separated event types'),
+  type: text(1024).optional().describe('Comma-separated event types'),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
-  cursor: z.string().regex(/^\d+$/).optional(),
+  cursor: z.string().regex(/^\d{1,15}$/).optional(),
   limit,
 });
 

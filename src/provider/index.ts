@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/index.js';
 import { absoluteLifetimeSeconds, browserSessionTtl, refreshTokenTtl, type SessionSettings, type SessionType } from '../policy/session-lifetimes.js';
 import { DEFAULT_POLICY, type SecurityPolicy } from '../policy/security-policy.js';
 import type { PolicyService } from '../services/policies.js';
+import { PolicyUnreadableError } from '../services/errors.js';
 import type { AccountService } from '../services/accounts.js';
 import type { AuditService } from '../services/audit.js';
 import type { SessionService } from '../services/sessions.js';
@@ -56,6 +57,13 @@ export const sessionTypeOf = (client: Client | undefined): SessionType =>
 const sessionSettingsOf = (ctx: KoaContextWithOIDC | undefined): SessionSettings =>
   (ctx?.oidc?.entities?.Account as GatehouseAccount | undefined)?.policy.session ?? DEFAULT_POLICY.session;
 
+/** An OAuth temporarily_unavailable error answered 503 (oidc-provider's errors are 400 unless told). */
+function temporarilyUnavailable(): Error {
+  const err = new errors.TemporarilyUnavailable('the security policy that governs this account cannot be read');
+  Object.assign(err, { status: 503, statusCode: 503, expose: true });
+  return err;
+}
+
 /** Builds the oidc-provider instance: every option Gatehouse sets, with the reason beside it. */
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts } = deps;
@@ -76,7 +84,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       const account = await accounts.findById(id);
       if (!account || account.status !== 'active') return undefined;
       // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
-      const { policy, organizationId } = await deps.policies.effectiveFor(account);
+      const { policy, organizationId } = await deps.policies.effectiveFor(account).catch((err) => {
+        // Fail closed: an unreadable stored policy refuses the token or sign-in (503), never the defaults.
+        if (err instanceof PolicyUnreadableError) throw temporarilyUnavailable();
+        throw err;
+      });
       const found: GatehouseAccount = {
         accountId: account.id,
         policy,

@@ -120,8 +120,11 @@ export class AccountService {
 
   /** One page of accounts in id order; `cursor` is the last id of the previous page. */
   async list(filter: { email?: string; organizationId?: string; cursor?: string; limit: number }) {
-    const email = filter.email === undefined ? undefined : (normalizeEmail(filter.email) ?? '\u0000');
-    const page = await this.accounts.list({ email, organizationId: filter.organizationId, afterId: filter.cursor, limit: filter.limit + 1 });
+    const email = filter.email === undefined ? undefined : normalizeEmail(filter.email);
+    // No address matches text that is not an email address. (It used to be looked up as "\u0000", which PostgreSQL
+    // refuses in text: a 500 on every such search.)
+    if (email === null) return { items: [], nextCursor: null };
+    const page = await this.accounts.list({ email: email ?? undefined, organizationId: filter.organizationId, afterId: filter.cursor, limit: filter.limit + 1 });
     const more = page.length > filter.limit;
     const items = more ? page.slice(0, filter.limit) : page;
     return { items, nextCursor: more ? items[items.length - 1]!.id : null };

@@ -46,3 +46,18 @@ export class ForbiddenError extends Error {
     this.name = 'ForbiddenError';
   }
 }
+
+/**
+ * A stored security policy cannot be read (corrupt, or from a newer schema). Fail closed: whatever it
+ * governs is refused (503) until it is replaced; it never falls back to the defaults.
+ */
+export class PolicyUnreadableError extends Error {
+  constructor(
+    /** An organization id, or 'baseline'. */
+    readonly subject: string,
+    readonly reason: string,
+  ) {
+    super(`the stored security policy of ${subject === 'baseline' ? 'the baseline' : `organization ${subject}`} cannot be read: ${reason}`);
+    this.name = 'PolicyUnreadableError';
+  }
+}

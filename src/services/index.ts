@@ -102,7 +102,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     { reverifyIntervalSeconds: config.dns.reverifyIntervalSeconds, reverifyMaxFailures: config.dns.reverifyMaxFailures },
     options.logger,
   );
-  const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit);
+  const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit, options.logger);
   const history = new PasswordHistoryStore(db);
   const resetTokens = new ResetTokenStore(db);
   const outbox = new OutboxStore(db);
@@ -194,4 +194,29 @@ export async function cookieKeys(config: AppConfig, services: Services): Promise
   if (config.cookieKeys) return config.cookieKeys;
   const generated = await services.secrets.getOrCreate('cookie_key', () => randomBytes(32).toString('base64url'), nowSeconds());
   return [generated];
+}
+
+/**
+ * Start-up refuses while any stored security policy cannot be read, naming each organization: running
+ * on would refuse every sign-in it governs (and a fallback to the defaults would switch off its 2FA
+ * enforcement and IP whitelist).
+ */
+export async function assertPoliciesReadable(services: Services): Promise<void> {
+  const unreadable = await services.policies.unreadable();
+  if (!unreadable.length) return;
+  const lines = await Promise.all(
+    unreadable.map(async ({ subject, reason }) => {
+      if (subject === 'baseline') return `- the baseline policy: ${reason}`;
+      const name = await services.organizations.get(subject).then((o) => o.name, () => '(no such organization)');
+      return `- organization "${name}" (id ${subject}): ${reason}`;
+    }),
+  );
+  throw new Error(
+    [
+      'Gatehouse will not start: stored security policies cannot be read, and the sign-ins they govern must not fall back to the defaults.',
+      ...lines,
+      'Replace each one through the admin API of a node still running (PUT /admin/v1/organizations/<id>/security-policy, or PUT /admin/v1/baseline-policy),',
+      'or correct its row in the security_policies table (subject = the organization id, or "baseline").',
+    ].join('\n'),
+  );
 }

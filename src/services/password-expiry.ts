@@ -4,6 +4,7 @@ import { passwordExpiresAt } from '../policy/password-rules.js';
 import type { AccountStore } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import type { MailService } from './mail.js';
+import { PolicyUnreadableError } from './errors.js';
 import type { PolicyService } from './policies.js';
 import { isUsableHash } from './passwords.js';
 
@@ -24,7 +25,13 @@ export class PasswordExpiryWarnings {
     const warned: string[] = [];
     for (const account of await this.deps.accounts.unwarnedOlderThan(oldest)) {
       if (!isUsableHash(account.passwordHash)) continue; // invited, no password yet: nothing expires
-      const { policy } = await this.deps.policies.effectiveFor(account);
+      // An unreadable policy (logged by the policy service) skips the users it governs, not everyone after them.
+      const effective = await this.deps.policies.effectiveFor(account).catch((err) => {
+        if (err instanceof PolicyUnreadableError) return undefined;
+        throw err;
+      });
+      if (!effective) continue;
+      const { policy } = effective;
       const expiresAt = passwordExpiresAt(policy.password, account.passwordChangedAt);
       if (expiresAt === null || now < expiresAt - warningDays * 86400 || now >= expiresAt) continue;
       // Claimed before sending, so two nodes running the job never both send it.

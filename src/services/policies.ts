@@ -1,13 +1,15 @@
 import { effectivePolicy, emailDomain, type EffectivePolicy } from '../policy/effective-policy.js';
 import { ipInList } from '../policy/ip.js';
 import { checkPassword, type PasswordOwner, type PasswordViolation } from '../policy/password-rules.js';
-import { DEFAULT_POLICY, mergePolicy, securityPolicySchema, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
+import type { Logger } from 'pino';
+import { POLICY_DOCUMENT_VERSION, readPolicyDocument } from '../policy/policy-documents.js';
+import { DEFAULT_POLICY, mergePolicy, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
 import type { PolicyStore } from '../stores/sql/policies.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
-import { ConflictError, ValidationError } from './errors.js';
+import { ConflictError, PolicyUnreadableError, ValidationError } from './errors.js';
 
 export const BASELINE = 'baseline';
 
@@ -36,14 +38,47 @@ export class PolicyService {
     private readonly claims: DomainClaimStore,
     private readonly accounts: AccountStore,
     private readonly audit: AuditService,
+    private readonly logger?: Logger,
   ) {}
 
-  /** A stored document read through the schema, so fields added since it was saved get their defaults. */
+  /** When each unreadable subject was last logged: once a minute per subject, not once per request. */
+  private readonly loggedAt = new Map<string, number>();
+
+  /**
+   * A stored document, upgraded to the current schema version and validated. One that cannot be read
+   * throws PolicyUnreadableError (and is logged): never the defaults, which would switch off the
+   * organization's 2FA enforcement and IP whitelist.
+   */
   private async load(subject: string): Promise<SecurityPolicy | undefined> {
     const stored = await this.policies.get(subject);
     if (stored === undefined) return undefined;
-    const parsed = securityPolicySchema.safeParse(stored);
-    return parsed.success ? parsed.data : DEFAULT_POLICY;
+    const read = readPolicyDocument(stored.text, stored.version);
+    if (read.ok) return read.policy;
+    const err = new PolicyUnreadableError(subject, read.reason);
+    const now = Date.now();
+    if ((this.loggedAt.get(subject) ?? 0) < now - 60_000) {
+      this.loggedAt.set(subject, now);
+      this.logger?.error({ subject, reason: read.reason }, `${err.message}; refusing what it governs until it is replaced`);
+    }
+    throw err;
+  }
+
+  /** Every stored document that cannot be read, for the start-up check. */
+  async unreadable(): Promise<PolicyUnreadableError[]> {
+    return (await this.policies.all()).flatMap((stored) => {
+      const read = readPolicyDocument(stored.text, stored.version);
+      return read.ok ? [] : [new PolicyUnreadableError(stored.subject, read.reason)];
+    });
+  }
+
+  /** The current policy, for replacing it: an unreadable one is replaced too (its stored text goes to the audit trail). */
+  private async beforeReplace(subject: string): Promise<unknown> {
+    try {
+      return (await this.load(subject)) ?? DEFAULT_POLICY;
+    } catch (err) {
+      if (!(err instanceof PolicyUnreadableError)) throw err;
+      return { unreadable: (await this.policies.get(subject))?.text ?? null, reason: err.reason };
+    }
   }
 
   async baseline(): Promise<SecurityPolicy> {
@@ -107,9 +142,9 @@ export class PolicyService {
     }
   }
 
-  private async save(subject: string, organizationId: string | null, next: SecurityPolicy, before: SecurityPolicy, caller: PolicyCaller) {
+  private async save(subject: string, organizationId: string | null, next: SecurityPolicy, before: unknown, caller: PolicyCaller) {
     const by = caller.actor.type === 'anonymous' ? 'anonymous' : `${caller.actor.type}:${caller.actor.id}`;
-    await this.policies.put(subject, next, by, nowSeconds());
+    await this.policies.put(subject, next, POLICY_DOCUMENT_VERSION, by, nowSeconds());
     await this.audit.record(subject === BASELINE ? 'baseline_policy.updated' : 'security_policy.updated', {
       actor: caller.actor,
       organizationId,
@@ -126,15 +161,16 @@ export class PolicyService {
 
   /** PUT (replace) or PATCH (merge) an organization's policy. Invalid input stores nothing. */
   async update(organizationId: string, mode: 'replace' | 'merge', input: unknown, caller: PolicyCaller, confirmLockout = false) {
-    const before = (await this.load(organizationId)) ?? DEFAULT_POLICY;
-    const next = PolicyService.valid(mode === 'replace' ? validatePolicy(input) : mergePolicy(before, input));
+    // PATCH merges into the stored policy, so it needs a readable one; PUT replaces even an unreadable one.
+    const before = mode === 'replace' ? await this.beforeReplace(organizationId) : ((await this.load(organizationId)) ?? DEFAULT_POLICY);
+    const next = PolicyService.valid(mode === 'replace' ? validatePolicy(input) : mergePolicy(before as SecurityPolicy, input));
     this.guardLockout(next, caller, confirmLockout);
     await this.save(organizationId, organizationId, next, before, caller);
     return this.forOrganization(organizationId);
   }
 
   async updateBaseline(input: unknown, caller: PolicyCaller): Promise<SecurityPolicy> {
-    const before = await this.baseline();
+    const before = await this.beforeReplace(BASELINE);
     const next = PolicyService.valid(validatePolicy(input));
     await this.save(BASELINE, null, next, before, caller);
     return next;
