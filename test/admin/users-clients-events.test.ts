@@ -87,6 +87,19 @@ describe('users', () => {
     const html = await res.text();
     expect(errorsOn({ ...loginPage, html, doc: parse(html) })).toEqual(['Incorrect email or password.']);
   });
+
+  it('disabling ends the user\'s sessions and grants: enabling again does not bring them back', async () => {
+    const u = await h.api('POST', '/users', { email: 'kit@globex.example', password: PASSWORD });
+    const web = await (await import('../helpers/oidc.js')).registerClient(h.app, h.running.issuer);
+    const { tokens } = await signIn(new Browser(), web, 'kit@globex.example', PASSWORD);
+    expect((await h.app.services.oidcStore.listByAccount(u.body.id, 'Session')).length).toBe(1);
+    expect((await h.api('POST', `/users/${u.body.id}/disable`)).status).toBe(200);
+    expect((await h.api('POST', `/users/${u.body.id}/enable`)).body.status).toBe('active');
+    await expect(client.refreshTokenGrant(web.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await h.app.services.oidcStore.listByAccount(u.body.id, 'Session')).toEqual([]);
+    const events = await h.api('GET', '/events?type=user.disabled');
+    expect(events.body.items.find((e: { targetId: string }) => e.targetId === u.body.id)?.data).toMatchObject({ endedSessions: 1 });
+  });
 });
 
 describe('clients', () => {

@@ -75,19 +75,21 @@ export const userRoutes: AdminRoute[] = [
     (action): AdminRoute => ({
       method: 'post',
       path: `/users/{userId}/${action}`,
-      summary: action === 'disable' ? 'Disable a user (sign-in and token refresh stop)' : 'Enable a user',
+      summary: action === 'disable' ? 'Disable a user: sign-in stops, their sessions end and their grants are revoked' : 'Enable a user',
       tag: 'Users',
       access: 'platform or organization admin',
       responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
       async handler({ principal, params, services, request }) {
         const before = await services.authorization.require(principal, { action: `user.${action}`, userId: params.userId! });
         const after = await services.accounts.setStatus(before.id, action === 'disable' ? 'disabled' : 'active');
+        // A disabled user's sessions and grants end now, so enabling them again brings none of them back.
+        const ended = action === 'disable' ? await services.sessions.endAll(before.id) : undefined;
         await services.audit.record(`user.${action}d`, {
           actor: principal.actor,
           organizationId: await userOrganization(before, services),
           target: { type: 'user', id: before.id },
           request,
-          data: { before: { status: before.status }, after: { status: after.status } },
+          data: { before: { status: before.status }, after: { status: after.status }, ...(ended ? { endedSessions: ended.sessions, revokedGrants: ended.grants } : {}) },
         });
         return { status: 200, body: await userView(after, services) };
       },
