@@ -17,6 +17,7 @@ import { createProvider } from './provider/index.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { adminRouter } from './admin/router.js';
+import { failClosedWhenUnavailable } from './http/unavailable.js';
 import { cookieKeys, openServices, type Services } from './services/index.js';
 
 export interface App {
@@ -88,6 +89,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
 
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
+  provider.use(failClosedWhenUnavailable(services.dependencies));
   provider.use(securityHeaders);
   provider.use(concurrentWebSessionGuard(provider, services, logger));
   provider.use(async (ctx, next) => {

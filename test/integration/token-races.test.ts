@@ -70,8 +70,8 @@ describe('simultaneous redemptions of one code or refresh token', () => {
       const { winners, losers } = await race({ grant_type: 'authorization_code', code, redirect_uri: RP_CALLBACK, code_verifier: verifier });
       expect(winners).toHaveLength(1);
       for (const loser of losers) expect(loser).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-      expect(winners[0].body.refresh_token).toBeTruthy();
-      await expectGrantRevoked(winners[0].body);
+      expect(winners[0]!.body.refresh_token).toBeTruthy();
+      await expectGrantRevoked(winners[0]!.body);
     }
   });
 
@@ -83,8 +83,8 @@ describe('simultaneous redemptions of one code or refresh token', () => {
       const { winners, losers } = await race({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
       expect(winners).toHaveLength(1);
       for (const loser of losers) expect(loser).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-      expect(winners[0].body.refresh_token).toBeTruthy();
-      await expectGrantRevoked(winners[0].body);
+      expect(winners[0]!.body.refresh_token).toBeTruthy();
+      await expectGrantRevoked(winners[0]!.body);
     }
   });
 
