@@ -50,6 +50,8 @@ export function dependencyOf(err: unknown): Dependency | undefined {
 export class DependencyMonitor {
   private readonly down = new Map<Dependency, ReturnType<typeof setInterval>>();
   private readonly probes = new Map<Dependency, () => Promise<unknown>>();
+  /** A probe against a hung service may outlast the interval: never more than one at a time. */
+  private readonly probing = new Set<Dependency>();
   private stopped = false;
 
   constructor(
@@ -86,11 +88,15 @@ export class DependencyMonitor {
   private async check(dependency: Dependency): Promise<void> {
     const check = this.probes.get(dependency);
     if (!check) return this.reportUp(dependency); // nothing to probe with: the next request finds out
+    if (this.probing.has(dependency)) return;
+    this.probing.add(dependency);
     try {
       await check();
       this.reportUp(dependency);
     } catch {
       // still down; the next tick tries again
+    } finally {
+      this.probing.delete(dependency);
     }
   }
 
