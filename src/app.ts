@@ -21,6 +21,7 @@ import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
+import { failClosedWhenUnavailable } from './http/unavailable.js';
 import { assertPoliciesReadable, cookieKeys, openServices, type Services } from './services/index.js';
 
 export interface App {
@@ -131,6 +132,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(pinnedToIssuer(config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use((ctx, next) => accessLog(logger, ctx, next));
+  provider.use(failClosedWhenUnavailable(services.dependencies));
   provider.use(securityHeaders);
   // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
   provider.use(inputGuard());

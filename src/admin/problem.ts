@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { ConflictError, ForbiddenError, NotFoundError, PolicyUnreadableError, UnprocessableError, ValidationError, type FieldProblem } from '../services/errors.js';
+import { dependencyOf } from '../services/dependencies.js';
 
 /** RFC 9457 problem details. `type` names the kind of problem; `errors` lists offending fields. */
 export interface Problem {
@@ -65,6 +66,8 @@ export function problemMiddleware(logger: Logger) {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw problems.notFound(`no route ${ctx.method} ${ctx.path}`);
     } catch (err) {
+      // A backing service down is answered 503 by the app-wide handler (src/http/unavailable.ts).
+      if (dependencyOf(err)) throw err;
       let problem = toProblem(err);
       if (!problem) {
         logger.error({ err, path: ctx.path }, 'admin API error');

@@ -8,7 +8,7 @@ export interface AppConfig {
   host: string;
   issuer: string;
   database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
-  redis?: { url: string; prefix: string };
+  redis?: { url: string; prefix: string; timeoutMs: number };
   cookieKeys?: string[];
   dataEncryptionKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -79,7 +79,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST,
     issuer,
     database,
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_KEY_PREFIX } : undefined,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_KEY_PREFIX, timeoutMs: e.REDIS_TIMEOUT_MS } : undefined,
     cookieKeys: e.COOKIE_KEYS,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },

@@ -45,6 +45,11 @@ export const envSchema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('public'),
   /** Redis for tokens, sessions and cross-node signals; unset keeps them in the SQL database. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://… or rediss://…').optional(),
+  /**
+   * How long a Redis command or connection attempt may take, in milliseconds. Past it (or at once while
+   * Redis is unreachable) the request fails closed with 503 and Retry-After; the client keeps reconnecting.
+   */
+  REDIS_TIMEOUT_MS: int(50, 60000).default(1000),
   /** Prefix of every Redis key Gatehouse writes. */
   REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
   /** Comma-separated secrets that sign cookies, newest first. Generated and kept in the database in development. */

@@ -1,6 +1,11 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { OidcStore, Payload } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
+
+/** Everything a grant produced, and the Grant: what oidc-provider's own revoke helper removes on reuse. */
+async function revokeGrant(store: OidcStore, grantId: string): Promise<void> {
+  await Promise.all([store.revokeByGrantId(grantId), store.destroy('Grant', grantId)]);
+}
 
 /** Binds one oidc-provider model name to the artifact store. */
 class StoreAdapter implements Adapter {
@@ -21,8 +26,19 @@ class StoreAdapter implements Adapter {
   findByUserCode(userCode: string) {
     return this.store.findByUserCode(this.model, userCode) as Promise<AdapterPayload | undefined>;
   }
-  consume(id: string) {
-    return this.store.consume(this.model, id);
+  /**
+   * oidc-provider reads `consumed` and then calls consume(): two simultaneous redemptions of one code or
+   * refresh token both pass its check. The store's consume is atomic, so only one of them wins here; the
+   * loser is treated as oidc-provider treats reuse: the whole grant is revoked (every artifact and the
+   * Grant itself, so tokens the winner is still issuing die too) and the request gets invalid_grant.
+   */
+  async consume(id: string) {
+    if (await this.store.consume(this.model, id)) return;
+    const grantId = (await this.store.find(this.model, id))?.grantId;
+    if (grantId) await revokeGrant(this.store, grantId);
+    // A pushed authorization request is redeemed at /auth, where oidc-provider answers reuse with invalid_request_uri.
+    if (this.model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+    throw new errors.InvalidGrant(`${this.model} already consumed`);
   }
   destroy(id: string) {
     return this.store.destroy(this.model, id);

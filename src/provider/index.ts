@@ -16,6 +16,7 @@ import { nowSeconds } from '../stores/db.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
 import { backchannelLogoutFetch } from './backchannel.js';
+import { markIfUnavailable } from '../http/unavailable.js';
 import { ADMIN_SCOPE } from './admin-resource.js';
 import { gatehouseInteractionPolicy, refuseDeviceOutsideWhitelist } from './checkpoints.js';
 
@@ -227,7 +228,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     return expected.length === given.length && timingSafeEqual(expected, given);
   } as never;
 
-  provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
+  // A backing service down is not a server error: answered 503 and logged once per outage (src/http/unavailable.ts).
+  provider.on('server_error', (ctx, err) => markIfUnavailable(ctx as never, err) || deps.logger.error({ err }, 'oidc-provider server error'));
   provider.on('grant.revoked', (_ctx, grantId) => deps.logger.info({ event: 'grant.revoked', grantId }, 'grant revoked'));
   return provider;
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
 import { migrate, nowSeconds, openDb, type Db } from '../stores/db.js';
 import type { OidcStore } from '../stores/oidc-store.js';
 import { RedisOidcStore } from '../stores/redis/oidc-store.js';
+import { openRedis } from '../stores/redis/connection.js';
+import { DependencyMonitor } from './dependencies.js';
 import { AccountStore } from '../stores/sql/accounts.js';
 import { AuditStore } from '../stores/sql/audit.js';
 import { ClientStore } from '../stores/sql/clients.js';
@@ -44,6 +46,8 @@ import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 export interface Services {
   db: Db;
   redis?: Redis;
+  /** Which backing services are down right now; logs each outage once (see dependencies.ts). */
+  dependencies: DependencyMonitor;
   oidcStore: OidcStore;
   clientStore: ClientStore;
   accounts: AccountService;
@@ -84,7 +88,9 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
   const secrets = new InstanceSecretStore(db);
   // Outside production a generated key kept in the database; production refuses to start without one.
   const dataKey = config.dataEncryptionKey ?? (await secrets.getOrCreate('data_key', () => randomBytes(32).toString('base64url'), nowSeconds()));
-  const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 3 }) : undefined;
+  const dependencies = new DependencyMonitor(options.logger);
+  dependencies.probe('database', () => db.raw('select 1'));
+  const redis = config.redis ? await openRedis(config.redis, dependencies) : undefined;
   const oidcStore: OidcStore = redis ? new RedisOidcStore(redis, config.redis!.prefix) : new SqlOidcStore(db);
   const clientStore = new ClientStore(db);
   const accountStore = new AccountStore(db);
@@ -158,6 +164,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
   return {
     db,
     redis,
+    dependencies,
     oidcStore,
     clientStore,
     accounts,
@@ -182,6 +189,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
       domains.stop();
       expiryWarnings.stop();
       mail.close();
+      dependencies.stop();
       await oidcStore.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await db.destroy();

@@ -17,8 +17,13 @@ export interface OidcStore {
   find(model: string, id: string): Promise<Payload | undefined>;
   findByUid(model: string, uid: string): Promise<Payload | undefined>;
   findByUserCode(model: string, userCode: string): Promise<Payload | undefined>;
-  /** Marks consumed (the payload then carries `consumed`: epoch seconds). */
-  consume(model: string, id: string): Promise<void>;
+  /**
+   * Marks consumed (the payload then carries `consumed`: epoch seconds) in one atomic step, and says
+   * whether THIS call did it: true for exactly one of any number of simultaneous calls, false when the
+   * payload was already consumed or does not exist. Never read-then-write: codes and refresh tokens are
+   * single-use only because of this.
+   */
+  consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   /** Removes every artifact of the grant, of any model. */
   revokeByGrantId(grantId: string): Promise<void>;

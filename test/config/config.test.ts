@@ -26,7 +26,9 @@ describe('configuration', () => {
     const c = loadConfig({ PORT: '4000', DATABASE_URL: 'postgres://u@db/gh', REDIS_URL: 'redis://cache:6379' });
     expect(c.issuer).toBe('http://localhost:4000');
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db/gh', schema: 'public' });
-    expect(c.redis).toEqual({ url: 'redis://cache:6379', prefix: 'gatehouse:' });
+    expect(c.redis).toEqual({ url: 'redis://cache:6379', prefix: 'gatehouse:', timeoutMs: 1000 });
+    // A bounded wait for Redis, configurable, never above the 2 s the contract allows by default.
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379', REDIS_TIMEOUT_MS: '250' }).redis?.timeoutMs).toBe(250);
   });
 
   it.each([
@@ -36,6 +38,7 @@ describe('configuration', () => {
     ['ISSUER', 'ftp://id.example.com'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://cache'],
+    ['REDIS_TIMEOUT_MS', '0'],
     ['ARGON2_MEMORY_KIB', '1024'],
     ['TRUSTED_PROXIES', '10.0.0.0/8,not-an-ip'],
     ['LOG_LEVEL', 'loud'],

@@ -29,15 +29,31 @@ export function oidcStoreContract(name: string, open: () => Promise<{ store: Oid
       expect(await store.findByUserCode('DeviceCode', 'NOPE')).toBeUndefined();
     });
 
-    it('marks payloads consumed, and consuming a missing one creates nothing', async () => {
+    it('marks payloads consumed once, and consuming a missing one creates nothing', async () => {
       await store.upsert('AuthorizationCode', 'c1', { grantId: 'g2' }, 60);
       expect((await store.find('AuthorizationCode', 'c1'))?.consumed).toBeUndefined();
-      await store.consume('AuthorizationCode', 'c1');
+      expect(await store.consume('AuthorizationCode', 'c1')).toBe(true);
       const consumed = (await store.find('AuthorizationCode', 'c1'))?.consumed;
       expect(typeof consumed).toBe('number');
       expect(Math.abs(consumed! - Date.now() / 1000)).toBeLessThan(60);
-      await store.consume('AuthorizationCode', 'never-stored');
+      expect(await store.consume('AuthorizationCode', 'c1')).toBe(false);
+      expect((await store.find('AuthorizationCode', 'c1'))?.consumed).toBe(consumed);
+      expect(await store.consume('AuthorizationCode', 'never-stored')).toBe(false);
       expect(await store.find('AuthorizationCode', 'never-stored')).toBeUndefined();
+    });
+
+    it('lets exactly one of N simultaneous consumes win, round after round', async () => {
+      const N = 12;
+      for (let round = 0; round < 5; round++) {
+        for (const model of ['AuthorizationCode', 'RefreshToken']) {
+          const id = `race-${model}-${round}`;
+          await store.upsert(model, id, { grantId: `g-race-${round}` }, 60);
+          const results = await Promise.all(Array.from({ length: N }, () => store.consume(model, id)));
+          expect(results.filter((won) => won === true)).toHaveLength(1);
+          expect(results.filter((won) => won === false)).toHaveLength(N - 1);
+          expect(typeof (await store.find(model, id))?.consumed).toBe('number');
+        }
+      }
     });
 
     it('destroys one payload', async () => {

@@ -2,7 +2,12 @@ import type { Redis } from 'ioredis';
 import type { OidcStore, Payload } from '../oidc-store.js';
 import { nowSeconds } from '../db.js';
 
-const CONSUME = `if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], 'consumed', ARGV[1]) end`;
+// Check and set in one script, which Redis runs without interleaving: 1 for the call that consumed it.
+const CONSUME = `if redis.call('hexists', KEYS[1], 'payload') == 1 and redis.call('hexists', KEYS[1], 'consumed') == 0 then
+  redis.call('hset', KEYS[1], 'consumed', ARGV[1])
+  return 1
+end
+return 0`;
 
 /**
  * OidcStore on Redis. Each artifact is a hash { payload, consumed } with the artifact's TTL; sets index
@@ -76,8 +81,8 @@ export class RedisOidcStore implements OidcStore {
     return this.findVia('usercode', model, userCode);
   }
 
-  async consume(model: string, id: string): Promise<void> {
-    await this.redis.eval(CONSUME, 1, this.key(model, id), String(nowSeconds()));
+  async consume(model: string, id: string): Promise<boolean> {
+    return (await this.redis.eval(CONSUME, 1, this.key(model, id), String(nowSeconds()))) === 1;
   }
 
   async destroy(model: string, id: string): Promise<void> {

@@ -60,8 +60,10 @@ export class SqlOidcStore implements OidcStore {
     );
   }
 
-  async consume(model: string, id: string): Promise<void> {
-    await this.db('oidc_payloads').where({ model, id }).update({ consumed_at: nowSeconds() });
+  async consume(model: string, id: string): Promise<boolean> {
+    // One conditional UPDATE: the database lets exactly one of racing statements change the row.
+    const changed = await this.db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: nowSeconds() });
+    return changed === 1;
   }
 
   async destroy(model: string, id: string): Promise<void> {

@@ -1,0 +1,86 @@
+import { openServices, type Services } from '../../src/services/index.js';
+import { Throttle } from '../../src/services/rate-limit.js';
+import { nowSeconds } from '../../src/stores/db.js';
+import { AccountStore } from '../../src/stores/sql/accounts.js';
+import { RecoveryCodeStore } from '../../src/stores/sql/recovery-codes.js';
+import { ResetTokenStore } from '../../src/stores/sql/reset-tokens.js';
+import { PG_URL, testBackend, type TestBackend } from '../helpers/backend.js';
+
+/**
+ * Every single-use thing outside oidc-provider, raced: N simultaneous attempts to use it, exactly one
+ * (or exactly the budget) wins. Each store method is one conditional UPDATE, so this holds on PostgreSQL,
+ * whose pool runs the statements truly in parallel, as on SQLite. Runs on SQLite always, on PostgreSQL
+ * (and Redis, for the throttle) whenever the environment names them.
+ */
+const N = 16;
+const race = <T>(attempt: () => Promise<T>) => Promise.all(Array.from({ length: N }, attempt));
+const wins = (results: boolean[]) => results.filter((r) => r === true).length;
+
+const backends: Array<[string, () => TestBackend]> = [['SQLite', () => testBackend({ embedded: true })]];
+if (PG_URL) backends.push(['PostgreSQL', () => testBackend()]);
+
+for (const [name, makeBackend] of backends) {
+  describe(`single-use records under N=${N} simultaneous uses: ${name}`, () => {
+    let backend: TestBackend;
+    let services: Services;
+    let accounts: AccountStore;
+    let accountId: string;
+    let n = 0;
+
+    beforeAll(async () => {
+      backend = makeBackend();
+      services = await openServices(backend.config());
+      accounts = new AccountStore(services.db);
+    });
+    afterAll(async () => {
+      await services.close();
+      await backend.cleanup();
+    });
+    beforeEach(async () => {
+      accountId = (await services.accounts.create({ email: `single-use-${++n}@example.com`, password: 'Single-Use-Pass-1' })).id;
+    });
+
+    it('a password-reset link is used by exactly one request', async () => {
+      const tokens = new ResetTokenStore(services.db);
+      const now = nowSeconds();
+      await tokens.insert('c'.repeat(64), accountId, now, now + 600);
+      expect(wins(await race(() => tokens.use('c'.repeat(64), now)))).toBe(1);
+      expect((await tokens.find('c'.repeat(64)))?.usedAt).toBe(now);
+    });
+
+    it('a recovery code is used by exactly one request', async () => {
+      const codes = new RecoveryCodeStore(services.db);
+      await codes.replace(accountId, ['d'.repeat(64), 'e'.repeat(64)]);
+      expect(wins(await race(() => codes.use(accountId, 'd'.repeat(64), nowSeconds())))).toBe(1);
+      expect(await codes.remaining(accountId)).toBe(1);
+    });
+
+    it('a TOTP time step is accepted by exactly one request, and no earlier step after it', async () => {
+      await accounts.enableTotp(accountId, 'sealed', 100, nowSeconds(), await accounts.totpGeneration(accountId));
+      expect(wins(await race(() => accounts.advanceTotpStep(accountId, 101)))).toBe(1);
+      // Steps 102..117 racing: whichever lands, the stored step only moves forward and each step wins at most once.
+      const steps = await Promise.all(Array.from({ length: N }, (_, i) => accounts.advanceTotpStep(accountId, 102 + i)));
+      expect(wins(steps)).toBeGreaterThanOrEqual(1);
+      expect((await accounts.findById(accountId))?.totpLastStep).toBe(102 + N - 1);
+      expect(await accounts.advanceTotpStep(accountId, 102 + N - 1)).toBe(false);
+    });
+
+    it('a password-expiry warning is claimed by exactly one node', async () => {
+      const { passwordChangedAt } = (await accounts.findById(accountId))!;
+      expect(wins(await race(() => accounts.claimExpiryWarning(accountId, passwordChangedAt)))).toBe(1);
+    });
+
+    it('a burst of sign-in attempts takes exactly the lockout budget', async () => {
+      const threshold = 5;
+      const now = nowSeconds();
+      expect(wins(await race(() => accounts.takeAttempt(accountId, { threshold, now, windowSeconds: 900 })))).toBe(threshold);
+      const locked = (await accounts.findById(accountId))!;
+      expect(locked.lockedUntil).toBe(now + 900);
+    });
+
+    it('a throttle with one point gives it to exactly one request', async () => {
+      const throttle = new Throttle(`race-${n}-${Date.now()}`, 1, 3600, services.redis, backend.env.REDIS_KEY_PREFIX);
+      expect(wins(await race(() => throttle.take('same-key')))).toBe(1);
+    });
+  });
+}
