@@ -72,14 +72,16 @@ export default {
       testMatch: chosen.flatMap((s) => s.tests),
       testTimeout: 60000,
     },
-    enableFindRelatedTests: false,
+    // Each mutant runs only the test files that import (directly or not) the file it changes.
+    enableFindRelatedTests: true,
   },
   coverageAnalysis: 'perTest',
   mutate: chosen.flatMap((s) => s.mutate),
   ignorePatterns: ['dist', 'data', 'bench/results', 'coverage', 'reports', '.stryker-tmp', '*.log'],
   checkers: [],
   concurrency: 2,
-  timeoutMS: 60000,
+  // A mutant that loops (i-- → i++) is cut off this long after the test's normal time.
+  timeoutMS: 10000,
   timeoutFactor: 2,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: `reports/mutation/${scope}.html` },

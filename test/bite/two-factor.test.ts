@@ -3,6 +3,7 @@
  * the second factor comes before a forced password change, recovery codes are stored only as digests,
  * and a TOTP guesser cannot buy a fresh budget by entering the password again.
  */
+import { jest } from '@jest/globals';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
@@ -18,6 +19,8 @@ let h: AdminHarness;
 let web: TestClient;
 let orgId: string;
 let n = 0;
+
+jest.setTimeout(120_000); // each test signs in several times (argon2) on a shared machine
 
 beforeAll(async () => {
   h = await startAdminHarness();
