@@ -4,7 +4,8 @@
  * Scopes (MUTATION_SCOPE, default `all`):
  *   policy   src/policy/** (pure; the authorization function included), killed by test/policy only: minutes.
  *   tokens   lockout counting and single-use consumption (services, SQL and Redis stores), killed by the
- *            store, service, sign-in and two-factor tests on whatever backend the environment names.
+ *            store and service tests on whatever backend the environment names (Redis store mutants need
+ *            REDIS_URL; PostgreSQL needs DATABASE_URL). MUTATION_E2E=1 adds the sign-in page tests.
  *   all      both.
  *
  * Jest runs the TypeScript sources as ESM (ts-jest, --experimental-vm-modules), so the runner's child
@@ -47,10 +48,16 @@ const tokens = {
   tests: [
     '<rootDir>/test/stores/**/*.test.ts',
     '<rootDir>/test/services/accounts.test.ts',
-    '<rootDir>/test/login-security/**/*.test.ts',
-    '<rootDir>/test/two-factor/**/*.test.ts',
-    '<rootDir>/test/passwords/flows.test.ts',
-    '<rootDir>/test/bite/**/*.test.ts',
+    '<rootDir>/test/services/lockout-and-single-use.test.ts',
+    // The end-to-end sign-in tests kill more, at minutes per mutant: MUTATION_E2E=1 adds them.
+    ...(process.env.MUTATION_E2E
+      ? [
+          '<rootDir>/test/login-security/**/*.test.ts',
+          '<rootDir>/test/two-factor/**/*.test.ts',
+          '<rootDir>/test/passwords/flows.test.ts',
+          '<rootDir>/test/bite/**/*.test.ts',
+        ]
+      : []),
   ],
 };
 
