@@ -7,5 +7,5 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
   // Stryker's sandbox copies of the project (npm run mutation) are not part of this run.
-  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp'],
 };
