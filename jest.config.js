@@ -6,4 +6,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
+  // Stryker's sandbox copies of the project (npm run mutation) are not part of this run.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp'],
 };

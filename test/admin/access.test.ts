@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { registerClient } from '../helpers/oidc.js';
+import { createOrganization, createUser, expectStatus } from '../helpers/setup.js';
 
 let h: AdminHarness;
 const orgs: Record<'a' | 'b', string> = { a: '', b: '' };
@@ -8,16 +9,16 @@ const PASSWORD = 'Pass-word-1';
 
 beforeAll(async () => {
   h = await startAdminHarness();
-  orgs.a = (await h.api('POST', '/organizations', { name: 'A' })).body.id;
-  orgs.b = (await h.api('POST', '/organizations', { name: 'B' })).body.id;
+  orgs.a = await createOrganization(h, 'A');
+  orgs.b = await createOrganization(h, 'B');
   const users: Array<[string, 'a' | 'b', string]> = [
     ['owner@a.example', 'a', 'owner'],
     ['admin@b.example', 'b', 'admin'],
     ['member@a.example', 'a', 'member'],
   ];
   for (const [email, org, role] of users) {
-    const u = await h.api('POST', '/users', { email, password: PASSWORD });
-    expect((await h.api('POST', `/organizations/${orgs[org]}/members`, { userId: u.body.id, role })).status).toBe(200);
+    const userId = await createUser(h, email, PASSWORD);
+    expectStatus(`add ${email} to ${org}`, await h.api('POST', `/organizations/${orgs[org]}/members`, { userId, role }), 200);
   }
 });
 afterAll(() => h.stop());

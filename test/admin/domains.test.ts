@@ -2,7 +2,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 
 let h: AdminHarness;
 beforeAll(async () => {
-  h = await startAdminHarness({ DOMAIN_REVERIFY_INTERVAL_SECONDS: '60', DOMAIN_REVERIFY_MAX_FAILURES: '2' });
+  h = await startAdminHarness({ DOMAIN_REVERIFY_INTERVAL_SECONDS: '60', DOMAIN_REVERIFY_MAX_FAILURES: '2', DNS_TIMEOUT_MS: '500' });
 });
 afterAll(() => h.stop());
 

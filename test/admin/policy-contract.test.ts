@@ -5,12 +5,13 @@
  */
 import { DEFAULT_POLICY } from '../../src/policy/security-policy.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
+import { createOrganization } from '../helpers/setup.js';
 
 let h: AdminHarness;
 let orgId: string;
 beforeAll(async () => {
   h = await startAdminHarness();
-  orgId = (await h.api('POST', '/organizations', { name: 'Contract' })).body.id;
+  orgId = await createOrganization(h, 'Contract');
 });
 afterAll(() => h.stop());
 

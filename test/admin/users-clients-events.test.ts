@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { RP_CALLBACK, signIn, startSignIn } from '../helpers/oidc.js';
+import { organizationWithDomain } from '../helpers/setup.js';
 
 let h: AdminHarness;
 let orgId: string;
@@ -9,10 +10,7 @@ const PASSWORD = 'Pass-word-1';
 
 beforeAll(async () => {
   h = await startAdminHarness();
-  orgId = (await h.api('POST', '/organizations', { name: 'Globex' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'globex.example' });
-  h.dns.txt.set('_gatehouse-challenge.globex.example', [[claim.body.verification.value]]);
-  expect((await h.api('POST', `/organizations/${orgId}/domains/globex.example/verify`)).status).toBe(200);
+  orgId = await organizationWithDomain(h, 'Globex', 'globex.example');
 });
 afterAll(() => h.stop());
 

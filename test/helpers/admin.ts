@@ -32,7 +32,8 @@ export async function startAdminHarness(extraEnv: Record<string, string> = {}): 
     GATEHOUSE_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_ID,
     GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_SECRET,
     DNS_SERVERS: dnsAddress,
-    DNS_TIMEOUT_MS: '500',
+    // Generous: a slow loopback answer under load must not fail set-up (tests of the timeout set their own).
+    DNS_TIMEOUT_MS: '5000',
     SMTP_URL: smtpUrl,
     ...extraEnv,
   });

@@ -2,6 +2,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { registerClient, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { forgotPasswordLink, pageOf, resetThroughLink } from '../helpers/password-flows.js';
+import { organizationWithDomain, verifyDomain } from '../helpers/setup.js';
 
 const PASSWORD = 'Right-Pass-1';
 const WRONG = 'Wrong-Pass-1';
@@ -18,10 +19,7 @@ beforeAll(async () => {
   // Behind a trusted proxy on loopback: X-Forwarded-For is believed from 127.0.0.1 only.
   h = await startAdminHarness({ TRUSTED_PROXIES: '127.0.0.1', PASSWORD_RESET_LIMIT_PER_HOUR: '100' });
   web = await registerClient(h.app, h.running.issuer);
-  orgId = (await h.api('POST', '/organizations', { name: 'Vault' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'vault.example' });
-  h.dns.txt.set('_gatehouse-challenge.vault.example', [[claim.body.verification.value]]);
-  await h.api('POST', `/organizations/${orgId}/domains/vault.example/verify`);
+  orgId = await organizationWithDomain(h, 'Vault', 'vault.example');
 });
 afterAll(() => h.stop());
 
@@ -136,7 +134,7 @@ describe('IP whitelist', () => {
     try {
       expect((await attempt(member.email, PASSWORD)).status).toBe(303);
     } finally {
-      await h.api('POST', `/organizations/${orgId}/domains/vault.example/verify`);
+      await verifyDomain(h, orgId, 'vault.example');
     }
     expect((await attempt(member.email, PASSWORD)).status).toBe(403);
   });

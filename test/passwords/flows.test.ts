@@ -3,6 +3,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser } from '../helpers/browser.js';
 import { registerClient, RP, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { forgotPasswordLink, pageOf, resetThroughLink, submitNewPassword } from '../helpers/password-flows.js';
+import { organizationWithDomain } from '../helpers/setup.js';
 
 let h: AdminHarness;
 let web: TestClient;
@@ -14,10 +15,7 @@ const now = () => Math.floor(Date.now() / 1000);
 beforeAll(async () => {
   h = await startAdminHarness({ PASSWORD_RESET_LIMIT_PER_HOUR: '3' });
   web = await registerClient(h.app, h.running.issuer);
-  orgId = (await h.api('POST', '/organizations', { name: 'Initech' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'initech.example' });
-  h.dns.txt.set('_gatehouse-challenge.initech.example', [[claim.body.verification.value]]);
-  await h.api('POST', `/organizations/${orgId}/domains/initech.example/verify`);
+  orgId = await organizationWithDomain(h, 'Initech', 'initech.example');
 });
 afterAll(() => h.stop());
 

@@ -10,6 +10,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { registerClient, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { adminResetLink, forgotPasswordLink, pageOf, resetThroughLink, submitNewPassword, type Attempt } from '../helpers/password-flows.js';
+import { organizationWithDomain } from '../helpers/setup.js';
 
 const START = 'Start-Pass-1';
 const PERMISSIVE = {
@@ -30,10 +31,7 @@ let counter = 0;
 beforeAll(async () => {
   h = await startAdminHarness({ PASSWORD_RESET_LIMIT_PER_HOUR: '1000' });
   web = await registerClient(h.app, h.running.issuer);
-  orgId = (await h.api('POST', '/organizations', { name: 'Rules Inc' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'rules.example' });
-  h.dns.txt.set('_gatehouse-challenge.rules.example', [[claim.body.verification.value]]);
-  expect((await h.api('POST', `/organizations/${orgId}/domains/rules.example/verify`)).status).toBe(200);
+  orgId = await organizationWithDomain(h, 'Rules Inc', 'rules.example');
 });
 afterAll(() => h.stop());
 

@@ -5,6 +5,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser } from '../helpers/browser.js';
 import { authorizationUrl, registerClient, RP, signIn, type TestClient } from '../helpers/oidc.js';
+import { organizationWithDomain, verifyDomain } from '../helpers/setup.js';
 
 const PASSWORD = 'Session-Pass-1';
 const H = 3600;
@@ -31,10 +32,7 @@ beforeAll(async () => {
   const port = (backchannel.address() as AddressInfo).port;
   web = await registerClient(h.app, h.running.issuer, { backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel` });
   mobile = await registerClient(h.app, h.running.issuer, { sessionType: 'mobile', redirectUri: 'http://127.0.0.1/callback' });
-  orgId = (await h.api('POST', '/organizations', { name: 'Sessions' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'sessions.example' });
-  h.dns.txt.set('_gatehouse-challenge.sessions.example', [[claim.body.verification.value]]);
-  await h.api('POST', `/organizations/${orgId}/domains/sessions.example/verify`);
+  orgId = await organizationWithDomain(h, 'Sessions', 'sessions.example');
 });
 afterAll(async () => {
   await h.stop();
@@ -122,7 +120,7 @@ describe('session lifetimes from the policy', () => {
       const refreshed = await client.refreshTokenGrant(web.config, tokens.refresh_token!);
       near(await refreshTokenLife(web, refreshed.refresh_token!), 24 * H);
     } finally {
-      await h.api('POST', `/organizations/${orgId}/domains/sessions.example/verify`);
+      await verifyDomain(h, orgId, 'sessions.example');
     }
   });
 });

@@ -5,6 +5,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn, type Page } from '../helpers/browser.js';
 import { registerClient, RP, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { forgotPasswordLink, pageOf, resetThroughLink } from '../helpers/password-flows.js';
+import { organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
 const PASSWORD = 'Second-Step-1';
 let h: AdminHarness;
@@ -16,11 +17,8 @@ const secretOf = new Map<string, string>();
 beforeAll(async () => {
   h = await startAdminHarness({ PASSWORD_RESET_LIMIT_PER_HOUR: '100' });
   web = await registerClient(h.app, h.running.issuer);
-  orgId = (await h.api('POST', '/organizations', { name: 'Secure Co' })).body.id;
-  const claim = await h.api('POST', `/organizations/${orgId}/domains`, { domain: 'secure.example' });
-  h.dns.txt.set('_gatehouse-challenge.secure.example', [[claim.body.verification.value]]);
-  await h.api('POST', `/organizations/${orgId}/domains/secure.example/verify`);
-  await h.api('PUT', `/organizations/${orgId}/security-policy`, { policy: { authentication: { enforce2fa: true }, password: { minAgeHours: 0 } } });
+  orgId = await organizationWithDomain(h, 'Secure Co', 'secure.example');
+  await putPolicy(h, orgId, { authentication: { enforce2fa: true }, password: { minAgeHours: 0 } });
 });
 afterAll(() => h.stop());
 
