@@ -74,7 +74,7 @@ describe('other fields', () => {
     const cidrs = (list: unknown) => ({ login: { ipWhitelist: { enabled: true, cidrs: list } } });
     expect(errorsOf(cidrs(['10.0.0.0/8', '2001:db8::/32', '192.0.2.1']))).toEqual([]);
     expect(errorsOf(cidrs(['10.0.0.0/8', 'nope']))).toEqual([
-      { field: 'login.ipWhitelist.cidrs.1', message: 'must be an IPv4/IPv6 address or CIDR block' },
+      { field: 'login.ipWhitelist.cidrs.1', message: 'must be an IPv4 address in dotted-quad form (four decimal numbers 0-255, no leading zeros) or an IPv6 address' },
     ]);
     expect(errorsOf(cidrs(Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`)))).toEqual([]);
     expect(errorsOf(cidrs(Array.from({ length: 501 }, (_, i) => `10.0.${i >> 8}.${i & 255}`))).map((e) => e.field)).toEqual(['login.ipWhitelist.cidrs']);
@@ -134,7 +134,7 @@ describe('field errors', () => {
     expect(toFieldErrors(parsed.error!)).toEqual([
       { field: 'password.a', message: 'is not a policy field' },
       { field: 'password.b', message: 'is not a policy field' },
-      { field: 'login.ipWhitelist.cidrs.0', message: 'must be an IPv4/IPv6 address or CIDR block' },
+      { field: 'login.ipWhitelist.cidrs.0', message: 'must be an IPv4 address in dotted-quad form (four decimal numbers 0-255, no leading zeros) or an IPv6 address' },
     ]);
   });
 

@@ -25,46 +25,48 @@ afterAll(async () => (await services.close(), await backend.cleanup()));
 
 const account = async (email = `l${++n}@lockout.example`) => services.accounts.create({ email, password: PASSWORD });
 const row = async (id: string) => (await store.findById(id))!;
+/** One attempt at `now` whose lock, if it locks, lasts until `until` (the counting rule's window). */
+const take = (id: string, threshold: number, now: number, until: number) => store.takeAttempt(id, { threshold, now, windowSeconds: until - now });
 
 describe('AccountStore: attempts', () => {
   it('counts up to the threshold, locks on the attempt that reaches it, then gives no more', async () => {
     const { id } = await account();
     const now = 1_000_000;
     for (let i = 1; i <= 4; i++) {
-      expect(await store.takeAttempt(id, 5, now, now + 900)).toBe(true);
+      expect(await take(id, 5, now, now + 900)).toBe(true);
       expect(await row(id)).toMatchObject({ failedAttempts: i, lockedUntil: null });
     }
-    expect(await store.takeAttempt(id, 5, now, now + 900)).toBe(true);
+    expect(await take(id, 5, now, now + 900)).toBe(true);
     expect(await row(id)).toMatchObject({ failedAttempts: 5, lockedUntil: now + 900 });
-    expect(await store.takeAttempt(id, 5, now + 1, now + 901)).toBe(false);
-    expect(await store.takeAttempt(id, 5, now + 899, now + 1799)).toBe(false); // a second before the end
+    expect(await take(id, 5, now + 1, now + 901)).toBe(false);
+    expect(await take(id, 5, now + 899, now + 1799)).toBe(false); // a second before the end
     expect(await row(id)).toMatchObject({ failedAttempts: 5, lockedUntil: now + 900 });
   });
 
   it('an expired lock starts the count afresh at one, from the moment it ends', async () => {
     const { id } = await account();
     const now = 2_000_000;
-    for (let i = 0; i < 5; i++) await store.takeAttempt(id, 5, now, now + 900);
-    expect(await store.takeAttempt(id, 5, now + 900, now + 1800)).toBe(true); // ends at now + 900 exactly
+    for (let i = 0; i < 5; i++) await take(id, 5, now, now + 900);
+    expect(await take(id, 5, now + 900, now + 1800)).toBe(true); // ends at now + 900 exactly
     expect(await row(id)).toMatchObject({ failedAttempts: 1, lockedUntil: null });
-    for (let i = 2; i <= 4; i++) expect(await store.takeAttempt(id, 5, now + 900, now + 1800)).toBe(true);
+    for (let i = 2; i <= 4; i++) expect(await take(id, 5, now + 900, now + 1800)).toBe(true);
     expect(await row(id)).toMatchObject({ failedAttempts: 4, lockedUntil: null });
   });
 
   it('honours the threshold it is given', async () => {
     const { id } = await account();
-    for (let i = 0; i < 3; i++) expect(await store.takeAttempt(id, 3, 10, 20)).toBe(true);
+    for (let i = 0; i < 3; i++) expect(await take(id, 3, 10, 20)).toBe(true);
     expect(await row(id)).toMatchObject({ failedAttempts: 3, lockedUntil: 20 });
-    expect(await store.takeAttempt(id, 3, 11, 21)).toBe(false);
+    expect(await take(id, 3, 11, 21)).toBe(false);
   });
 
   it('gives nothing for an unknown account', async () => {
-    expect(await store.takeAttempt('no-such-account', 5, 10, 20)).toBe(false);
+    expect(await take('no-such-account', 5, 10, 20)).toBe(false);
   });
 
   it('refunds one attempt (lifting a lock), never below zero; clears all', async () => {
     const { id } = await account();
-    for (let i = 0; i < 5; i++) await store.takeAttempt(id, 5, 10, 20);
+    for (let i = 0; i < 5; i++) await take(id, 5, 10, 20);
     await store.refundAttempt(id);
     expect(await row(id)).toMatchObject({ failedAttempts: 4, lockedUntil: null });
     await store.clearAttempts(id);
@@ -72,8 +74,8 @@ describe('AccountStore: attempts', () => {
     await store.refundAttempt(id);
     expect((await row(id)).failedAttempts).toBe(0);
     const other = await account();
-    await store.takeAttempt(other.id, 5, 10, 20);
-    await store.takeAttempt(id, 5, 10, 20);
+    await take(other.id, 5, 10, 20);
+    await take(id, 5, 10, 20);
     await store.clearAttempts(id);
     await store.refundAttempt(id);
     expect((await row(other.id)).failedAttempts).toBe(1); // only the account named
@@ -133,7 +135,7 @@ describe('single-use reset tokens', () => {
     const a = await account();
     const b = await account();
     await tokens.insert('t-once', a.id, 100, 200);
-    expect(await tokens.find('t-once')).toEqual({ tokenHash: 't-once', accountId: a.id, expiresAt: 200, usedAt: null });
+    expect(await tokens.find('t-once')).toEqual({ tokenHash: 't-once', accountId: a.id, expiresAt: 200, usedAt: null, purpose: 'reset' });
     expect(await tokens.use('t-once', 199)).toBe(true);
     expect(await tokens.use('t-once', 199)).toBe(false);
     expect((await tokens.find('t-once'))!.usedAt).toBe(199);
