@@ -1,37 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
-import type { LinkPurpose, ResetTokenStore } from '../stores/sql/reset-tokens.js';
+import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import type { AccountService, NewAccount } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { MailService } from './mail.js';
-import type { ChangeResult, PasswordChangeService } from './password-changes.js';
+import type { PasswordChangeService } from './password-changes.js';
 import type { PolicyService } from './policies.js';
+import { completeLink, inspectLink, linkDigest, type LinkCompletion } from './mailed-links.js';
 
-/** Mailed links are stored only as this digest; the token itself exists only in the mail. */
-export const linkDigest = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-/**
- * The holder of a mailed link followed it to the end: the user controls the mailbox. Recorded once
- * (the first proof's time is kept), with an audit event.
- */
-export async function recordMailboxProof(
-  deps: { accounts: AccountStore; audit: AuditService; policies: PolicyService },
-  account: AccountRecord,
-  via: LinkPurpose,
-  request: RequestInfo,
-): Promise<void> {
-  if (!(await deps.accounts.markEmailVerified(account.id, nowSeconds()))) return;
-  await deps.audit.record('user.email_verified', {
-    actor: { type: 'user', id: account.id },
-    organizationId: await deps.policies.organizationOf(account),
-    target: { type: 'user', id: account.id },
-    request,
-    data: { via },
-  });
-}
-
-export type InvitationCompletion = ChangeResult | { ok: false; invalidLink: true };
+export type InvitationCompletion = LinkCompletion;
 
 /**
  * Users created by an admin without a password. The account exists at once but has no usable
@@ -93,26 +71,12 @@ export class InvitationService {
   }
 
   /** The account an invitation link is for, while the link is unused and unexpired and the account active. */
-  async inspect(token: string): Promise<AccountRecord | undefined> {
-    const record = token ? await this.deps.tokens.find(linkDigest(token), 'invitation') : undefined;
-    if (!record || record.usedAt !== null || record.expiresAt <= nowSeconds()) return undefined;
-    const account = await this.deps.accounts.findById(record.accountId);
-    return account?.status === 'active' ? account : undefined;
+  inspect(token: string): Promise<AccountRecord | undefined> {
+    return inspectLink(this.deps, 'invitation', token);
   }
 
-  /**
-   * Sets the first password. The policy is checked first (the same checker as every other place a
-   * password is set), so a refused password leaves the link usable; then the link is used up with one
-   * conditional update, so of two simultaneous submissions exactly one succeeds.
-   */
-  async accept(token: string, newPassword: string, request: RequestInfo): Promise<InvitationCompletion> {
-    const account = await this.inspect(token);
-    if (!account) return { ok: false, invalidLink: true };
-    const preview = await this.deps.changes.check(account, newPassword);
-    if (!preview.ok) return preview;
-    if (!(await this.deps.tokens.use(linkDigest(token), nowSeconds(), 'invitation'))) return { ok: false, invalidLink: true };
-    const result = await this.deps.changes.change({ account, newPassword, kind: 'invitation', actor: { type: 'user', id: account.id }, request });
-    if (result.ok) await recordMailboxProof(this.deps, account, 'invitation', request);
-    return result;
+  /** Sets the first password (see completeLink): a refused one leaves the link usable; the email is verified. */
+  accept(token: string, newPassword: string, request: RequestInfo): Promise<InvitationCompletion> {
+    return completeLink(this.deps, 'invitation', token, newPassword, request);
   }
 }

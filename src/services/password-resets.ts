@@ -1,18 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import { normalizeEmail } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { MailService } from './mail.js';
-import type { ChangeResult, PasswordChangeService } from './password-changes.js';
+import type { PasswordChangeService } from './password-changes.js';
 import type { Throttle } from './rate-limit.js';
 import type { PolicyService } from './policies.js';
-import { recordMailboxProof } from './invitations.js';
+import { completeLink, inspectLink, linkDigest, type LinkCompletion } from './mailed-links.js';
 
-const digest = (token: string) => createHash('sha256').update(token).digest('hex');
-
-export type ResetCompletion = ChangeResult | { ok: false; invalidLink: true };
+export type ResetCompletion = LinkCompletion;
 
 /**
  * Forgot-password and admin-sent reset links: single use, expiring, stored only as a digest. A
@@ -58,7 +56,7 @@ export class PasswordResetService {
   private async issue(account: AccountRecord, actor: Actor, request: RequestInfo, via: 'forgot' | 'admin', requireChange = false) {
     const token = randomBytes(32).toString('base64url');
     const now = nowSeconds();
-    await this.deps.tokens.insert(digest(token), account.id, now, now + this.deps.ttlMinutes * 60);
+    await this.deps.tokens.insert(linkDigest(token), account.id, now, now + this.deps.ttlMinutes * 60);
     await this.deps.audit.record('password.reset_requested', {
       actor,
       organizationId: await this.deps.policies.organizationOf(account),
@@ -81,27 +79,13 @@ export class PasswordResetService {
     });
   }
 
-  /** The account a link is for, while it is unused and unexpired. */
-  async inspect(token: string): Promise<AccountRecord | undefined> {
-    const record = token ? await this.deps.tokens.find(digest(token), 'reset') : undefined;
-    if (!record || record.usedAt !== null || record.expiresAt <= nowSeconds()) return undefined;
-    const account = await this.deps.accounts.findById(record.accountId);
-    return account?.status === 'active' ? account : undefined;
+  /** The account a reset link is for, while it is unused and unexpired and the account active. */
+  inspect(token: string): Promise<AccountRecord | undefined> {
+    return inspectLink(this.deps, 'reset', token);
   }
 
-  /**
-   * Sets the new password. The rules are checked first, so a refused password leaves the link usable;
-   * then the link is used up atomically, so two submissions cannot both succeed. A completed reset
-   * proves control of the mailbox the link went to: the email counts as verified from then on.
-   */
-  async complete(token: string, newPassword: string, request: RequestInfo): Promise<ResetCompletion> {
-    const account = await this.inspect(token);
-    if (!account) return { ok: false, invalidLink: true };
-    const preview = await this.deps.changes.check(account, newPassword);
-    if (!preview.ok) return preview;
-    if (!(await this.deps.tokens.use(digest(token), nowSeconds(), 'reset'))) return { ok: false, invalidLink: true };
-    const result = await this.deps.changes.change({ account, newPassword, kind: 'reset', actor: { type: 'user', id: account.id }, request });
-    if (result.ok) await recordMailboxProof(this.deps, account, 'reset', request);
-    return result;
+  /** Sets the new password (see completeLink): a refused one leaves the link usable; a completed reset verifies the email. */
+  complete(token: string, newPassword: string, request: RequestInfo): Promise<ResetCompletion> {
+    return completeLink(this.deps, 'reset', token, newPassword, request);
   }
 }

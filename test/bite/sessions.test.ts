@@ -14,6 +14,7 @@ import { Browser } from '../helpers/browser.js';
 import { authorizationUrl, registerClient, RP, signIn, type TestClient } from '../helpers/oidc.js';
 import { submitNewPassword } from '../helpers/password-flows.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
+import { clock } from '../helpers/clock.js';
 
 const PASSWORD = 'Bite-Session-1';
 const H = 3600;
@@ -43,19 +44,6 @@ async function user() {
   return email;
 }
 
-/** Fakes Date only, running on from the real time; `advance` jumps it forward. */
-function fakeClock() {
-  jest.useFakeTimers({
-    advanceTimers: true,
-    doNotFake: [
-      'hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
-      'setTimeout', 'clearTimeout',
-    ],
-  });
-  return { advance: (seconds: number) => jest.setSystemTime(Date.now() + seconds * 1000) };
-}
-
 /** Seconds from now until the refresh token expires, as introspection reports it. */
 async function refreshTokenLife(c: TestClient, refreshToken: string) {
   const info = await client.tokenIntrospection(c.config, refreshToken);
@@ -69,7 +57,7 @@ describe('web session lifetime', () => {
   it('counts from the sign-in: a refresh an hour later gets a token with one hour left, and none after two', async () => {
     await putPolicy(h, orgId, { session: { webTimeoutHours: 2 } });
     const email = await user();
-    const clock = fakeClock();
+    clock.install();
     const browser = new Browser();
     const { tokens } = await signIn(browser, web, email, PASSWORD);
     near(await refreshTokenLife(web, tokens.refresh_token!), 2 * H);
@@ -93,7 +81,7 @@ describe('web session lifetime', () => {
   it('mobile: mobileExpiryHours from the sign-in, however often it refreshes', async () => {
     await putPolicy(h, orgId, { session: { mobileExpiryHours: 3 } });
     const email = await user();
-    const clock = fakeClock();
+    clock.install();
     const { tokens } = await signIn(new Browser(), mobile, email, PASSWORD, { redirect_uri: 'http://127.0.0.1:8999/callback' });
     let refreshToken = tokens.refresh_token!;
     for (let hour = 1; hour <= 2; hour++) {

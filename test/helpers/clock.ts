@@ -19,6 +19,10 @@ export const clock = {
   advance(seconds: number): void {
     jest.setSystemTime(Date.now() + seconds * 1000);
   },
+  /** Sets the clock to an epoch second (it runs on from there). */
+  set(epochSeconds: number): void {
+    jest.setSystemTime(epochSeconds * 1000);
+  },
   uninstall(): void {
     jest.useRealTimers();
   },
