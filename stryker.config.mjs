@@ -40,6 +40,9 @@ const tokens = {
     'src/services/accounts.ts',
     // takeAttempt, refundAttempt and clearAttempts (and what lies between them) of the account store.
     methodRange('src/stores/sql/accounts.ts', 'takeAttempt', 'clearAttempts'),
+    // The one counting rule, for accounts and for addresses without one.
+    'src/stores/sql/attempt-counting.ts',
+    'src/stores/sql/attempt-counters.ts',
     'src/stores/sql/oidc-store.ts',
     'src/stores/redis/oidc-store.ts',
     'src/stores/sql/reset-tokens.ts',
@@ -49,6 +52,7 @@ const tokens = {
     '<rootDir>/test/stores/**/*.test.ts',
     '<rootDir>/test/services/accounts.test.ts',
     '<rootDir>/test/services/lockout-and-single-use.test.ts',
+    '<rootDir>/test/services/attempt-counting.test.ts',
     // The end-to-end sign-in tests kill more, at minutes per mutant: MUTATION_E2E=1 adds them.
     ...(process.env.MUTATION_E2E
       ? [
