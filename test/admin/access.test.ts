@@ -83,8 +83,10 @@ describe('admin API access', () => {
     expect((await h.api('GET', `/organizations/${orgs.a}`, undefined, token)).status).toBe(200);
     await h.api('POST', `/users/${u.body.id}/disable`);
     expect((await h.api('GET', `/organizations/${orgs.a}`, undefined, token)).status).toBe(401);
+    // Disabling revoked the user's grants: enabling them again does not bring the old token back; a new sign-in works.
     await h.api('POST', `/users/${u.body.id}/enable`);
-    expect((await h.api('GET', `/organizations/${orgs.a}`, undefined, token)).status).toBe(200);
+    expect((await h.api('GET', `/organizations/${orgs.a}`, undefined, token)).status).toBe(401);
+    expect((await h.api('GET', `/organizations/${orgs.a}`, undefined, await h.userToken('temp@a.example', PASSWORD))).status).toBe(200);
 
     const platform = await client.discovery(new URL(h.running.issuer), 'platform-admin', 'bootstrap-secret-0123456789abcdef0123456789', undefined, {
       execute: [client.allowInsecureRequests],
