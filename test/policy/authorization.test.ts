@@ -141,6 +141,10 @@ describe('authorize: memberships of A', () => {
     ['remove a missing account', remove(null), [404, 404, 404, 403, 403, 403]],
     ['remove one of two owners', remove(T.aOwner, 2), ['ok', 'ok', 403, 403, 403, 403]],
     ['remove the last owner', remove(T.aOwner, 1), [409, 409, 403, 403, 403, 403]],
+    // The last-owner rule looks only at an owner of this organization (mutation testing found these untested).
+    ['promote a member while A has one owner', set(T.aMember, 'admin', 1), ['ok', 'ok', 'ok', 403, 403, 403]],
+    ['remove a member while A has one owner', remove(T.aMember, 1), ['ok', 'ok', 'ok', 403, 403, 403]],
+    ["bring in another organization's last owner as a member", set(acct(null, 'B', 'owner', true), 'member', 1), ['ok', 404, 404, 403, 403, 403]],
   ];
   it.each(table.flatMap(([label, request, row]) => PRINCIPALS.map((p, i) => [label, p, row[i]!, request] as const)))(
     '%s, by %s → %s',
@@ -162,5 +166,10 @@ describe('authorize: refusals explain themselves', () => {
       reason: expect.stringContaining('last owner'),
     });
     expect(authorize(P.adminA, { action: 'user.read', account: T.bDomain })).toEqual({ outcome: 'not-found', what: 'user' });
+    expect(authorize(P.adminA, { action: 'user.create', organizationId: null, governedBy: 'A' })).toEqual({
+      outcome: 'forbidden',
+      reason: expect.stringContaining('set organizationId'),
+    });
+    expect(authorize(P.adminA, { action: 'member.remove', organizationId: 'A', account: T.bDomainInA, owners: 2 })).toEqual({ outcome: 'not-found', what: 'member' });
   });
 });
