@@ -75,6 +75,13 @@ describe('one counting rule for accounts and unknown addresses', () => {
     );
   });
 
+  it('each address without an account has a counter of its own', async () => {
+    const [a, b] = [await subjects(), await subjects()];
+    for (let i = 0; i < THRESHOLD; i++) expect(await a.unknown(T0)).toBe(true);
+    expect(await a.unknown(T0)).toBe(false);
+    expect(await b.unknown(T0)).toBe(true);
+  });
+
   it('is atomic for both: of 20 simultaneous attempts exactly 5 are taken', async () => {
     const s = await subjects();
     for (const take of [s.known, s.unknown]) {

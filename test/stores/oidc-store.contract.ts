@@ -42,6 +42,17 @@ export function oidcStoreContract(name: string, open: () => Promise<{ store: Oid
       expect(await store.find('AuthorizationCode', 'never-stored')).toBeUndefined();
     });
 
+    it('consumes only the payload named; a saved consumed payload stays consumed', async () => {
+      await store.upsert('AuthorizationCode', 'c-one', { grantId: 'g3' }, 60);
+      await store.upsert('AuthorizationCode', 'c-other', { grantId: 'g3' }, 60);
+      expect(await store.consume('AuthorizationCode', 'c-one')).toBe(true);
+      expect((await store.find('AuthorizationCode', 'c-other'))?.consumed).toBeUndefined();
+      expect(await store.consume('AuthorizationCode', 'c-other')).toBe(true);
+      await store.upsert('RefreshToken', 'r-used', { grantId: 'g3', consumed: 1234 }, 60);
+      expect((await store.find('RefreshToken', 'r-used'))?.consumed).toBe(1234);
+      expect(await store.consume('RefreshToken', 'r-used')).toBe(false);
+    });
+
     it('lets exactly one of N simultaneous consumes win, round after round', async () => {
       const N = 12;
       for (let round = 0; round < 5; round++) {
