@@ -137,7 +137,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
   provider.use(inputGuard());
   provider.use(policyUnavailable);
-  provider.use(concurrentWebSessionGuard(provider, services, logger));
+  provider.use(concurrentWebSessionGuard(provider, services));
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {
       ctx.type = 'text/css';

@@ -1,7 +1,6 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from 'pino';
 import type { Services } from '../services/index.js';
 import { sessionTypeOf, type GatehouseAccount } from './index.js';
 
@@ -19,7 +18,7 @@ interface BackchannelClient {
  * has answered the authorization request or the resume, when an authorization code was issued and the
  * session (with its new id after a sign-in) is saved.
  */
-export function concurrentWebSessionGuard(provider: Provider, services: Services, logger: Logger) {
+export function concurrentWebSessionGuard(provider: Provider, services: Services) {
   return async (koa: Context, next: Next) => {
     await next();
     const ctx = koa as unknown as KoaContextWithOIDC;
