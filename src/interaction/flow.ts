@@ -1,13 +1,15 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OidcStore } from '../stores/oidc-store.js';
+import type { Established, StepName } from './sequence.js';
+
+export type { StepName } from './sequence.js';
 
 /**
- * The state of one sign-in, keyed by the oidc-provider interaction uid. A sign-in is a sequence of
- * explicit steps; each POST is accepted only for the step the flow is in. Stored beside the
+ * The state of one sign-in, keyed by the oidc-provider interaction uid. What the sign-in has
+ * established (`established`) changes only through sequence.ts's `record`; `step` is the page that
+ * sequence.ts's `nextStep` chose last, and each POST is accepted only for it. Stored beside the
  * provider's artifacts, so any node can serve any step.
  */
-export type StepName = 'password' | 'totp' | 'enroll-totp' | 'recovery-codes' | 'change-password' | 'expiry-warning' | 'consent';
-
 export interface SignInFlow {
   uid: string;
   step: StepName;
@@ -15,14 +17,9 @@ export interface SignInFlow {
   csrf: string;
   /** Set once the first factor has succeeded. */
   accountId?: string;
-  /** Why the flow asks for a new password: it expired, an admin required it, or it expires soon (optional). */
-  passwordReason?: 'expired' | 'required' | 'expiring';
-  /** When the password expires (epoch seconds), for the warning step. */
-  passwordExpiresAt?: number;
+  established: Established;
   /** The TOTP seed being enrolled, sealed (SecretBox), until the user confirms a code. */
   pendingTotp?: string;
-  /** Set once the second factor passed (or was not needed). */
-  secondFactorDone?: boolean;
 }
 
 const MODEL = 'SignInFlow';
@@ -34,11 +31,13 @@ export class FlowStore {
   ) {}
 
   async load(uid: string): Promise<SignInFlow | undefined> {
-    return (await this.store.find(MODEL, uid)) as SignInFlow | undefined;
+    const flow = (await this.store.find(MODEL, uid)) as SignInFlow | undefined;
+    // A flow saved before `established` existed (a sign-in in progress across an upgrade) starts over.
+    return flow && flow.established ? flow : undefined;
   }
 
   async start(uid: string, step: StepName): Promise<SignInFlow> {
-    const flow: SignInFlow = { uid, step, csrf: randomBytes(32).toString('base64url') };
+    const flow: SignInFlow = { uid, step, csrf: randomBytes(32).toString('base64url'), established: {} };
     await this.save(flow);
     return flow;
   }

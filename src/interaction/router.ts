@@ -7,20 +7,19 @@ import type { Logger } from 'pino';
 import { passwordExpiresAt } from '../policy/password-rules.js';
 import { normalizeEmail } from '../services/accounts.js';
 import type { Services } from '../services/index.js';
-import { secondFactorRequired } from '../policy/second-factor.js';
 import type { EffectivePolicy } from '../policy/effective-policy.js';
-import type { AccountRecord } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
 import { requestInfo } from '../http/request-info.js';
 import { whitelistAllows } from '../policy/ip.js';
 import { csrfMatches, type FlowStore, type SignInFlow, type StepName } from './flow.js';
+import { amrOf, nextStep, record } from './sequence.js';
 import { ChangePasswordStep } from './steps/change-password.js';
 import { ConsentStep } from './steps/consent.js';
 import { ExpiryWarningStep } from './steps/expiry-warning.js';
 import { NETWORK_NOT_ALLOWED, PasswordStep } from './steps/password.js';
-import { TotpStep } from './steps/totp.js';
-import { EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
-import type { SignInFailure, Step, StepContext } from './steps/step.js';
+import { RecoveryCodeStep, TotpStep } from './steps/second-factor.js';
+import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
+import type { Known, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
 import { render } from './views.js';
 
 export interface InteractionDeps {
@@ -33,25 +32,24 @@ export interface InteractionDeps {
   expiryWarningDays: number;
 }
 
-interface Known {
-  account: AccountRecord;
-  effective: EffectivePolicy;
-}
-
 const EXPIRED =
   'This sign-in has expired or was started in another browser. Go back to the application and sign in again.';
 
 /**
  * The sign-in pages. GET /interaction/:uid shows the flow's current step; POST /interaction/:uid/:step
  * submits it. Every POST is checked against the flow's step and CSRF token before the step sees it.
- * The flow: password → (change-password | expiry-warning)? → signed in → consent (third-party clients).
+ * A step reports an event; sequence.ts records it and names the next step (or the end of the sign-in).
+ * The account, its policy and its factors are loaded once per request and handed along (`Known`).
  */
 export function interactionRouter(deps: InteractionDeps): Router {
   const { provider, flows, services } = deps;
   const consent = new ConsentStep(provider, services.accounts);
   const steps: Record<StepName, Step> = {
     password: new PasswordStep(services),
+    passkey: new TotpStep(services), // replaced by the passkey step
     totp: new TotpStep(services),
+    'recovery-code': new RecoveryCodeStep(services),
+    enroll: new EnrollStep(),
     'enroll-totp': new EnrollTotpStep(services),
     'recovery-codes': new RecoveryCodesStep(),
     'change-password': new ChangePasswordStep(services),
@@ -79,8 +77,30 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
     const flow = (await flows.load(interaction.uid)) ?? (await flows.start(interaction.uid, first));
     const client = await services.clients.find(interaction.params.client_id as string);
-    const s: StepContext = { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies) };
+    const accountId = flow.accountId ?? interaction.session?.accountId;
+    const known = accountId ? await knownFor(accountId) : undefined;
+    const s: StepContext = { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies), known };
     return (await outsideWhitelist(s)) ? undefined : s;
+  }
+
+  /** The account, its governing policy and its factors, read fresh (once per request). */
+  async function knownFor(accountId: string): Promise<Known | undefined> {
+    const account = await services.accounts.findById(accountId);
+    if (!account) return undefined;
+    const [effective, factors] = await Promise.all([services.policies.effectiveFor(account), services.twoFactor.enrolled(account.id)]);
+    return {
+      account,
+      effective,
+      factors,
+      facts: {
+        factors,
+        enforce2fa: effective.policy.authentication.enforce2fa,
+        mustChangePassword: account.mustChangePassword,
+        passwordExpiresAt: passwordExpiresAt(effective.policy.password, account.passwordChangedAt),
+        now: nowSeconds(),
+        warningDays: deps.expiryWarningDays,
+      },
+    };
   }
 
   /**
@@ -90,10 +110,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
    * checks the address itself, for the account of the email typed.
    */
   async function outsideWhitelist(s: StepContext): Promise<boolean> {
-    const accountId = s.flow.step === 'password' ? undefined : (s.flow.accountId ?? s.interaction.session?.accountId);
-    const account = accountId ? await services.accounts.findById(accountId) : undefined;
-    if (!account) return false;
-    const governing = await services.policies.effectiveFor(account);
+    if (s.flow.step === 'password' || !s.known) return false;
+    const { account, effective: governing } = s.known;
     if (whitelistAllows(governing.policy.login.ipWhitelist, s.request.ip)) return false;
     await auditSignIn(s, 'failed', account.email, { accountId: account.id, reason: 'ip-not-allowed', governing });
     await render(s.ctx, 'error', { message: NETWORK_NOT_ALLOWED, code: null }, 403);
@@ -131,49 +149,34 @@ export function interactionRouter(deps: InteractionDeps): Router {
     s.ctx.status = 303;
   }
 
-  async function goTo(s: StepContext, flow: SignInFlow) {
-    await flows.save(flow);
+  /**
+   * Records a step's event, asks the sequence for the next step, and shows it (after a redirect, or in
+   * this answer when the outcome hands data to show once) or ends the login.
+   */
+  async function advance(s: StepContext, outcome: Extract<StepOutcome, { kind: 'event' }>) {
+    let known = s.known;
+    if (outcome.accountId) known = await knownFor(outcome.accountId);
+    // An enrollment changed the account's factors: read them again.
+    else if (outcome.event.type === 'enrolled' && known) known = await knownFor(known.account.id);
+    if (!known) throw new Error('a sign-in event without an account');
+    const established = record(s.flow.established, outcome.event);
+    const next = nextStep(established, known.facts);
+    const flow: SignInFlow = { ...s.flow, accountId: known.account.id, established };
+    if (next.step === 'done') return signedIn({ ...s, flow, known });
+    const moved: StepContext = { ...s, known, flow: { ...flow, step: next.step } };
+    const step = steps[next.step];
+    moved.flow = step.enter ? await step.enter(moved, moved.flow) : moved.flow;
+    await flows.save(moved.flow);
+    if (outcome.show) return step.render(moved, { status: 200, errors: [], data: outcome.show });
     s.ctx.redirect(`/interaction/${flow.uid}`);
     s.ctx.status = 303;
   }
 
-  /** The signed-in account and the policy that governs it, read once per step and handed along. */
-  async function known(accountId: string): Promise<Known> {
-    const account = await services.accounts.get(accountId);
-    return { account, effective: await services.policies.effectiveFor(account) };
-  }
-
-  async function signedIn(s: StepContext, k?: Known) {
-    const { account, effective } = k ?? (await known(s.flow.accountId!));
+  async function signedIn(s: StepContext & { known: Known }) {
+    const { account, effective } = s.known;
     await auditSignIn(s, 'succeeded', account.email, { accountId: account.id, governing: effective });
-    const amr = s.flow.secondFactorDone && account.totpEnabledAt !== null ? ['pwd', 'otp', 'mfa'] : ['pwd'];
     // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
-    await finish(s, { login: { accountId: account.id, amr, remember: !effective.policy.session.expireCookieOnBrowserClose } });
-  }
-
-  /** After the password: the second factor (or its enrollment) when needed, before anything else. */
-  async function afterPassword(s: StepContext, accountId: string) {
-    const k = await known(accountId);
-    const flow: SignInFlow = { ...s.flow, accountId };
-    if (!secondFactorRequired(k.account, k.effective.policy)) return afterSecondFactor({ ...s, flow }, k);
-    if (k.account.totpEnabledAt !== null) return goTo(s, { ...flow, step: 'totp' });
-    const enrollment = await services.twoFactor.startEnrollment(k.account);
-    return goTo(s, { ...flow, step: 'enroll-totp', pendingTotp: enrollment.sealed });
-  }
-
-  /** After both factors: a forced password change, an expiry warning, or done. */
-  async function afterSecondFactor(s: StepContext, k?: Known) {
-    const { account, effective } = k ?? (await known(s.flow.accountId!));
-    const expiresAt = passwordExpiresAt(effective.policy.password, account.passwordChangedAt);
-    const now = nowSeconds();
-    const flow: SignInFlow = { ...s.flow, secondFactorDone: true };
-    if (account.mustChangePassword || (expiresAt !== null && expiresAt <= now)) {
-      await goTo(s, { ...flow, step: 'change-password', passwordReason: account.mustChangePassword ? 'required' : 'expired' });
-    } else if (expiresAt !== null && expiresAt - deps.expiryWarningDays * 86400 <= now) {
-      await goTo(s, { ...flow, step: 'expiry-warning', passwordExpiresAt: expiresAt });
-    } else {
-      await signedIn({ ...s, flow }, { account, effective });
-    }
+    await finish(s, { login: { accountId: account.id, amr: amrOf(s.flow.established), remember: !effective.policy.session.expireCookieOnBrowserClose } });
   }
 
   router.get('/:uid', async (ctx) => {
@@ -207,24 +210,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const outcome = await step.submit(s, form);
     switch (outcome.kind) {
       case 'again':
-        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', { reason: outcome.failure });
+        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', { reason: outcome.failure, accountId: outcome.accountId });
         await step.render(s, outcome);
         return;
-      case 'authenticated':
-        await afterPassword(s, outcome.accountId);
-        return;
-      case 'next':
-        await goTo(s, outcome.flow);
-        return;
-      case 'second-factor-passed':
-        await afterSecondFactor(s);
-        return;
-      case 'page':
-        await flows.save(outcome.flow);
-        await render(ctx, outcome.view, outcome.data);
-        return;
-      case 'signed-in':
-        await signedIn(s);
+      case 'event':
+        await advance(s, outcome);
         return;
       case 'finish':
         await finish(s, outcome.result);

@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
+import type { EnrolledFactors } from '../stores/factors.js';
 import type { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { nowSeconds } from '../stores/db.js';
 import type { AccountService } from './accounts.js';
@@ -66,6 +67,12 @@ export class TwoFactorService {
       issuerName: string;
     },
   ) {}
+
+  /** Which factors the account has (the factors table replaces the account columns). */
+  async enrolled(accountId: string): Promise<EnrolledFactors> {
+    const account = await this.deps.accounts.findById(accountId);
+    return { totp: account?.totpEnabledAt != null, passkeys: 0 };
+  }
 
   async startEnrollment(account: AccountRecord): Promise<Enrollment> {
     const pending: PendingEnrollment = { seed: generateSecret(), generation: await this.deps.accounts.totpGeneration(account.id) };

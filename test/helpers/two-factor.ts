@@ -11,7 +11,18 @@ export async function afterPassword(browser: Browser, web: TestClient, email: st
   const started = await startSignIn(browser, web);
   const res = await browser.submit(started.loginPage, 'form[action$="/password"]', { email, password });
   if (res.status !== 303) throw new Error(`password step answered ${res.status}`);
-  return { ...(await land(browser, res, started.loginPage.url)), started };
+  return { ...(await chooseAuthenticatorApp(browser, await land(browser, res, started.loginPage.url))), started };
+}
+
+/**
+ * On the enrollment choice ("Add a passkey" / "Use an authenticator app"), picks the app, as a user
+ * without a passkey does; any other landing is returned as it is.
+ */
+export async function chooseAuthenticatorApp(browser: Browser, landing: Landing): Promise<Landing> {
+  if (stepOf(landing) !== 'enroll') return landing;
+  const res = await browser.submit(landing.page!, 'form[action$="/enroll"]:not([data-passkey])', { choose: 'totp' });
+  if (res.status !== 303) throw new Error(`enrollment choice answered ${res.status}`);
+  return land(browser, res, landing.page!.url);
 }
 
 /** Follows a 303 from a sign-in step to the next page, stopping at the client's callback. */

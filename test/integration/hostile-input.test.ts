@@ -13,6 +13,7 @@ import { adminRoutes } from '../../src/admin/routes/index.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, type Page } from '../helpers/browser.js';
 import { registerClient, startSignIn, submitPassword, type TestClient } from '../helpers/oidc.js';
+import { chooseAuthenticatorApp, land } from '../helpers/two-factor.js';
 import { adminResetLink } from '../helpers/password-flows.js';
 
 jest.setTimeout(120_000);
@@ -279,7 +280,7 @@ describe('hostile text at every form field', () => {
     const s1 = await startSignIn(b1, web);
     const r1 = await b1.submit(s1.loginPage, 'form[action$="/password"]', { email: enrolling, password: PASSWORD });
     expect(r1.status).toBe(303);
-    const enrollPage = await b1.page(new URL(r1.headers.get('location')!, s1.loginPage.url).href);
+    const enrollPage = (await chooseAuthenticatorApp(b1, await land(b1, r1, s1.loginPage.url))).page!;
     await everyField(enrollPage, b1, 'form[action$="/enroll-totp"]', { code: '000000' });
 
     const enrolled = 'enrolled@edge.example';

@@ -3,8 +3,9 @@ import { generate } from 'otplib';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn, type Page } from '../helpers/browser.js';
 import { clock } from '../helpers/clock.js';
-import { registerClient, RP, startSignIn, type TestClient } from '../helpers/oidc.js';
+import { registerClient, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { pageOf } from '../helpers/password-flows.js';
+import { chooseAuthenticatorApp, land } from '../helpers/two-factor.js';
 
 /**
  * Item 9: an enrollment started earlier can never replace a factor confirmed later (nor one confirmed
@@ -51,9 +52,9 @@ async function afterPassword(email: string) {
   const { loginPage } = await startSignIn(browser, web);
   const res = await browser.submit(loginPage, 'form[action$="/password"]', { email, password: PASSWORD });
   expect(res.status).toBe(303);
-  const next = await browser.follow(new URL(res.headers.get('location')!, loginPage.url).href, (u) => u.startsWith(RP));
-  if ('redirectedTo' in next) throw new Error('no second step');
-  return { browser, page: next };
+  const next = await chooseAuthenticatorApp(browser, await land(browser, res, loginPage.url));
+  if (!next.page) throw new Error('no second step');
+  return { browser, page: next.page };
 }
 
 /** Opens the enrollment page in a new browser; returns the seed it shows. */

@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, errorsOn, type Page } from '../helpers/browser.js';
 import { registerClient, RP, startSignIn, type TestClient } from '../helpers/oidc.js';
+import { chooseAuthenticatorApp, land } from '../helpers/two-factor.js';
 import { forgotPasswordLink, pageOf, resetThroughLink } from '../helpers/password-flows.js';
 import { organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
@@ -34,7 +35,8 @@ async function afterPassword(browser: Browser, email: string, started?: Awaited<
   const s = started ?? (await startSignIn(browser, web));
   const res = await browser.submit(s.loginPage, 'form[action$="/password"]', { email, password: PASSWORD });
   expect(res.status).toBe(303);
-  const next = await browser.follow(new URL(res.headers.get('location')!, s.loginPage.url).href, (u) => u.startsWith(RP));
+  const landing = await chooseAuthenticatorApp(browser, await land(browser, res, s.loginPage.url));
+  const next = landing.page ?? { redirectedTo: landing.callback! };
   return { next, started: s };
 }
 

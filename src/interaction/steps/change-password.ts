@@ -1,7 +1,8 @@
 import { describeRules } from '../../policy/password-rules.js';
 import type { Services } from '../../services/index.js';
+import { passwordChangeForced, passwordReason } from '../sequence.js';
 import { render } from '../views.js';
-import type { Step, StepContext, StepOutcome } from './step.js';
+import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
 
 const HEADINGS = {
   expired: 'Your password has expired. Choose a new one to continue.',
@@ -15,19 +16,18 @@ export class ChangePasswordStep implements Step {
 
   constructor(private readonly services: Services) {}
 
-  async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
-    const account = await this.services.accounts.get(s.flow.accountId!);
-    const { policy } = await this.services.policies.effectiveFor(account);
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
+    const { account, effective, facts } = s.known!;
     await render(
       s.ctx,
       'change-password',
       {
         uid: s.flow.uid,
         csrf: s.flow.csrf,
-        lead: HEADINGS[s.flow.passwordReason ?? 'required'],
+        lead: HEADINGS[passwordReason(facts) ?? 'expiring'],
         email: account.email,
-        rules: describeRules(policy.password),
-        canSkip: s.flow.passwordReason === 'expiring',
+        rules: describeRules(effective.policy.password),
+        canSkip: !passwordChangeForced(s.flow.established, facts),
         errors: shown.errors,
       },
       shown.status,
@@ -35,12 +35,12 @@ export class ChangePasswordStep implements Step {
   }
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
-    if (form.action === 'skip' && s.flow.passwordReason === 'expiring') return { kind: 'signed-in' };
-    const newPassword = typeof form.newPassword === 'string' ? form.newPassword : '';
-    const confirm = typeof form.confirmPassword === 'string' ? form.confirmPassword : '';
+    if (form.action === 'skip' && !passwordChangeForced(s.flow.established, s.known!.facts)) return { kind: 'event', event: { type: 'password-settled' } };
+    const newPassword = str(form.newPassword);
+    const confirm = str(form.confirmPassword);
     if (!newPassword) return { kind: 'again', status: 400, errors: ['Enter a new password.'] };
     if (newPassword !== confirm) return { kind: 'again', status: 400, errors: ['The two passwords do not match.'] };
-    const account = await this.services.accounts.get(s.flow.accountId!);
+    const { account } = s.known!;
     const result = await this.services.passwordChanges.change({
       account,
       newPassword,
@@ -49,6 +49,6 @@ export class ChangePasswordStep implements Step {
       request: s.request,
     });
     if (!result.ok) return { kind: 'again', status: 400, errors: result.errors.map((e) => e.message) };
-    return { kind: 'signed-in' };
+    return { kind: 'event', event: { type: 'password-settled' } };
   }
 }

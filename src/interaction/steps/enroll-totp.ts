@@ -1,18 +1,40 @@
 import type { Services } from '../../services/index.js';
+import type { SignInFlow } from '../flow.js';
 import { render } from '../views.js';
-import type { Step, StepContext, StepOutcome } from './step.js';
+import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
 
 export const ENROLLMENT_SUPERSEDED = 'Two-step verification was set up or changed for this account in the meantime. This setup is no longer valid: sign in again.';
 
-/** Enrollment, when the policy enforces a second factor the user does not have yet: scan, confirm, keep the recovery codes. */
+/**
+ * The policy requires a second factor and the account has none: "Add a passkey" first, "Use an
+ * authenticator app" second. The passkey ceremony runs on this page (strategies/passkey.ts).
+ */
+export class EnrollStep implements Step {
+  readonly name = 'enroll' as const;
+
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
+    await render(s.ctx, 'enroll', { uid: s.flow.uid, csrf: s.flow.csrf, errors: shown.errors, passkeys: false }, shown.status);
+  }
+
+  async submit(_s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
+    if (str(form.choose) === 'totp') return { kind: 'event', event: { type: 'enrollment-chosen', method: 'totp' } };
+    return { kind: 'again', status: 400, errors: ['Choose how you want to confirm it is you.'] };
+  }
+}
+
+/** Enrollment of an authenticator app: scan, confirm a code; the recovery codes follow. */
 export class EnrollTotpStep implements Step {
   readonly name = 'enroll-totp' as const;
 
   constructor(private readonly services: Services) {}
 
-  async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
-    const account = await this.services.accounts.get(s.flow.accountId!);
-    const enrollment = await this.services.twoFactor.showEnrollment(account, s.flow.pendingTotp!);
+  async enter(s: StepContext, flow: SignInFlow): Promise<SignInFlow> {
+    if (flow.pendingTotp) return flow;
+    return { ...flow, pendingTotp: (await this.services.twoFactor.startEnrollment(s.known!.account)).sealed };
+  }
+
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
+    const enrollment = await this.services.twoFactor.showEnrollment(s.known!.account, s.flow.pendingTotp!);
     // A dead enrollment is not shown again: its seed can never be confirmed.
     if (!enrollment) return render(s.ctx, 'error', { message: ENROLLMENT_SUPERSEDED, code: null }, 409);
     await render(
@@ -24,30 +46,31 @@ export class EnrollTotpStep implements Step {
   }
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
-    const code = typeof form.code === 'string' ? form.code.trim() : '';
+    const code = str(form.code).trim();
     if (!code) return { kind: 'again', status: 400, errors: ['Enter the 6-digit code your app shows.'] };
-    const account = await this.services.accounts.get(s.flow.accountId!);
+    const { account } = s.known!;
     const codes = await this.services.twoFactor.confirmEnrollment(account, s.flow.pendingTotp!, code, { type: 'user', id: account.id }, s.request);
     if (!codes) return { kind: 'again', status: 400, errors: ['That code is not valid. Check the time on your phone and try again.'] };
     // A factor was confirmed (or removed) since this enrollment started, perhaps in another browser:
     // this enrollment is dead, and the existing factor must be passed, never replaced.
-    if (codes === 'superseded') return { kind: 'again', status: 409, errors: [ENROLLMENT_SUPERSEDED], values: { email: account.email }, failure: 'enrollment-superseded' };
+    if (codes === 'superseded') {
+      return { kind: 'again', status: 409, errors: [ENROLLMENT_SUPERSEDED], values: { email: account.email }, failure: 'enrollment-superseded', accountId: account.id };
+    }
     // The recovery codes are shown in this answer, once; the flow keeps no copy.
-    const flow = { ...s.flow, step: 'recovery-codes' as const, pendingTotp: undefined };
-    return { kind: 'page', flow, view: 'recovery-codes', data: { uid: s.flow.uid, csrf: s.flow.csrf, codes } };
+    return { kind: 'event', event: { type: 'enrolled', passed: { method: 'totp', amr: ['otp'] } }, show: { codes } };
   }
 }
 
-/** After enrollment: the user confirms they kept the recovery codes. */
+/** After an enrollment: the user confirms they kept the recovery codes. */
 export class RecoveryCodesStep implements Step {
   readonly name = 'recovery-codes' as const;
 
-  async render(s: StepContext) {
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
     // Shown once: a reload only offers to continue.
-    await render(s.ctx, 'recovery-codes', { uid: s.flow.uid, csrf: s.flow.csrf, codes: [] });
+    await render(s.ctx, 'recovery-codes', { uid: s.flow.uid, csrf: s.flow.csrf, codes: (shown.data?.codes as string[] | undefined) ?? [] });
   }
 
   async submit(): Promise<StepOutcome> {
-    return { kind: 'second-factor-passed' };
+    return { kind: 'event', event: { type: 'recovery-codes-kept' } };
   }
 }

@@ -1,24 +1,29 @@
+import { passwordReason } from '../sequence.js';
 import { render } from '../views.js';
-import type { Step, StepContext, StepOutcome } from './step.js';
+import type { Shown, Step, StepContext, StepOutcome } from './step.js';
 
-/** "Your password expires on …": change it now, or carry on. */
+/**
+ * "Your password expires on …" (or, after a passkey sign-in, "has expired" / "your administrator asks
+ * for a new one"): change it now, or carry on.
+ */
 export class ExpiryWarningStep implements Step {
   readonly name = 'expiry-warning' as const;
 
-  async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
-    const expiresAt = new Date((s.flow.passwordExpiresAt ?? 0) * 1000);
-    const days = Math.max(0, Math.ceil((expiresAt.getTime() - Date.now()) / 86_400_000));
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
+    const { facts } = s.known!;
+    const expiresAt = new Date((facts.passwordExpiresAt ?? 0) * 1000);
+    const days = Math.max(0, Math.ceil((expiresAt.getTime() - facts.now * 1000) / 86_400_000));
     await render(
       s.ctx,
       'expiry-warning',
-      { uid: s.flow.uid, csrf: s.flow.csrf, date: expiresAt.toUTCString(), days, errors: shown.errors },
+      { uid: s.flow.uid, csrf: s.flow.csrf, reason: passwordReason(facts) ?? 'expiring', date: expiresAt.toUTCString(), days, errors: shown.errors },
       shown.status,
     );
   }
 
-  async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
-    if (form.action === 'change') return { kind: 'next', flow: { ...s.flow, step: 'change-password', passwordReason: 'expiring' } };
-    if (form.action === 'continue') return { kind: 'signed-in' };
+  async submit(_s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
+    if (form.action === 'change') return { kind: 'event', event: { type: 'change-password-chosen' } };
+    if (form.action === 'continue') return { kind: 'event', event: { type: 'password-settled' } };
     return { kind: 'again', status: 400, errors: ['Choose whether to change your password now.'] };
   }
 }

@@ -1,0 +1,31 @@
+import { normalizeEmail } from '../../services/accounts.js';
+import type { Services } from '../../services/index.js';
+import { whitelistAllows } from '../../policy/ip.js';
+import type { StepContext } from '../steps/step.js';
+import { refused, type Strategy, type Verdict } from './strategy.js';
+
+/** Generic on purpose: an unknown email, a wrong password and a disabled account read the same. */
+export const SIGN_IN_FAILED = 'Incorrect email or password.';
+export const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+export const NETWORK_NOT_ALLOWED = 'Your organization does not allow signing in from this network.';
+
+/** Email and password: the first factor, behind the IP whitelist of the policy that governs the address. */
+export class PasswordStrategy implements Strategy<{ email: string; password: string }> {
+  readonly method = 'password' as const;
+
+  constructor(private readonly services: Services) {}
+
+  async verify(s: StepContext, { email, password }: { email: string; password: string }): Promise<Verdict> {
+    // The whitelist is checked before the password, and a refusal here does not count toward lockout.
+    const normalized = normalizeEmail(email);
+    if (normalized) {
+      const { ipWhitelist } = (await this.services.policies.effectiveFor({ email: normalized })).policy.login;
+      if (!whitelistAllows(ipWhitelist, s.request.ip)) return refused(403, NETWORK_NOT_ALLOWED, 'ip-not-allowed', { email });
+    }
+    const result = await this.services.accounts.authenticate(email, password);
+    if (result.ok) {
+      return { ok: true, accountId: result.account.id, event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } } };
+    }
+    return result.reason === 'locked' ? refused(429, LOCKED, 'locked', { email }) : refused(401, SIGN_IN_FAILED, 'invalid', { email });
+  }
+}
