@@ -36,6 +36,8 @@ import { Throttle } from './rate-limit.js';
 import { SessionService } from './sessions.js';
 import { SecretBox } from './secret-box.js';
 import { TwoFactorService } from './two-factor.js';
+import { PasskeyService } from './passkeys.js';
+import { SqlFactorStore } from '../stores/sql/factors.js';
 import { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { OutboxStore } from '../stores/sql/outbox.js';
 import { PasswordHistoryStore } from '../stores/sql/password-history.js';
@@ -69,6 +71,7 @@ export interface Services {
   invitations: InvitationService;
   expiryWarnings: PasswordExpiryWarnings;
   twoFactor: TwoFactorService;
+  passkeys: PasskeyService;
   close(): Promise<void>;
 }
 
@@ -169,6 +172,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     clientStore,
     accounts,
     twoFactor,
+    passkeys: new PasskeyService({ factors: new SqlFactorStore(db), store: oidcStore, policies, audit, mail, webauthn: config.webauthn }),
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets,

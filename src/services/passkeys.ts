@@ -56,6 +56,16 @@ function credentialShape(input: unknown): input is { id: string; rawId: string; 
   return typeof c.id === 'string' && c.id.length > 0 && c.id.length <= 1024 && typeof c.rawId === 'string' && !!c.response && typeof c.response === 'object';
 }
 
+/** The challenge the authenticator signed (clientDataJSON.challenge), to tell a stale or foreign answer from a forged one. */
+function answeredChallenge(response: Record<string, unknown>): string | undefined {
+  try {
+    const clientData = JSON.parse(Buffer.from(String(response.clientDataJSON), 'base64url').toString('utf8')) as { challenge?: unknown };
+    return typeof clientData.challenge === 'string' ? clientData.challenge : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * WebAuthn ceremonies (@simplewebauthn/server) for passkeys as a second factor and for password-less
  * sign-in. Challenges live in the OidcStore (SQL or Redis) under a binding the caller names (the sign-in
@@ -120,6 +130,8 @@ export class PasskeyService {
     const challenge = await this.take(binding, 'registration');
     if (!challenge || challenge.forAccount !== account.id) return { ok: false, reason: 'challenge' };
     if (!credentialShape(responseJSON)) return { ok: false, reason: 'invalid' };
+    // An answer to an earlier (replaced) or another flow's options.
+    if (answeredChallenge(responseJSON.response) !== challenge.challenge) return { ok: false, reason: 'challenge' };
     let info;
     try {
       const result = await verifyRegistrationResponse({
@@ -189,6 +201,7 @@ export class PasskeyService {
     const challenge = await this.take(binding, 'authentication');
     if (!challenge) return { ok: false, reason: 'challenge' };
     if (!credentialShape(responseJSON)) return { ok: false, reason: 'invalid' };
+    if (answeredChallenge(responseJSON.response) !== challenge.challenge) return { ok: false, reason: 'challenge' };
     const factor = await this.deps.factors.findPasskey(responseJSON.id);
     if (!factor) return { ok: false, reason: 'unknown-credential' };
     if (options.accountId !== undefined && factor.accountId !== options.accountId) return { ok: false, reason: 'wrong-account' };
