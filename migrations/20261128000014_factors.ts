@@ -64,9 +64,23 @@ export async function up(knex: Knex): Promise<void> {
     after = rows[rows.length - 1]!.id;
   }
 
-  void TOTP_COLUMNS; // dropped once the code reads factors (next commit)
+  for (const column of TOTP_COLUMNS) await knex.raw('ALTER TABLE ?? DROP COLUMN ??', ['accounts', column]);
 }
 
+/** Puts every TOTP back on its account; passkeys have no place in the older schema and are dropped. */
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('accounts', (t) => {
+    t.text('totp_secret');
+    t.bigInteger('totp_last_step');
+    t.bigInteger('totp_enabled_at');
+  });
+  const totps: Array<{ account_id: string; secret: string; created_at: number; last_step: number | null }> = await knex('factors')
+    .where({ kind: 'totp' })
+    .select('account_id', 'secret', 'created_at', 'last_step');
+  for (const f of totps) {
+    await knex('accounts')
+      .where({ id: f.account_id })
+      .update({ totp_secret: f.secret, totp_enabled_at: Number(f.created_at), totp_last_step: f.last_step === null ? null : Number(f.last_step) });
+  }
   await knex.schema.dropTable('factors');
 }

@@ -8,6 +8,7 @@ import { passwordExpiresAt } from '../policy/password-rules.js';
 import { normalizeEmail } from '../services/accounts.js';
 import type { Services } from '../services/index.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
+import { hasSecondFactor } from '../stores/factors.js';
 import type { EffectivePolicy } from '../policy/effective-policy.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
@@ -146,7 +147,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function signedIn(s: StepContext, k?: Known) {
     const { account, effective } = k ?? (await known(s.flow.accountId!));
     await auditSignIn(s, 'succeeded', account.email, { accountId: account.id, governing: effective });
-    const amr = s.flow.secondFactorDone && account.totpEnabledAt !== null ? ['pwd', 'otp', 'mfa'] : ['pwd'];
+    const amr = s.flow.secondFactorDone && hasSecondFactor(await services.twoFactor.enrolled(account.id)) ? ['pwd', 'otp', 'mfa'] : ['pwd'];
     // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
     await finish(s, { login: { accountId: account.id, amr, remember: !effective.policy.session.expireCookieOnBrowserClose } });
   }
@@ -155,8 +156,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function afterPassword(s: StepContext, accountId: string) {
     const k = await known(accountId);
     const flow: SignInFlow = { ...s.flow, accountId };
-    if (!secondFactorRequired(k.account, k.effective.policy)) return afterSecondFactor({ ...s, flow }, k);
-    if (k.account.totpEnabledAt !== null) return goTo(s, { ...flow, step: 'totp' });
+    const enrolled = await services.twoFactor.enrolled(accountId);
+    if (!secondFactorRequired(enrolled, k.effective.policy)) return afterSecondFactor({ ...s, flow }, k);
+    if (hasSecondFactor(enrolled)) return goTo(s, { ...flow, step: 'totp' });
     const enrollment = await services.twoFactor.startEnrollment(k.account);
     return goTo(s, { ...flow, step: 'enroll-totp', pendingTotp: enrollment.sealed });
   }

@@ -7,8 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { openServices, type Services } from '../../src/services/index.js';
 import { PasskeyService, CHALLENGE_TTL_SECONDS } from '../../src/services/passkeys.js';
-import { SqlFactorStore } from '../../src/stores/sql/factors.js';
-import type { PasskeyFactor } from '../../src/stores/factors.js';
+import type { FactorStore, PasskeyFactor } from '../../src/stores/factors.js';
 import type { AccountRecord } from '../../src/stores/sql/accounts.js';
 import { testBackend } from '../helpers/backend.js';
 import { clock } from '../helpers/clock.js';
@@ -22,7 +21,7 @@ const smtp = new TestSmtpServer();
 const request = { ip: '203.0.113.9', userAgent: 'jest' };
 let services: Services;
 let passkeys: PasskeyService;
-let factors: SqlFactorStore;
+let factors: FactorStore;
 let n = 0;
 let bindings = 0;
 
@@ -30,7 +29,7 @@ beforeAll(async () => {
   await smtp.start();
   services = await openServices(backend.config({ ISSUER, SMTP_URL: smtp.url, ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }));
   passkeys = services.passkeys;
-  factors = new SqlFactorStore(services.db);
+  factors = services.factorStore;
 });
 afterAll(async () => {
   await services.close();
