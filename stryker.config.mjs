@@ -3,7 +3,7 @@
  *
  * Scopes (MUTATION_SCOPE, default `all`):
  *   policy   src/policy/** (pure; the authorization function included), killed by test/policy only: minutes.
- *   tokens   lockout counting and single-use consumption (services, SQL and Redis stores), killed by the
+ *   tokens   lockout counting and single-use consumption (services, SQL and Redis stores, second factors), killed by the
  *            store and service tests on whatever backend the environment names (Redis store mutants need
  *            REDIS_URL; PostgreSQL needs DATABASE_URL). MUTATION_E2E=1 adds the sign-in page tests.
  *   all      both.
@@ -47,6 +47,8 @@ const tokens = {
     'src/stores/redis/oidc-store.ts',
     'src/stores/sql/reset-tokens.ts',
     'src/stores/sql/recovery-codes.ts',
+    // TOTP steps, passkey counters, first-factor and keep-one races (test/stores/factor-store.contract.ts).
+    'src/stores/sql/factors.ts',
   ],
   tests: [
     '<rootDir>/test/stores/**/*.test.ts',

@@ -8,6 +8,7 @@ import * as membershipProvenance from './20261128000010_membership_provenance.js
 import * as attemptCounters from './20261128000011_attempt_counters.js';
 import * as emailVerification from './20261128000012_email_verification.js';
 import * as policyDocuments from './20261128000013_policy_documents.js';
+import * as factors from './20261128000014_factors.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000011_attempt_counters': attemptCounters,
   '20261128000012_email_verification': emailVerification,
   '20261128000013_policy_documents': policyDocuments,
+  '20261128000014_factors': factors,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -76,6 +76,17 @@ export const previewResultSchema = z.object({
 export const baselineSchema = z.object({ policy: policyDocSchema });
 export const baselineUpdateSchema = z.strictObject({ policy: policyBody });
 
+export const factorSchema = z.object({
+  id,
+  kind: z.enum(['totp', 'passkey']).describe('totp: an authenticator app; passkey: a WebAuthn credential'),
+  label: z.string().describe('The user\'s name for it, or a default ("Authenticator app")'),
+  createdAt: timestamp,
+  lastUsedAt: timestamp.nullable().describe('Last sign-in with it; null: not used since it was added'),
+  deviceType: z
+    .enum(['singleDevice', 'multiDevice'])
+    .optional()
+    .describe('Passkeys only: bound to one device (security key, amr "hwk") or synced between devices (amr "swk")'),
+});
 export const userSchema = z.object({
   id,
   email: z.string(),
@@ -86,7 +97,8 @@ export const userSchema = z.object({
   passwordChangedAt: timestamp,
   passwordExpiresAt: timestamp.nullable().describe('Under the policy that governs the user now; null when passwords do not expire'),
   mustChangePassword: z.boolean(),
-  twoFactorEnabled: z.boolean(),
+  twoFactorEnabled: z.boolean().describe('The user has at least one second factor (see factors)'),
+  factors: z.array(factorSchema).describe('Second factors, oldest first; POST /users/{userId}/reset-2fa removes all of them'),
   emailVerified: z.boolean().describe('The user followed an invitation or password-reset link mailed to the address'),
   lockedUntil: timestamp.nullable().describe('Set while the account is locked after repeated failed sign-ins'),
   createdAt: timestamp,

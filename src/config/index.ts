@@ -30,6 +30,8 @@ export interface AppConfig {
   mail: { smtpUrl?: string; from: string };
   passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number; invitationTtlHours: number };
   lockoutMinutes: number;
+  /** Passkeys: the relying party ID, its display name and the origins whose pages may use them. */
+  webauthn: { rpId: string; rpName: string; origins: string[] };
 }
 
 export class ConfigError extends Error {
@@ -41,6 +43,15 @@ export class ConfigError extends Error {
 
 function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * WebAuthn's rule: the RP ID is the origin's host or a parent domain of it. (An IP address RP ID, kept
+ * from an IP issuer, covers only itself: no valid host ends in ".<address>".)
+ */
+function rpIdCovers(rpId: string, origin: string): boolean {
+  const host = new URL(origin).hostname;
+  return host === rpId || host.endsWith(`.${rpId}`);
 }
 
 /** Reads settings from an environment (default: process.env). Throws ConfigError naming each bad variable. */
@@ -66,6 +77,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (!!e.GATEHOUSE_BOOTSTRAP_CLIENT_ID !== !!e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET) {
     problems.push('GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither');
+  }
+  const webauthn = {
+    rpId: e.WEBAUTHN_RP_ID ?? new URL(issuer).hostname,
+    rpName: e.WEBAUTHN_RP_NAME,
+    origins: e.WEBAUTHN_ORIGINS ?? [new URL(issuer).origin],
+  };
+  const uncovered = webauthn.origins.filter((origin) => !rpIdCovers(webauthn.rpId, origin));
+  if (uncovered.length) {
+    // Blame the variable that was set: a default RP ID comes from ISSUER, default origins from ISSUER too.
+    const variable = e.WEBAUTHN_RP_ID ? 'WEBAUTHN_RP_ID' : 'WEBAUTHN_ORIGINS';
+    problems.push(
+      `${variable}: the relying party ID "${webauthn.rpId}" must be the host of each passkey origin or a parent domain of it; ` +
+        `it is not for ${uncovered.join(', ')}${e.WEBAUTHN_ORIGINS ? '' : ' (the origin of ISSUER)'}`,
+    );
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -102,6 +127,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     lockoutMinutes: e.LOCKOUT_MINUTES,
+    webauthn,
     passwords: {
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,

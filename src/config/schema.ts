@@ -27,6 +27,27 @@ const backchannelDestination = z.string().refine((value) => {
   return ipEntryProblem(value) === null && !value.endsWith('/0');
 }, 'each must be a canonical IP address, a CIDR block (not /0) or a host name');
 
+/** A DNS host name: dot-separated labels of letters, digits and inner dashes, ending in a non-numeric label. */
+const hostName = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * A web origin as browsers report it in clientDataJSON (scheme, host and port; a default port dropped,
+ * the host in lower case), so that it compares equal to theirs.
+ */
+const webOrigin = z.string().transform((value, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.pathname !== '/' || url.search || url.hash || /[?#]$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: `${value} is not an origin: each must be http(s)://host[:port], without path, query or credentials` });
+    return z.NEVER;
+  }
+  return url.origin;
+});
+
 /** Environment variable → setting. Keys are the variable names, so errors name the variable. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -119,6 +140,24 @@ export const envSchema = z.object({
   PASSWORD_EXPIRY_WARNING_DAYS: int(0, 90).default(14),
   /** Forgot-password requests allowed per email address, and per client address, per hour. */
   PASSWORD_RESET_LIMIT_PER_HOUR: int(1, 1000).default(5),
+  /**
+   * WebAuthn relying party ID: the domain passkeys are bound to, the host of each of WEBAUTHN_ORIGINS or
+   * a parent domain of it. Default: the host name of ISSUER. Changing it later orphans every passkey.
+   */
+  WEBAUTHN_RP_ID: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(
+      z
+        .string()
+        .regex(hostName, 'must be a domain name (no scheme, port or path; not an IP address)')
+        .refine((id) => id.includes('.') || id === 'localhost', 'must be a registrable domain or localhost, not a single label such as "com"'),
+    )
+    .optional(),
+  /** Comma-separated origins (scheme://host[:port]) whose pages may use passkeys. Default: the origin of ISSUER. */
+  WEBAUTHN_ORIGINS: list.pipe(z.array(webOrigin).min(1)).optional(),
+  /** The name authenticators show next to a passkey. */
+  WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Gatehouse'),
   /** Seconds between sweeps of expired rows from the SQL token store. */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
 });

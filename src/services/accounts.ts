@@ -11,6 +11,7 @@ import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
 import type { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
 import type { AttemptRule } from '../stores/sql/attempt-counting.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
+import { enrolledFactors, type FactorStore } from '../stores/factors.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
@@ -55,6 +56,7 @@ export class AccountService {
     private readonly policies: PolicyService,
     private readonly history: PasswordHistoryStore,
     private readonly lockout: { seconds: number; unknownAddresses: AttemptCounterStore },
+    private readonly factors: FactorStore,
   ) {}
 
   async create(input: NewAccount): Promise<AccountRecord> {
@@ -88,13 +90,10 @@ export class AccountService {
       updatedAt: now,
       organizationId: input.organizationId ?? null,
       orgRole: input.organizationId ? (input.role ?? 'member') : null,
-      totpEnabledAt: null,
       mustChangePassword: false,
       expiryWarningSentFor: null,
       failedAttempts: 0,
       lockedUntil: null,
-      totpSecret: null,
-      totpLastStep: null,
     };
     try {
       await this.accounts.create(account);
@@ -155,7 +154,7 @@ export class AccountService {
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
     // (only this attempt, which was no failure, is given back) until the second factor passes.
-    const secondFactorFollows = secondFactorRequired(account, (await this.policies.effectiveFor(account)).policy);
+    const secondFactorFollows = secondFactorRequired(enrolledFactors(await this.factors.listByAccount(account.id)), (await this.policies.effectiveFor(account)).policy);
     if (secondFactorFollows) await this.accounts.refundAttempt(account.id);
     else await this.accounts.clearAttempts(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());

@@ -36,11 +36,14 @@ import { Throttle } from './rate-limit.js';
 import { SessionService } from './sessions.js';
 import { SecretBox } from './secret-box.js';
 import { TwoFactorService } from './two-factor.js';
+import { PasskeyService } from './passkeys.js';
 import { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { OutboxStore } from '../stores/sql/outbox.js';
 import { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
 import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
+import { SqlFactorStore } from '../stores/sql/factors.js';
+import type { FactorStore } from '../stores/factors.js';
 
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
 export interface Services {
@@ -69,6 +72,9 @@ export interface Services {
   invitations: InvitationService;
   expiryWarnings: PasswordExpiryWarnings;
   twoFactor: TwoFactorService;
+  passkeys: PasskeyService;
+  /** Second factors (TOTP and passkeys) of every account; TwoFactorService and the passkey service use it. */
+  factorStore: FactorStore;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
   const oidcStore: OidcStore = redis ? new RedisOidcStore(redis, config.redis!.prefix) : new SqlOidcStore(db);
   const clientStore = new ClientStore(db);
   const accountStore = new AccountStore(db);
+  const factorStore = new SqlFactorStore(db);
   const claimStore = new DomainClaimStore(db);
   const memberships = new MembershipStore(db);
   const hasher = new PasswordHasher(config.argon2);
@@ -108,16 +115,20 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     { reverifyIntervalSeconds: config.dns.reverifyIntervalSeconds, reverifyMaxFailures: config.dns.reverifyMaxFailures },
     options.logger,
   );
-  const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit, options.logger);
+  const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit, factorStore, options.logger);
   const history = new PasswordHistoryStore(db);
   const resetTokens = new ResetTokenStore(db);
   const outbox = new OutboxStore(db);
   const mail = new MailService(config.mail, outbox, options.logger);
   const sessions = new SessionService(oidcStore);
-  const accounts = new AccountService(accountStore, hasher, policies, history, {
-    seconds: config.lockoutMinutes * 60,
-    unknownAddresses: new AttemptCounterStore(db),
-  });
+  const accounts = new AccountService(
+    accountStore,
+    hasher,
+    policies,
+    history,
+    { seconds: config.lockoutMinutes * 60, unknownAddresses: new AttemptCounterStore(db) },
+    factorStore,
+  );
   const passwordChanges = new PasswordChangeService({ accounts: accountStore, history, resetTokens, hasher, policies, sessions, mail, audit, currentPasswords: accounts });
   const hourly = config.passwords.resetLimitPerHour;
   const prefix = config.redis?.prefix;
@@ -152,7 +163,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     ttlHours: config.passwords.invitationTtlHours,
   });
   const twoFactor = new TwoFactorService({
-    accounts: accountStore,
+    factors: factorStore,
     accountService: accounts,
     recoveryCodes: new RecoveryCodeStore(db),
     policies,
@@ -169,6 +180,8 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     clientStore,
     accounts,
     twoFactor,
+    passkeys: new PasskeyService({ factors: factorStore, store: oidcStore, policies, audit, mail, webauthn: config.webauthn }),
+    factorStore,
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
     secrets,

@@ -7,6 +7,7 @@ import { DEFAULT_POLICY, mergePolicy, validatePolicy, type SecurityPolicy } from
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
 import type { PolicyStore } from '../stores/sql/policies.js';
+import type { FactorStore } from '../stores/factors.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import { ConflictError, PolicyUnreadableError, ValidationError } from './errors.js';
@@ -38,6 +39,7 @@ export class PolicyService {
     private readonly claims: DomainClaimStore,
     private readonly accounts: AccountStore,
     private readonly audit: AuditService,
+    private readonly factors: FactorStore,
     private readonly logger?: Logger,
   ) {}
 
@@ -125,7 +127,7 @@ export class PolicyService {
     return {
       governedUsers: users.length,
       mustChangePassword: days === null ? 0 : users.filter((u) => u.passwordChangedAt + days * 86400 <= now).length,
-      mustEnroll2fa: candidate.authentication.enforce2fa ? users.filter((u) => u.totpEnabledAt === null).length : 0,
+      mustEnroll2fa: candidate.authentication.enforce2fa ? await this.factors.countWithoutFactor(users.map((u) => u.id)) : 0,
       callerAddress: request.ip,
       callerOutsideWhitelist: whitelist.enabled && !(request.ip !== null && ipInList(request.ip, whitelist.cidrs)),
     };

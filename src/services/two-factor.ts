@@ -1,8 +1,8 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
-import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
-import type { EnrolledFactors } from '../stores/factors.js';
+import type { AccountRecord } from '../stores/sql/accounts.js';
+import { enrolledFactors, type EnrolledFactors, type FactorRecord, type FactorStore, type TotpFactor } from '../stores/factors.js';
 import type { RecoveryCodeStore } from '../stores/sql/recovery-codes.js';
 import { nowSeconds } from '../stores/db.js';
 import type { AccountService } from './accounts.js';
@@ -49,15 +49,19 @@ interface PendingEnrollment {
   generation: number;
 }
 
+/** The label of a TOTP factor (the factor table has one per authenticator; there is at most one TOTP). */
+export const TOTP_LABEL = 'Authenticator app';
+
 /**
- * TOTP (RFC 6238, 30-second steps, two steps of clock drift either way) with single-use recovery codes.
- * Seeds are stored sealed; an accepted code's time step is remembered, so a code works once. Failed
- * codes count toward the account's lockout like failed passwords.
+ * TOTP (RFC 6238, 30-second steps, two steps of clock drift either way) with single-use recovery codes,
+ * and the account's second factors as a whole (FactorStore: TOTP and passkeys). Seeds are stored
+ * sealed; an accepted code's time step is remembered, so a code works once. Failed codes count toward
+ * the account's lockout like failed passwords.
  */
 export class TwoFactorService {
   constructor(
     private readonly deps: {
-      accounts: AccountStore;
+      factors: FactorStore;
       accountService: AccountService;
       recoveryCodes: RecoveryCodeStore;
       policies: PolicyService;
@@ -68,14 +72,8 @@ export class TwoFactorService {
     },
   ) {}
 
-  /** Which factors the account has (the factors table replaces the account columns). */
-  async enrolled(accountId: string): Promise<EnrolledFactors> {
-    const account = await this.deps.accounts.findById(accountId);
-    return { totp: account?.totpEnabledAt != null, passkeys: 0 };
-  }
-
   async startEnrollment(account: AccountRecord): Promise<Enrollment> {
-    const pending: PendingEnrollment = { seed: generateSecret(), generation: await this.deps.accounts.totpGeneration(account.id) };
+    const pending: PendingEnrollment = { seed: generateSecret(), generation: await this.deps.factors.generation(account.id) };
     return this.present(account, this.deps.box.seal(JSON.stringify(pending)), pending.seed);
   }
 
@@ -85,7 +83,7 @@ export class TwoFactorService {
    */
   async showEnrollment(account: AccountRecord, sealed: string): Promise<Enrollment | undefined> {
     const pending = this.openPending(sealed);
-    if (!pending || pending.generation !== (await this.deps.accounts.totpGeneration(account.id))) return undefined;
+    if (!pending || pending.generation !== (await this.deps.factors.generation(account.id))) return undefined;
     return this.present(account, sealed, pending.seed);
   }
 
@@ -127,7 +125,17 @@ export class TwoFactorService {
     const step = await this.checkTotp(pending.seed, code.replace(/\s/g, ''));
     if (step === undefined) return null;
     const now = nowSeconds();
-    if (!(await this.deps.accounts.enableTotp(account.id, this.deps.box.seal(pending.seed), step, now, pending.generation))) return 'superseded';
+    const factor: TotpFactor = {
+      id: randomUUID(),
+      accountId: account.id,
+      kind: 'totp',
+      label: TOTP_LABEL,
+      createdAt: now,
+      lastUsedAt: null,
+      secret: this.deps.box.seal(pending.seed),
+      lastStep: step, // the confirming code is used up
+    };
+    if (!(await this.deps.factors.addFirst(factor, pending.generation))) return 'superseded';
     const codes = Array.from({ length: RECOVERY_CODES }, () => {
       const raw = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
       return `${raw.slice(0, 5)}-${raw.slice(5)}`;
@@ -142,15 +150,20 @@ export class TwoFactorService {
     return codes;
   }
 
-  /** A TOTP code or a recovery code, counted toward lockout before it is checked. */
+  /**
+   * A TOTP code or a recovery code, counted toward lockout before it is checked. Recovery codes work
+   * for any account with a second factor (a passkey user whose authenticator is gone, too).
+   */
   async verify(account: AccountRecord, input: string, request: RequestInfo): Promise<SecondFactorCheck> {
-    if (!account.totpSecret) return 'invalid';
+    const factors = await this.deps.factors.listByAccount(account.id);
+    if (!factors.length) return 'invalid';
     if (!(await this.deps.accountService.takeAttempt(account))) return 'locked';
     const code = input.trim().replace(/\s/g, '');
     let ok = false;
-    const step = await this.checkTotp(this.deps.box.open(account.totpSecret), code);
+    const totp = factors.find((f): f is TotpFactor => f.kind === 'totp');
+    const step = totp && (await this.checkTotp(this.deps.box.open(totp.secret), code));
     // A step at or before the last used one is a replay: refused here, and atomically by the store.
-    if (step !== undefined) ok = (account.totpLastStep === null || step > account.totpLastStep) && (await this.deps.accounts.advanceTotpStep(account.id, step));
+    if (totp && step !== undefined) ok = (totp.lastStep === null || step > totp.lastStep) && (await this.deps.factors.advanceTotpStep(totp.id, step, nowSeconds()));
     else if (normalizeRecovery(code).length === 10) {
       ok = await this.deps.recoveryCodes.use(account.id, digest(code), nowSeconds());
       if (ok) {
@@ -168,15 +181,29 @@ export class TwoFactorService {
     return 'ok';
   }
 
-  /** Removes the user's second factor (admin support action); an enforcing policy enrolls them again. */
+  /** Which second factors the account has: the one answer the sign-in sequence and the policy ask. */
+  async enrolled(accountId: string): Promise<EnrolledFactors> {
+    return enrolledFactors(await this.deps.factors.listByAccount(accountId));
+  }
+
+  /** The account's factors, oldest first (TOTP and passkeys). */
+  list(accountId: string): Promise<FactorRecord[]> {
+    return this.deps.factors.listByAccount(accountId);
+  }
+
+  /**
+   * Removes all of the user's second factors (TOTP and passkeys) and recovery codes (admin support
+   * action); an enforcing policy enrolls them again. Any enrollment started before dies. Mailed when
+   * there was a factor to remove.
+   */
   async reset(account: AccountRecord, actor: Actor, request: RequestInfo): Promise<void> {
     const now = nowSeconds();
-    await this.deps.accounts.disableTotp(account.id, now);
+    const removed = await this.deps.factors.removeAll(account.id);
     await this.deps.recoveryCodes.clear(account.id);
     await this.deps.audit.record('two_factor.reset', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
-    if (account.totpSecret) {
+    if (removed > 0) {
       await this.notify(account, 'Two-step verification was removed', [
-        `An administrator removed the authenticator app and the recovery codes of ${account.email} at ${iso(now)}.`,
+        `An administrator removed every second factor (authenticator app, passkeys) and the recovery codes of ${account.email} at ${iso(now)}.`,
         'You will be asked to set up two-step verification again if your organization requires it.',
         '',
         'If you did not ask for this, contact your administrator.',

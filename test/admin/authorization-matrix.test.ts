@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { adminRoutes } from '../../src/admin/routes/index.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 
@@ -58,7 +59,8 @@ async function makeTarget(kind: Kind): Promise<Target> {
   }
   if (kind === 'platformMember') expect((await h.api('POST', `/organizations/${orgs.A}/members`, { userId: id, role: 'member' })).status).toBe(200);
   const now = Math.floor(Date.now() / 1000);
-  await h.app.services.db('accounts').where({ id }).update({ failed_attempts: 5, locked_until: now + 3600, totp_enabled_at: now, totp_secret: 'sealed' });
+  await h.app.services.db('accounts').where({ id }).update({ failed_attempts: 5, locked_until: now + 3600 });
+  await h.app.services.db('factors').insert({ id: randomUUID(), account_id: id, kind: 'totp', label: 'Authenticator app', created_at: now, secret: 'sealed' });
   return { id, email, kind };
 }
 
@@ -68,6 +70,7 @@ async function snapshot(target?: Target) {
   const count = async (table: string) => Number(((await db(table).count({ n: '*' }).first()) as { n: number | string }).n);
   return {
     row: target ? await db('accounts').where({ id: target.id }).first() : null,
+    factors: target ? await db('factors').where({ account_id: target.id }).select('*').orderBy('id') : null,
     view: target ? (await h.api('GET', `/users/${target.id}`)).body : null,
     accounts: await count('accounts'),
     organizations: await count('organizations'),

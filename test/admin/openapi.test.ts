@@ -47,6 +47,17 @@ describe('the OpenAPI document', () => {
     expect(put.properties.policy.properties.login.properties.lockoutThreshold).toMatchObject({ const: 5 });
   });
 
+  it('documents a user\'s second factors, and nothing secret about them', () => {
+    const user = doc.paths['/users/{userId}'].get.responses['200'].content['application/json'].schema;
+    expect(user.required).toEqual(expect.arrayContaining(['twoFactorEnabled', 'factors']));
+    const factor = user.properties.factors.items;
+    expect(Object.keys(factor.properties).sort()).toEqual(['createdAt', 'deviceType', 'id', 'kind', 'label', 'lastUsedAt']);
+    expect(factor.required.sort()).toEqual(['createdAt', 'id', 'kind', 'label', 'lastUsedAt']);
+    expect(factor.properties.kind.enum).toEqual(['totp', 'passkey']);
+    expect(factor.properties.deviceType.enum).toEqual(['singleDevice', 'multiDevice']);
+    expect(doc.paths['/users/{userId}/reset-2fa'].post.responses['200'].content['application/json'].schema.properties.factors).toBeDefined();
+  });
+
   it('uses problem documents for errors', () => {
     const responses = doc.paths['/organizations'].post.responses;
     expect(Object.keys(responses['400'].content)).toEqual(['application/problem+json']);

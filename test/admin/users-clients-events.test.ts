@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { PasskeyFactor, TotpFactor } from '../../src/stores/factors.js';
 import * as client from 'openid-client';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
@@ -20,6 +22,7 @@ describe('users', () => {
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ email: 'hank@globex.example', name: 'Hank', status: 'active', organizationId: orgId, role: 'member' });
     expect(ok.body).not.toHaveProperty('passwordHash');
+    expect(ok.body).toMatchObject({ twoFactorEnabled: false, factors: [] });
     expect((await h.api('GET', `/users/${ok.body.id}`)).body).toEqual(ok.body);
 
     expect((await h.api('POST', '/users', { email: 'hank@globex.example', password: PASSWORD })).status).toBe(409);
@@ -201,9 +204,61 @@ describe('audit trail', () => {
   });
 });
 
+describe('second factors of a user', () => {
+  it('shows each factor (never a secret, public key or credential ID); reset-2fa removes all of them and mails the user', async () => {
+    const u = (await h.api('POST', '/users', { email: 'factors@globex.example', password: PASSWORD })).body;
+    const factors = h.app.services.factorStore;
+    expect(await factors.addFirst(totpOf(u.id, 1_800_000_000), 0)).toBe(true);
+    expect(await factors.add(passkeyOf(u.id, 1_800_000_100))).toBe(true);
+    expect(await factors.advancePasskeyCounter(passkeyId, 2, 1_800_000_200)).toBe(true);
+    const view = await h.api('GET', `/users/${u.id}`);
+    expect(view.body.twoFactorEnabled).toBe(true);
+    expect(view.body.factors).toEqual([
+      { id: expect.any(String), kind: 'totp', label: 'Authenticator app', createdAt: '2027-01-15T08:00:00.000Z', lastUsedAt: null },
+      { id: passkeyId, kind: 'passkey', label: 'Security key', createdAt: '2027-01-15T08:01:40.000Z', lastUsedAt: '2027-01-15T08:03:20.000Z', deviceType: 'singleDevice' },
+    ]);
+    expect(JSON.stringify(view.body)).not.toMatch(/sealed-seed|cose-key|credential-/);
+
+    const before = h.smtp.received.length;
+    const reset = await h.api('POST', `/users/${u.id}/reset-2fa`);
+    expect(reset.status).toBe(200);
+    expect(reset.body).toMatchObject({ twoFactorEnabled: false, factors: [] });
+    expect(await factors.listByAccount(u.id)).toEqual([]);
+    await h.smtp.waitFor((m) => m.to === 'factors@globex.example' && m.subject.includes('Two-step verification was removed'), before);
+  });
+});
+
+let passkeyId = '';
+const totpOf = (accountId: string, createdAt: number): TotpFactor =>
+  ({ id: randomUUID(), accountId, kind: 'totp', label: 'Authenticator app', createdAt, lastUsedAt: null, secret: 'sealed-seed', lastStep: null });
+function passkeyOf(accountId: string, createdAt: number): PasskeyFactor {
+  passkeyId = randomUUID();
+  return {
+    id: passkeyId,
+    accountId,
+    kind: 'passkey',
+    label: 'Security key',
+    createdAt,
+    lastUsedAt: null,
+    credentialId: `credential-${randomUUID()}`,
+    publicKey: 'cose-key',
+    signCount: 1,
+    transports: ['usb'],
+    deviceType: 'singleDevice',
+    backedUp: false,
+    aaguid: null,
+    userVerified: false,
+  };
+}
+
 describe('policy impact preview and the lockout guard', () => {
   it('counts who would have to change a password or enroll in 2FA, and whether the caller would be outside the whitelist', async () => {
     const a = await h.api('POST', '/users', { email: 'old@globex.example', password: PASSWORD });
+    // Users with a factor of either kind need not enroll.
+    const withApp = (await h.api('POST', '/users', { email: 'app@globex.example', password: PASSWORD })).body.id;
+    const withKey = (await h.api('POST', '/users', { email: 'key@globex.example', password: PASSWORD })).body.id;
+    expect(await h.app.services.factorStore.addFirst(totpOf(withApp, 1), 0)).toBe(true);
+    expect(await h.app.services.factorStore.addFirst(passkeyOf(withKey, 1), 0)).toBe(true);
     await h.app.services.db('accounts').where({ id: a.body.id }).update({ password_changed_at: Math.floor(Date.now() / 1000) - 100 * 86400 });
     const governed = (await h.api('GET', `/users?limit=200`)).body.items.filter((u: { email: string }) => u.email.endsWith('@globex.example')).length;
     const res = await h.api('POST', `/organizations/${orgId}/security-policy/preview`, {
@@ -217,7 +272,7 @@ describe('policy impact preview and the lockout guard', () => {
     expect(res.body).toEqual({
       governedUsers: governed,
       mustChangePassword: 1,
-      mustEnroll2fa: governed,
+      mustEnroll2fa: governed - 2,
       callerAddress: '127.0.0.1',
       callerOutsideWhitelist: true,
     });

@@ -92,4 +92,79 @@ describe('configuration', () => {
     const c = loadConfig({ BACKCHANNEL_LOGOUT_ALLOWED_NETWORKS: '10.20.0.0/16, 127.0.0.1,fd00::/8, ::1, app.internal,Portal.Corp.example' });
     expect(c.backchannelLogoutAllowed).toEqual(['10.20.0.0/16', '127.0.0.1', 'fd00::/8', '::1', 'app.internal', 'Portal.Corp.example']);
   });
+
+  describe('passkeys (WebAuthn)', () => {
+    it('derives the relying party ID and origin from ISSUER, named "Gatehouse"', () => {
+      expect(loadConfig({}).webauthn).toEqual({ rpId: 'localhost', rpName: 'Gatehouse', origins: ['http://localhost:3000'] });
+      expect(loadConfig({ ISSUER: 'https://ID.Example.com:8443/auth' }).webauthn).toEqual({
+        rpId: 'id.example.com',
+        rpName: 'Gatehouse',
+        origins: ['https://id.example.com:8443'],
+      });
+    });
+
+    it('takes a parent domain as RP ID, several origins under it, and a name', () => {
+      const c = loadConfig({
+        ISSUER: 'https://id.example.com',
+        WEBAUTHN_RP_ID: 'Example.com',
+        WEBAUTHN_ORIGINS: 'https://id.example.com, https://login.example.com:443/,https://example.com:8443',
+        WEBAUTHN_RP_NAME: ' Example Corp ',
+      });
+      expect(c.webauthn).toEqual({
+        rpId: 'example.com',
+        rpName: 'Example Corp',
+        // As browsers report them: default port dropped, no trailing slash.
+        origins: ['https://id.example.com', 'https://login.example.com', 'https://example.com:8443'],
+      });
+      // The RP ID alone: the origin stays the issuer's.
+      expect(loadConfig({ ISSUER: 'https://id.example.com', WEBAUTHN_RP_ID: 'example.com' }).webauthn.origins).toEqual(['https://id.example.com']);
+    });
+
+    it.each([
+      ['WEBAUTHN_RP_ID', 'https://example.com'],
+      ['WEBAUTHN_RP_ID', 'example.com:443'],
+      ['WEBAUTHN_RP_ID', '127.0.0.1'],
+      ['WEBAUTHN_RP_ID', 'com'],
+      ['WEBAUTHN_RP_ID', 'exa mple.com'],
+      ['WEBAUTHN_ORIGINS', 'id.example.com'],
+      ['WEBAUTHN_ORIGINS', 'https://id.example.com/login'],
+      ['WEBAUTHN_ORIGINS', 'https://id.example.com?x'],
+      ['WEBAUTHN_ORIGINS', 'https://user:pw@id.example.com'],
+      ['WEBAUTHN_ORIGINS', 'ftp://id.example.com'],
+      ['WEBAUTHN_ORIGINS', ','],
+      ['WEBAUTHN_RP_NAME', ' '],
+      ['WEBAUTHN_RP_NAME', 'n'.repeat(65)],
+    ])('refuses a bad %s (%s), naming the variable', (name, value) => {
+      const problems = problemsOf({ ISSUER: 'https://id.example.com', [name]: value });
+      expect(problems.length).toBeGreaterThan(0);
+      // A list entry is named with its position (WEBAUTHN_ORIGINS.0), as for the other lists.
+      expect(problems.every((p) => new RegExp(`^${name}(\\.\\d+)?: `).test(p))).toBe(true);
+    });
+
+    it.each([
+      // [RP ID, origins, the variable blamed]
+      ['example.org', undefined, 'WEBAUTHN_RP_ID'],
+      ['other.example.com', undefined, 'WEBAUTHN_RP_ID'], // a sibling, not a parent
+      ['d.example.com', undefined, 'WEBAUTHN_RP_ID'], // "id.example.com" ends with "d.example.com" but not with ".d.example.com"
+      ['example.com', 'https://id.example.com,https://login.example.net', 'WEBAUTHN_RP_ID'],
+      [undefined, 'https://login.example.com', 'WEBAUTHN_ORIGINS'], // RP ID id.example.com from ISSUER
+      [undefined, 'https://example.com', 'WEBAUTHN_ORIGINS'], // a parent of the RP ID is not covered by it
+    ])('refuses RP ID %s for origins %s: the RP ID must be each origin\'s host or a parent domain (%s)', (rpId, origins, variable) => {
+      const env: Record<string, string> = { ISSUER: 'https://id.example.com' };
+      if (rpId) env.WEBAUTHN_RP_ID = rpId;
+      if (origins) env.WEBAUTHN_ORIGINS = origins;
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${variable}: the relying party ID "${(rpId ?? 'id.example.com').replace(/\./g, '\\.')}" must be the host of each passkey origin or a parent domain`));
+      expect(problems[0]).toContain(origins?.split(',').find((o) => !o.includes('id.example.com')) ?? 'https://id.example.com');
+    });
+
+    it('keeps an IP issuer\'s host as RP ID, exactly (browsers refuse passkeys there; nothing else breaks)', () => {
+      expect(loadConfig({ ISSUER: 'http://127.0.0.1:3000' }).webauthn).toMatchObject({ rpId: '127.0.0.1', origins: ['http://127.0.0.1:3000'] });
+      expect(problemsOf({ ISSUER: 'http://127.0.0.1:3000', WEBAUTHN_ORIGINS: 'http://localhost:3000' })).toEqual([
+        expect.stringMatching(/^WEBAUTHN_ORIGINS: the relying party ID "127\.0\.0\.1" must be the host of each passkey origin.* http:\/\/localhost:3000$/),
+      ]);
+      expect(problemsOf({ ISSUER: 'http://127.0.0.1:3000', WEBAUTHN_RP_ID: '0.0.1' })).toEqual([expect.stringMatching(/^WEBAUTHN_RP_ID: must be a domain name/)]);
+    });
+  });
 });

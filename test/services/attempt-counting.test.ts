@@ -47,8 +47,8 @@ async function subjects() {
   const email = `counted${++n}@example.net`;
   await accounts.create({
     id, email: `known${n}@example.net`, emailVerifiedAt: null, name: null, passwordHash: 'x', status: 'active', passwordChangedAt: T0, createdAt: T0, updatedAt: T0,
-    organizationId: null, orgRole: null, totpEnabledAt: null, mustChangePassword: false, expiryWarningSentFor: null,
-    failedAttempts: 0, lockedUntil: null, totpSecret: null, totpLastStep: null,
+    organizationId: null, orgRole: null, mustChangePassword: false, expiryWarningSentFor: null,
+    failedAttempts: 0, lockedUntil: null,
   });
   const rule = (now: number) => ({ threshold: THRESHOLD, now, windowSeconds: WINDOW });
   return {

@@ -3,6 +3,7 @@
  * argon2 parameters), so mutation testing (`MUTATION_SCOPE=tokens npm run mutation`) can run them for
  * every mutant. The sign-in pages test the same rules end to end in test/login-security and test/bite.
  */
+import { randomUUID } from 'node:crypto';
 import { openServices, type Services } from '../../src/services/index.js';
 import { AccountStore } from '../../src/stores/sql/accounts.js';
 import { RecoveryCodeStore } from '../../src/stores/sql/recovery-codes.js';
@@ -103,7 +104,8 @@ describe('AccountService: sign-in counting', () => {
 
   it('with a second factor to come, a right password gives back only its own attempt', async () => {
     const a = await account();
-    await services.db('accounts').where({ id: a.id }).update({ totp_enabled_at: 1 });
+    const totp = { id: randomUUID(), accountId: a.id, kind: 'totp', label: 'Authenticator app', createdAt: 1, lastUsedAt: null, secret: 'sealed', lastStep: null } as const;
+    expect(await services.factorStore.addFirst(totp, await services.factorStore.generation(a.id))).toBe(true);
     for (let i = 0; i < 3; i++) await services.accounts.authenticate(a.email, 'Wrong-Pass-1');
     expect(await services.accounts.authenticate(a.email, PASSWORD)).toMatchObject({ ok: true });
     expect((await row(a.id)).failedAttempts).toBe(3);

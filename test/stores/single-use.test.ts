@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { openServices, type Services } from '../../src/services/index.js';
 import { Throttle } from '../../src/services/rate-limit.js';
 import { nowSeconds } from '../../src/stores/db.js';
@@ -56,13 +57,16 @@ for (const [name, makeBackend] of backends) {
     });
 
     it('a TOTP time step is accepted by exactly one request, and no earlier step after it', async () => {
-      await accounts.enableTotp(accountId, 'sealed', 100, nowSeconds(), await accounts.totpGeneration(accountId));
-      expect(wins(await race(() => accounts.advanceTotpStep(accountId, 101)))).toBe(1);
+      const factors = services.factorStore;
+      const id = randomUUID();
+      const totp = { id, accountId, kind: 'totp', label: 'Authenticator app', createdAt: nowSeconds(), lastUsedAt: null, secret: 'sealed', lastStep: 100 } as const;
+      expect(await factors.addFirst(totp, await factors.generation(accountId))).toBe(true);
+      expect(wins(await race(() => factors.advanceTotpStep(id, 101, nowSeconds())))).toBe(1);
       // Steps 102..117 racing: whichever lands, the stored step only moves forward and each step wins at most once.
-      const steps = await Promise.all(Array.from({ length: N }, (_, i) => accounts.advanceTotpStep(accountId, 102 + i)));
+      const steps = await Promise.all(Array.from({ length: N }, (_, i) => factors.advanceTotpStep(id, 102 + i, nowSeconds())));
       expect(wins(steps)).toBeGreaterThanOrEqual(1);
-      expect((await accounts.findById(accountId))?.totpLastStep).toBe(102 + N - 1);
-      expect(await accounts.advanceTotpStep(accountId, 102 + N - 1)).toBe(false);
+      expect((await factors.listByAccount(accountId))[0]).toMatchObject({ lastStep: 102 + N - 1 });
+      expect(await factors.advanceTotpStep(id, 102 + N - 1, nowSeconds())).toBe(false);
     });
 
     it('a password-expiry warning is claimed by exactly one node', async () => {

@@ -180,7 +180,7 @@ describe('TOTP and clocks', () => {
     const u = await user();
     const e = await startEnrollment(u.email);
     expect((await confirm(e)).status).toBe(200);
-    await h.app.services.db('accounts').where({ id: u.id }).update({ totp_last_step: stepOf(now()) + 3 });
+    await h.app.services.db('factors').where({ account_id: u.id, kind: 'totp' }).update({ last_step: stepOf(now()) + 3 });
     expect(await signInWithCode(u.email, e.secret)).toMatchObject({ status: 401, errors: [BAD_CODE] });
     expect(await signInWithCode(u.email, e.secret, 60)).toMatchObject({ status: 401, errors: [BAD_CODE] });
   });
@@ -191,7 +191,7 @@ describe('TOTP and clocks', () => {
     const e = await startEnrollment(u.email);
     expect((await confirm(e)).status).toBe(200);
     // As for an account that enrolled a while ago.
-    await h.app.services.db('accounts').where({ id: u.id }).update({ totp_last_step: stepOf(now()) - 10 });
+    await h.app.services.db('factors').where({ account_id: u.id, kind: 'totp' }).update({ last_step: stepOf(now()) - 10 });
     expect((await signInWithCode(u.email, e.secret, -90)).status).toBe(401);
     expect((await signInWithCode(u.email, e.secret, -60)).status).toBe(303);
     expect((await signInWithCode(u.email, e.secret, 0)).status).toBe(303);

@@ -94,9 +94,10 @@ describe('enforced two-step verification', () => {
     expect(decodeJwt(tokens.id_token!).amr).toEqual(['pwd', 'otp', 'mfa']);
     const view = (await h.api('GET', `/users/${u.id}`)).body;
     expect(view.twoFactorEnabled).toBe(true);
-    const stored = await h.app.services.db('accounts').where({ id: u.id }).first();
-    expect(stored.totp_secret).toBeTruthy();
-    expect(stored.totp_secret).not.toContain(secretOf.get(u.email)); // sealed, not the seed itself
+    expect(view.factors).toEqual([{ id: expect.any(String), kind: 'totp', label: 'Authenticator app', createdAt: expect.any(String), lastUsedAt: null }]);
+    const stored = await h.app.services.db('factors').where({ account_id: u.id, kind: 'totp' }).first();
+    expect(stored.secret).toBeTruthy();
+    expect(stored.secret).not.toContain(secretOf.get(u.email)); // sealed, not the seed itself
   });
 
   it('asks for a TOTP code at every later sign-in; a code works once', async () => {
@@ -151,6 +152,7 @@ describe('enforced two-step verification', () => {
     await enroll(u.email);
     const res = await h.api('POST', `/users/${u.id}/reset-2fa`);
     expect(res.body.twoFactorEnabled).toBe(false);
+    expect(res.body.factors).toEqual([]);
     const { next } = await afterPassword(new Browser(), u.email);
     expect('html' in next && next.doc.querySelector('form[action$="/enroll-totp"]')).toBeTruthy();
   });

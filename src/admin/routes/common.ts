@@ -3,6 +3,7 @@ import type { AccountRecord } from '../../stores/sql/accounts.js';
 import type { ClientRecord } from '../../stores/sql/clients.js';
 import type { OrganizationRecord } from '../../stores/sql/organizations.js';
 import { passwordExpiresAt } from '../../policy/password-rules.js';
+import { enrolledFactors, hasSecondFactor, type FactorRecord } from '../../stores/factors.js';
 import type { OrganizationAction } from '../../policy/authorization.js';
 import type { Principal } from '../auth.js';
 import * as s from '../schemas.js';
@@ -11,9 +12,19 @@ import * as s from '../schemas.js';
 export const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 export const orgView = (o: OrganizationRecord) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
 export const memberView = (a: AccountRecord) => ({ userId: a.id, email: a.email, name: a.name, role: a.orgRole! });
+/** A second factor as the API shows it: never its secret, public key or credential ID. */
+export const factorView = (f: FactorRecord) => ({
+  id: f.id,
+  kind: f.kind,
+  label: f.label,
+  createdAt: iso(f.createdAt),
+  lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt),
+  ...(f.kind === 'passkey' ? { deviceType: f.deviceType } : {}),
+});
 /** A user as the API shows it; the password's expiry comes from the policy that governs them now. */
 export async function userView(a: AccountRecord, services: Services) {
   const { policy } = await services.policies.effectiveFor(a);
+  const factors = await services.twoFactor.list(a.id);
   const expiresAt = passwordExpiresAt(policy.password, a.passwordChangedAt);
   return {
     id: a.id,
@@ -25,7 +36,8 @@ export async function userView(a: AccountRecord, services: Services) {
     passwordChangedAt: iso(a.passwordChangedAt),
     passwordExpiresAt: expiresAt === null ? null : iso(expiresAt),
     mustChangePassword: a.mustChangePassword,
-    twoFactorEnabled: a.totpEnabledAt !== null,
+    twoFactorEnabled: hasSecondFactor(enrolledFactors(factors)),
+    factors: factors.map(factorView),
     emailVerified: a.emailVerifiedAt !== null,
     lockedUntil: a.lockedUntil !== null && a.lockedUntil > Date.now() / 1000 ? iso(a.lockedUntil) : null,
     createdAt: iso(a.createdAt),

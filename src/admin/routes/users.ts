@@ -118,7 +118,7 @@ export const userRoutes: AdminRoute[] = [
   {
     method: 'post',
     path: '/users/{userId}/reset-2fa',
-    summary: 'Remove the user\'s second factor and recovery codes (lost phone); an enforcing policy enrolls them again at sign-in',
+    summary: 'Remove all of the user\'s second factors (authenticator app, passkeys) and recovery codes (lost device); an enforcing policy enrolls them again at sign-in',
     tag: 'Users',
     access: 'platform or organization admin',
     responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },

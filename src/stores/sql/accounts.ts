@@ -17,15 +17,11 @@ export interface AccountRecord {
   updatedAt: number;
   organizationId: string | null;
   orgRole: OrgRole | null;
-  totpEnabledAt: number | null;
   /** Set by an admin reset: the next sign-in asks for a new password. */
   mustChangePassword: boolean;
   expiryWarningSentFor: number | null;
   failedAttempts: number;
   lockedUntil: number | null;
-  /** Sealed (SecretBox) TOTP seed, set with totpEnabledAt once the user confirmed a code. */
-  totpSecret: string | null;
-  totpLastStep: number | null;
 }
 
 /** An accounts row (stores/sql/memberships.ts reads the same table). */
@@ -42,13 +38,10 @@ export interface Row {
   email_domain: string;
   organization_id: string | null;
   org_role: OrgRole | null;
-  totp_enabled_at: number | null;
   must_change_password: boolean | number;
   expiry_warning_sent_for: number | null;
   failed_attempts: number;
   locked_until: number | null;
-  totp_secret: string | null;
-  totp_last_step: number | null;
 }
 
 export const toRecord = (r: Row): AccountRecord => ({
@@ -63,13 +56,10 @@ export const toRecord = (r: Row): AccountRecord => ({
   updatedAt: r.updated_at,
   organizationId: r.organization_id,
   orgRole: r.org_role,
-  totpEnabledAt: r.totp_enabled_at,
   mustChangePassword: Boolean(r.must_change_password),
   expiryWarningSentFor: r.expiry_warning_sent_for,
   failedAttempts: r.failed_attempts,
   lockedUntil: r.locked_until,
-  totpSecret: r.totp_secret,
-  totpLastStep: r.totp_last_step,
 });
 
 export class DuplicateError extends Error {
@@ -103,13 +93,10 @@ export class AccountStore {
         email_domain: a.email.slice(a.email.lastIndexOf('@') + 1),
         organization_id: a.organizationId,
         org_role: a.orgRole,
-        totp_enabled_at: a.totpEnabledAt,
         must_change_password: a.mustChangePassword,
         expiry_warning_sent_for: a.expiryWarningSentFor,
         failed_attempts: a.failedAttempts,
         locked_until: a.lockedUntil,
-        totp_secret: a.totpSecret,
-        totp_last_step: a.totpLastStep,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -158,48 +145,6 @@ export class AccountStore {
    */
   async takeAttempt(id: string, rule: AttemptRule): Promise<boolean> {
     return takeAttemptOn(this.db, this.db<Row>('accounts').where({ id }), rule);
-  }
-
-  /** The second factor's generation: every confirmation and every removal moves it on. */
-  async totpGeneration(id: string): Promise<number> {
-    const row = await this.db('accounts').where({ id }).first('totp_generation');
-    return Number(row?.totp_generation ?? 0);
-  }
-
-  /**
-   * Confirms an enrollment started at `generation`, in one conditional update: it wins only when the
-   * account has no factor and nothing was confirmed or removed since the enrollment started, so of
-   * two concurrent confirmations one wins, and a confirmed factor is never replaced. False: refused.
-   */
-  async enableTotp(id: string, sealedSecret: string, firstStep: number, now: number, generation: number): Promise<boolean> {
-    const changed = await this.db<Row>('accounts')
-      .where({ id })
-      .whereNull('totp_secret')
-      .andWhere('totp_generation', generation)
-      .update({
-        totp_secret: sealedSecret,
-        totp_enabled_at: now,
-        totp_last_step: firstStep,
-        totp_generation: this.db.raw('totp_generation + 1'),
-        updated_at: now,
-      } as never);
-    return changed === 1;
-  }
-
-  /** Removes the factor (admin reset); any enrollment started before dies with the generation. */
-  async disableTotp(id: string, now: number): Promise<void> {
-    await this.db<Row>('accounts')
-      .where({ id })
-      .update({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, totp_generation: this.db.raw('totp_generation + 1'), updated_at: now } as never);
-  }
-
-  /** Records the time step of an accepted code; false when that step (or a later one) was already used. */
-  async advanceTotpStep(id: string, step: number): Promise<boolean> {
-    const changed = await this.db<Row>('accounts')
-      .where({ id })
-      .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
-      .update({ totp_last_step: step });
-    return changed === 1;
   }
 
   /** Gives back an attempt that turned out not to be a failure (a correct password with a second factor to come). */
