@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import type { App } from '../../src/app.js';
 import { Browser } from './browser.js';
 import { registerClient, startSignIn, submitPassword } from './oidc.js';
-import { startApp, type RunningApp } from './server.js';
+import { startApp, type RunningApp, type StartAppOptions } from './server.js';
 import { TestDnsServer } from './dns.js';
 import { TestSmtpServer } from './smtp.js';
 
@@ -22,8 +22,11 @@ export interface AdminHarness {
   stop(): Promise<void>;
 }
 
-/** Gatehouse with a bootstrap platform-admin client and a real DNS server on loopback. */
-export async function startAdminHarness(extraEnv: Record<string, string> = {}): Promise<AdminHarness> {
+/**
+ * Gatehouse with a bootstrap platform-admin client and a real DNS server on loopback. `options.host`
+ * 'localhost' gives an http://localhost:<port> issuer (browser tests, WebAuthn).
+ */
+export async function startAdminHarness(extraEnv: Record<string, string> = {}, options: StartAppOptions = {}): Promise<AdminHarness> {
   const dns = new TestDnsServer();
   const dnsAddress = await dns.start();
   const smtp = new TestSmtpServer();
@@ -36,7 +39,7 @@ export async function startAdminHarness(extraEnv: Record<string, string> = {}): 
     DNS_TIMEOUT_MS: '5000',
     SMTP_URL: smtpUrl,
     ...extraEnv,
-  });
+  }, undefined, options);
   const platform = await client.discovery(new URL(running.issuer), BOOTSTRAP_ID, BOOTSTRAP_SECRET, client.ClientSecretBasic(BOOTSTRAP_SECRET), {
     execute: [client.allowInsecureRequests],
   });

@@ -11,15 +11,27 @@ export interface RunningApp {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
+export interface StartAppOptions {
+  /**
+   * The host name the issuer uses (the server always binds 127.0.0.1). 'localhost' for browser tests:
+   * WebAuthn refuses an IP address as RP ID, and http://localhost is a secure context in Chromium.
+   */
+  host?: '127.0.0.1' | 'localhost';
+}
+
 /**
  * Boots the whole application in-process on an ephemeral loopback port, over real HTTP. The port is
  * bound first so the issuer can name it.
  */
-export async function startApp(extraEnv: Record<string, string> = {}, backend: TestBackend = testBackend()): Promise<RunningApp> {
+export async function startApp(
+  extraEnv: Record<string, string> = {},
+  backend: TestBackend = testBackend(),
+  options: StartAppOptions = {},
+): Promise<RunningApp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const app = await createApp(backend.config({ ISSUER: issuer, ...extraEnv }));
   server.on('request', app.provider.callback());
   return {
