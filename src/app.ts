@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { staticAssets } from './http/assets.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -11,7 +10,6 @@ import { interactionRouter } from './interaction/router.js';
 import { passwordPages } from './interaction/password-pages.js';
 import { invitationPages } from './interaction/invitation-pages.js';
 import { createLogger } from './logger.js';
-import { VIEWS_DIR } from './paths.js';
 import { inputGuard } from './http/input-guard.js';
 import { policyUnavailable } from './http/policy-unavailable.js';
 import { ipInList } from './policy/ip.js';
@@ -82,7 +80,7 @@ function pinnedToIssuer(issuer: string) {
 
 /** Response headers for every answer; pages also get no-store. oidc-provider adds script hashes to this CSP itself. */
 async function securityHeaders(ctx: Context, next: Next) {
-  ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'");
+  ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
   ctx.set('X-Frame-Options', 'DENY');
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('Referrer-Policy', 'no-referrer');
@@ -126,7 +124,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     logger,
   });
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
-  const css = await readFile(join(VIEWS_DIR, 'assets', 'gatehouse.css'));
+  const assets = await staticAssets();
 
   recordBackchannelOutcomes(provider, services, logger);
   provider.use(pinnedToIssuer(config.issuer));
@@ -138,13 +136,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(inputGuard());
   provider.use(policyUnavailable);
   provider.use(concurrentWebSessionGuard(provider, services));
+  provider.use(assets);
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === '/assets/gatehouse.css') {
-      ctx.type = 'text/css';
-      ctx.set('Cache-Control', 'public, max-age=3600');
-      ctx.body = css;
-      return;
-    }
     if (ctx.method === 'GET' && ctx.path === '/healthz') {
       await services.db.raw('select 1');
       if (services.redis) await services.redis.ping();

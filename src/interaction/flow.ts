@@ -18,6 +18,8 @@ export interface SignInFlow {
   /** Set once the first factor has succeeded. */
   accountId?: string;
   established: Established;
+  /** The factor generation when the enrollment page was entered (a passkey enrolled there must be the first factor). */
+  enrollGeneration?: number;
   /** The TOTP seed being enrolled, sealed (SecretBox), until the user confirms a code. */
   pendingTotp?: string;
 }

@@ -18,6 +18,8 @@ import { ConsentStep } from './steps/consent.js';
 import { ExpiryWarningStep } from './steps/expiry-warning.js';
 import { NETWORK_NOT_ALLOWED, PasswordStep } from './steps/password.js';
 import { RecoveryCodeStep, TotpStep } from './steps/second-factor.js';
+import { PasskeyStep } from './steps/passkey.js';
+import { PasskeyStrategy } from './strategies/passkey.js';
 import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { Known, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
 import { render } from './views.js';
@@ -44,12 +46,13 @@ const EXPIRED =
 export function interactionRouter(deps: InteractionDeps): Router {
   const { provider, flows, services } = deps;
   const consent = new ConsentStep(provider, services.accounts);
+  const passkey = new PasskeyStrategy(services);
   const steps: Record<StepName, Step> = {
-    password: new PasswordStep(services),
-    passkey: new TotpStep(services), // replaced by the passkey step
+    password: new PasswordStep(services, passkey),
+    passkey: new PasskeyStep(passkey),
     totp: new TotpStep(services),
     'recovery-code': new RecoveryCodeStep(services),
-    enroll: new EnrollStep(),
+    enroll: new EnrollStep(services),
     'enroll-totp': new EnrollTotpStep(services),
     'recovery-codes': new RecoveryCodesStep(),
     'change-password': new ChangePasswordStep(services),
@@ -179,6 +182,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
     await finish(s, { login: { accountId: account.id, amr: amrOf(s.flow.established), remember: !effective.policy.session.expireCookieOnBrowserClose } });
   }
 
+  // Strategies with a ceremony register their own endpoints.
+  passkey.routes(router, load, parseForm);
+
   router.get('/:uid', async (ctx) => {
     const s = await load(ctx);
     if (!s) return;
@@ -210,7 +216,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const outcome = await step.submit(s, form);
     switch (outcome.kind) {
       case 'again':
-        if (outcome.failure) await auditSignIn(s, 'failed', outcome.values?.email ?? '', { reason: outcome.failure, accountId: outcome.accountId });
+        if (outcome.failure) await auditSignIn(s, 'failed', outcome.auditEmail ?? outcome.values?.email ?? '', { reason: outcome.failure, accountId: outcome.accountId });
         await step.render(s, outcome);
         return;
       case 'event':

@@ -136,17 +136,26 @@ export class TwoFactorService {
       lastStep: step, // the confirming code is used up
     };
     if (!(await this.deps.factors.addFirst(factor, pending.generation))) return 'superseded';
-    const codes = Array.from({ length: RECOVERY_CODES }, () => {
-      const raw = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
-      return `${raw.slice(0, 5)}-${raw.slice(5)}`;
-    });
-    await this.deps.recoveryCodes.replace(account.id, codes.map(digest));
+    const codes = await this.issueRecoveryCodes(account.id);
     await this.deps.audit.record('two_factor.enrolled', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
     await this.notify(account, 'Two-step verification was turned on', [
       `An authenticator app was set up as the second step of signing in to ${account.email} at ${iso(now)}${request?.ip ? ` from ${request.ip}` : ''}.`,
       '',
       'If this was not you, reset your password at once and ask your administrator to reset two-step verification.',
     ]);
+    return codes;
+  }
+
+  /**
+   * A new set of recovery codes for the account, replacing any earlier set: returned once, to be shown
+   * once, and stored only as digests. Issued when the account's first factor (of either kind) is set up.
+   */
+  async issueRecoveryCodes(accountId: string): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_CODES }, () => {
+      const raw = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)]).join('');
+      return `${raw.slice(0, 5)}-${raw.slice(5)}`;
+    });
+    await this.deps.recoveryCodes.replace(accountId, codes.map(digest));
     return codes;
   }
 

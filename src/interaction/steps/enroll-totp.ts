@@ -1,4 +1,6 @@
 import type { Services } from '../../services/index.js';
+import { amrOf as amrOfPasskey } from '../../services/passkeys.js';
+import { bindingOf } from '../strategies/passkey.js';
 import type { SignInFlow } from '../flow.js';
 import { render } from '../views.js';
 import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
@@ -12,14 +14,49 @@ export const ENROLLMENT_SUPERSEDED = 'Two-step verification was set up or change
 export class EnrollStep implements Step {
   readonly name = 'enroll' as const;
 
-  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
-    await render(s.ctx, 'enroll', { uid: s.flow.uid, csrf: s.flow.csrf, errors: shown.errors, passkeys: false }, shown.status);
+  constructor(private readonly services: Services) {}
+
+  /** The factor generation this enrollment starts at: a passkey is added only if nothing changed since. */
+  async enter(s: StepContext, flow: SignInFlow): Promise<SignInFlow> {
+    if (flow.enrollGeneration !== undefined) return flow;
+    return { ...flow, enrollGeneration: await this.services.factorStore.generation(s.known!.account.id) };
   }
 
-  async submit(_s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
-    if (str(form.choose) === 'totp') return { kind: 'event', event: { type: 'enrollment-chosen', method: 'totp' } };
-    return { kind: 'again', status: 400, errors: ['Choose how you want to confirm it is you.'] };
+  async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
+    await render(s.ctx, 'enroll', { uid: s.flow.uid, csrf: s.flow.csrf, errors: shown.errors, passkeys: true }, shown.status);
   }
+
+  async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
+    if (str(form.choose) === 'totp') return { kind: 'event', event: { type: 'enrollment-chosen', method: 'totp' } };
+    if (str(form.choose) !== 'passkey') return { kind: 'again', status: 400, errors: ['Choose how you want to confirm it is you.'] };
+    const credential = str(form.credential);
+    if (!credential) return { kind: 'again', status: 400, errors: ['Adding a passkey needs JavaScript. Turn it on, or use an authenticator app.'] };
+    const { account } = s.known!;
+    let response: unknown;
+    try {
+      response = JSON.parse(credential);
+    } catch {
+      return { kind: 'again', status: 400, errors: [PASSKEY_NOT_ADDED] };
+    }
+    const verified = await this.services.passkeys.verifyRegistration(account, bindingOf(s.flow.uid), response, { label: defaultPasskeyLabel(s.request.userAgent) });
+    if (!verified.ok) return { kind: 'again', status: 400, errors: [PASSKEY_NOT_ADDED] };
+    const added = await this.services.passkeys.addPasskey(account, verified.factor, { first: s.flow.enrollGeneration ?? -1 }, { type: 'user', id: account.id }, s.request);
+    // As with an app: a factor confirmed (or removed) meanwhile, perhaps in another browser, kills this enrollment.
+    if (!added) return { kind: 'again', status: 409, errors: [ENROLLMENT_SUPERSEDED], values: { email: account.email }, failure: 'enrollment-superseded', accountId: account.id };
+    const codes = await this.services.twoFactor.issueRecoveryCodes(account.id);
+    return { kind: 'event', event: { type: 'enrolled', passed: { method: 'passkey', amr: [amrOfPasskey(verified.factor.deviceType)] } }, show: { codes } };
+  }
+}
+
+const PASSKEY_NOT_ADDED = 'The passkey could not be added. Try again, or use an authenticator app.';
+
+/** "Passkey on Chrome, Linux": a readable default name, which the user can change on the account page. */
+export function defaultPasskeyLabel(userAgent: string | null | undefined): string {
+  const ua = userAgent ?? '';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : undefined;
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : undefined;
+  const where = [browser, os].filter(Boolean).join(', ');
+  return where ? `Passkey on ${where}` : 'Passkey';
 }
 
 /** Enrollment of an authenticator app: scan, confirm a code; the recovery codes follow. */

@@ -1,16 +1,20 @@
 import type { Services } from '../../services/index.js';
 import { PasswordStrategy } from '../strategies/password.js';
+import type { PasskeyStrategy } from '../strategies/passkey.js';
 import { render } from '../views.js';
 import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
 
 export { LOCKED, NETWORK_NOT_ALLOWED, SIGN_IN_FAILED } from '../strategies/password.js';
 
-/** The sign-in page: email and password (the password strategy). */
+/** The sign-in page: email and password (the password strategy), or a passkey alone (the passkey strategy). */
 export class PasswordStep implements Step {
   readonly name = 'password' as const;
   private readonly password: PasswordStrategy;
 
-  constructor(services: Services) {
+  constructor(
+    services: Services,
+    private readonly passkey: PasskeyStrategy,
+  ) {
     this.password = new PasswordStrategy(services);
   }
 
@@ -30,6 +34,13 @@ export class PasswordStep implements Step {
   }
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
+    const credential = str(form.credential);
+    if (credential) {
+      const verdict = await this.passkey.verify(s, { credential, use: 'first' });
+      if (verdict.ok) return { kind: 'event', event: verdict.event, accountId: verdict.accountId };
+      // The email of a refused passkey is not shown back: the page must not tell whose passkey it was.
+      return { kind: 'again', status: verdict.status, errors: [verdict.error], failure: verdict.failure, accountId: verdict.accountId, values: { email: '' }, auditEmail: verdict.email };
+    }
     const email = str(form.email).trim();
     const password = str(form.password);
     const errors: string[] = [];

@@ -41,7 +41,16 @@ export interface StepContext {
  * answer and never stored (recovery codes).
  */
 export type StepOutcome =
-  | { kind: 'again'; status: number; errors: string[]; values?: Record<string, string>; failure?: SignInFailure; accountId?: string }
+  | {
+      kind: 'again';
+      status: number;
+      errors: string[];
+      values?: Record<string, string>;
+      failure?: SignInFailure;
+      accountId?: string;
+      /** The address for the audit trail when it is not shown back on the page (`values.email`). */
+      auditEmail?: string;
+    }
   | { kind: 'event'; event: SignInEvent; accountId?: string; show?: Record<string, unknown> }
   | { kind: 'finish'; result: InteractionResults };
 
