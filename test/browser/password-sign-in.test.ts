@@ -68,7 +68,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
   async function typePassword(email: string) {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   it('types email and password on the sign-in page, lands on the callback with a code, and the ID token says amr pwd', async () => {
@@ -96,7 +96,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
     await authorize();
     await page.getByLabel('Email').fill('typo@plain.example');
     await page.getByLabel('Password').fill(`${PASSWORD}x`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page.locator('#form-errors').textContent()).resolves.toMatch(/\S/);
     expect(page.url().startsWith(`${h.running.issuer}/interaction/`)).toBe(true);
     await expect(page.getByLabel('Email').inputValue()).resolves.toBe('typo@plain.example');
@@ -107,6 +107,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
     const callbacks = rp.received.length;
     await authorize();
     await typePassword('member@enforcing.example');
+    await page.getByRole('button', { name: 'Use an authenticator app' }).click();
     const qr = page.getByAltText('QR code for your authenticator app');
     await qr.waitFor({ state: 'visible', timeout: 5_000 });
     // The image really decoded and has a size on the page (not a broken image).

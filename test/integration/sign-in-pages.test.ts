@@ -31,12 +31,17 @@ describe('the sign-in page', () => {
     expect(form.getAttribute('method')).toBe('post');
     const email = form.querySelector('input[name=email]')!;
     const password = form.querySelector('input[name=password]')!;
-    expect(email.getAttribute('autocomplete')).toBe('username');
+    expect(email.getAttribute('autocomplete')).toBe('username webauthn') // conditional UI: passkeys offered in the field's autofill;
     expect(password.getAttribute('autocomplete')).toBe('current-password');
     expect(password.getAttribute('type')).toBe('password');
     for (const id of ['email', 'password']) expect(loginPage.doc.querySelector(`label[for=${id}]`)).toBeTruthy();
     expect(form.querySelector('input[name=csrf]')!.getAttribute('value')).toMatch(/^[\w-]{43}$/);
-    expect(loginPage.doc.querySelector('script')).toBeNull(); // works without JavaScript
+    // Works without JavaScript (these tests submit it with none); the passkey button's scripts are the
+    // app's own files, none inline, and the password form does not depend on them.
+    const scripts = loginPage.doc.querySelectorAll('script');
+    expect(scripts.map((sc) => sc.getAttribute('src'))).toEqual(['/assets/webauthn.js', '/assets/passkey.js']);
+    expect(scripts.every((sc) => sc.text.trim() === '')).toBe(true);
+    expect(loginPage.headers.get('content-security-policy')).toContain("script-src 'self';");
     expect(loginPage.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(loginPage.headers.get('x-frame-options')).toBe('DENY');
     expect(loginPage.headers.get('cache-control')).toBe('no-store');

@@ -186,6 +186,8 @@ describe('second-factor and account pages', () => {
     const res = await inside.submit(loginPage, 'form[action$="/password"]', { email: u.email, password: PASSWORD });
     expect(res.status).toBe(303);
     const stepUrl = new URL(res.headers.get('location')!, loginPage.url).href;
+    const choice = await inside.page(stepUrl);
+    expect((await inside.submit(choice, 'form[action$="/enroll"]:not([data-passkey])', { choose: 'totp' })).status).toBe(303);
     const enroll = await inside.page(stepUrl);
     expect(enroll.html).toContain('autocomplete="one-time-code"');
 
@@ -195,7 +197,11 @@ describe('second-factor and account pages', () => {
     expect(refused.html).toContain(BLOCKED);
     const post = await inside.submit(enroll, 'form', { code: '000000' });
     expect(post.status).toBe(403);
-    expect(await failures(u.email)).toEqual(['ip-not-allowed', 'ip-not-allowed']);
+    // The passkey ceremony's endpoint too: no challenge is issued from outside.
+    const csrf = enroll.doc.querySelector('input[name=csrf]')!.getAttribute('value')!;
+    const options = await inside.request(`${stepUrl}/passkey/options`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() });
+    expect(options.status).toBe(403);
+    expect(await failures(u.email)).toEqual(['ip-not-allowed', 'ip-not-allowed', 'ip-not-allowed']);
     // Nothing was spent from outside: the page still works from inside.
     inside.address = INSIDE;
     expect((await inside.page(stepUrl)).html).toContain('autocomplete="one-time-code"');
