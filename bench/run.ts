@@ -4,7 +4,9 @@
  *   full sign-ins (authorize → password form → code exchange), refresh-token grants, client-credentials
  *   grants, JWKS and discovery requests per second with p50/p99 latency, and the argon2 verify rate
  *   on this machine, which bounds the sign-in rate.
- * Prints a table and writes bench/results/latest.json. BENCH_SECONDS and BENCH_CONNECTIONS tune it.
+ * Prints a table and writes bench/results/latest.json. BENCH_SECONDS and BENCH_CONNECTIONS tune it;
+ * BENCH_ONLY (a comma list of sign-in, refresh, client-credentials, jwks, discovery, argon2, reuse-check)
+ * measures only those rows.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,6 +26,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const API = 'https://api.bench.test/';
 const CALLBACK = 'http://127.0.0.1:9/callback';
 const PASSWORD = 'Bench-Pass-123';
+const ROWS = ['sign-in', 'refresh', 'client-credentials', 'jwks', 'discovery', 'argon2', 'reuse-check'];
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+for (const key of ONLY ?? []) if (!ROWS.includes(key)) throw new Error(`BENCH_ONLY: unknown row ${key} (rows: ${ROWS.join(', ')})`);
+const wanted = (key: string) => !ONLY || ONLY.has(key);
 
 interface Row {
   name: string;
@@ -218,35 +224,37 @@ async function main() {
     const basic = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
     const rows: Row[] = [];
 
-    rows.push(await closedLoop('full sign-in (authorize, password, code exchange)', CONNECTIONS, async (w) => {
+    if (wanted('sign-in')) rows.push(await closedLoop('full sign-in (authorize, password, code exchange)', CONNECTIONS, async (w) => {
       await signIn(base, client.clientId, clientSecret!, users[w % users.length]!);
     }));
 
     // One refresh-token chain per connection: rotation makes every token single-use.
-    const chains = await Promise.all(
-      Array.from({ length: CONNECTIONS }, (_, w) => signIn(base, client.clientId, clientSecret!, users[w % users.length]!).then((t) => t.refresh_token)),
-    );
-    rows.push(await closedLoop('refresh_token grant (rotating)', CONNECTIONS, async (w) => {
-      const res = await fetch(`${base}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: chains[w]! }).toString(),
-      });
-      if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${await res.text()}`);
-      chains[w] = ((await res.json()) as { refresh_token: string }).refresh_token;
-    }));
+    if (wanted('refresh')) {
+      const chains = await Promise.all(
+        Array.from({ length: CONNECTIONS }, (_, w) => signIn(base, client.clientId, clientSecret!, users[w % users.length]!).then((t) => t.refresh_token)),
+      );
+      rows.push(await closedLoop('refresh_token grant (rotating)', CONNECTIONS, async (w) => {
+        const res = await fetch(`${base}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: chains[w]! }).toString(),
+        });
+        if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${await res.text()}`);
+        chains[w] = ((await res.json()) as { refresh_token: string }).refresh_token;
+      }));
+    }
 
-    rows.push(await cannon('client_credentials grant (JWT access token)', {
+    if (wanted('client-credentials')) rows.push(await cannon('client_credentials grant (JWT access token)', {
       url: `${base}/token`,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
       body: new URLSearchParams({ grant_type: 'client_credentials', resource: API, scope: 'read' }).toString(),
     }));
-    rows.push(await cannon('GET /jwks', { url: `${base}/jwks` }));
-    rows.push(await cannon('GET /.well-known/openid-configuration', { url: `${base}/.well-known/openid-configuration` }));
-    rows.push(await argon2Rate(config.argon2));
-    const history = await historyCheck(config);
-    rows.push(history.row);
+    if (wanted('jwks')) rows.push(await cannon('GET /jwks', { url: `${base}/jwks` }));
+    if (wanted('discovery')) rows.push(await cannon('GET /.well-known/openid-configuration', { url: `${base}/.well-known/openid-configuration` }));
+    if (wanted('argon2')) rows.push(await argon2Rate(config.argon2));
+    const history = wanted('reuse-check') ? await historyCheck(config) : null;
+    if (history) rows.push(history.row);
 
     const fmt = (n: number | null, d = 1) => (n === null ? '-' : n.toFixed(d));
     console.log(`${'measurement'.padEnd(52)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'count'.padStart(8)} ${'errors'.padStart(7)}`);
@@ -255,7 +263,7 @@ async function main() {
     }
     const out = join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(out, { recursive: true });
-    console.log(`\nwhile checking a new password against 10 stored hashes: event loop delay p99 ${history.loopDelayP99Ms.toFixed(1)} ms, max ${history.loopDelayMaxMs.toFixed(1)} ms`);
+    if (history) console.log(`\nwhile checking a new password against 10 stored hashes: event loop delay p99 ${history.loopDelayP99Ms.toFixed(1)} ms, max ${history.loopDelayMaxMs.toFixed(1)} ms`);
     const result = {
       date: new Date().toISOString(),
       backend,
@@ -263,7 +271,8 @@ async function main() {
       connections: CONNECTIONS,
       argon2: config.argon2,
       rows,
-      historyCheckEventLoopDelayMs: { p99: history.loopDelayP99Ms, max: history.loopDelayMaxMs },
+      ...(ONLY ? { only: [...ONLY] } : {}),
+      historyCheckEventLoopDelayMs: history ? { p99: history.loopDelayP99Ms, max: history.loopDelayMaxMs } : null,
     };
     writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`\nwritten: bench/results/latest.json`);
