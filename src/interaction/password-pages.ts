@@ -11,6 +11,8 @@ import { requestInfo } from '../http/request-info.js';
 import { whitelistAllows } from '../policy/ip.js';
 import { NETWORK_NOT_ALLOWED } from './steps/password.js';
 import { render } from './views.js';
+import { accountPasskeyRoutes, DONE, passkeyViews, recentlyAuthenticated } from './account-passkeys.js';
+import type { PasskeyFactor } from '../stores/factors.js';
 
 export interface PasswordPagesDeps {
   provider: Provider;
@@ -90,8 +92,10 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
     return account?.status === 'active' ? { session, account } : undefined;
   }
 
-  async function accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; notice?: string } = {}, status = 200) {
+  async function accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; notice?: string; codes?: string[] } = {}, status = 200) {
     const { policy, source } = await services.policies.effectiveFor(account);
+    const signedIn = await signedInAccount(ctx);
+    const [factors, recent] = await Promise.all([services.twoFactor.list(account.id), signedIn ? recentlyAuthenticated(services, signedIn) : false]);
     await render(
       ctx,
       'account',
@@ -105,6 +109,11 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
         rules: describeRules(policy.password),
         errors: extra.errors ?? [],
         notice: extra.notice ?? null,
+        passkeys: passkeyViews(factors.filter((f): f is PasskeyFactor => f.kind === 'passkey')),
+        totp: factors.some((f) => f.kind === 'totp'),
+        recent,
+        codes: extra.codes ?? [],
+        date,
       },
       status,
     );
@@ -138,7 +147,8 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
   router.get('/account', async (ctx) => {
     const signedIn = await signedInAccount(ctx);
     if (!signedIn) return render(ctx, 'error', { message: 'You are not signed in to Gatehouse. Sign in through your application, then come back to this page.', code: null }, 401);
-    await accountPage(ctx, signedIn.account, { notice: ctx.query.changed === '1' ? 'Your password was changed. You were signed out everywhere else.' : undefined });
+    const done = DONE[str(ctx.query.done) as keyof typeof DONE];
+    await accountPage(ctx, signedIn.account, { notice: ctx.query.changed === '1' ? 'Your password was changed. You were signed out everywhere else.' : done });
   });
 
   router.post('/account/password', parseForm, async (ctx) => {
@@ -163,6 +173,8 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
     ctx.redirect('/account?changed=1');
     ctx.status = 303;
   });
+
+  accountPasskeyRoutes(router, { services, trustedProxies: deps.trustedProxies, parseForm, signedInAccount, accountPage });
 
   return router;
 }

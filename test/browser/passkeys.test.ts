@@ -12,6 +12,7 @@ import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
+import { clock } from '../helpers/clock.js';
 import { addVirtualAuthenticator, cloneCredential, type VirtualAuthenticator, type VirtualCredential } from '../helpers/virtual-authenticator.js';
 
 const PASSWORD = 'Passkey-Browser-1';
@@ -90,7 +91,7 @@ describeWithBrowser('passkeys in Chromium', () => {
     await screenshot(page, 'enroll-passkey-recovery-codes');
     await page.getByRole('button', { name: /saved them/ }).click();
     const claims = await flow.finish();
-    return { claims, codes, credentials: await key!.credentials() };
+    return { claims, codes, credentials: await key!.credentials(), page, key: key! };
   }
 
   /** Waits for the page with this heading; a failure names what the page said instead (the ceremony's status, errors). */
@@ -100,6 +101,16 @@ describeWithBrowser('passkeys in Chromium', () => {
     } catch {
       const said = await page.locator('[data-passkey-status], #form-errors, p.lead').allTextContents();
       throw new Error(`expected "${heading}" at ${page.url()}; the page says: ${said.join(' | ')}`);
+    }
+  }
+
+  /** Clicks and waits for the page it leads to; a failure names what the page said instead. */
+  async function clickThrough(page: Page, button: ReturnType<Page['getByRole']>, arrivedAt: (u: URL) => boolean) {
+    try {
+      await Promise.all([page.waitForURL(arrivedAt, { timeout: 5_000 }), button.click()]);
+    } catch (err) {
+      const said = await page.locator('[data-passkey-status], #form-errors').allTextContents();
+      throw new Error(`${(err as Error).message.split('\n')[0]} at ${page.url()}; the page says: ${said.join(' | ')}`);
     }
   }
 
@@ -216,5 +227,48 @@ describeWithBrowser('passkeys in Chromium', () => {
     await screenshot(page, 'recovery-code');
     await page.getByRole('button', { name: 'Verify' }).click();
     expect((await flow.finish()).amr).toEqual(['pwd', 'otp', 'mfa']);
+  });
+
+  it('on /account: rename, add a second (a security key), remove one; the last one stays under enforcement; after 5 minutes the password is asked again', async () => {
+    const email = await user();
+    const { page, key } = await enrollPasskey(email);
+    await page.goto(`${h.running.issuer}/account`);
+    const list = page.locator('ul.factors li');
+    await expect(list.count()).resolves.toBe(1);
+    await expect(list.first().textContent()).resolves.toMatch(/Passkey on one device/);
+
+    await list.first().getByRole('textbox').fill('Work laptop');
+    await clickThrough(page, list.first().getByRole('button', { name: 'Rename' }), (u) => u.searchParams.get('done') === 'renamed');
+    await expect(page.locator('p.notice').textContent()).resolves.toBe('Passkey renamed.');
+    await expect(list.first().textContent()).resolves.toMatch(/Work laptop/);
+
+    // Another authenticator (Chromium would use the first, which holds an excluded credential).
+    await key.remove();
+    await addVirtualAuthenticator(page, { kind: 'u2f' });
+    await page.getByLabel('Name for the new passkey (optional)').fill('Blue key');
+    await clickThrough(page, page.getByRole('button', { name: 'Add a passkey' }), (u) => u.searchParams.get('done') === 'added');
+    await expect(page.locator('p.notice').textContent()).resolves.toMatch(/Passkey added/);
+    await expect(list.allTextContents()).resolves.toEqual([expect.stringMatching(/Work laptop/), expect.stringMatching(/Blue key · Security key/)]);
+    await screenshot(page, 'account-passkeys');
+
+    await clickThrough(page, page.getByRole('button', { name: 'Remove Work laptop' }), (u) => u.searchParams.get('done') === 'removed');
+    await expect(page.locator('p.notice').textContent()).resolves.toMatch(/Passkey removed/);
+    await expect(list.count()).resolves.toBe(1);
+    await clickThrough(page, page.getByRole('button', { name: 'Remove Blue key' }), (u) => u.pathname.endsWith('/remove'));
+    await expect(page.locator('#form-errors').textContent()).resolves.toMatch(/requires two-step verification/);
+    expect((await h.app.services.twoFactor.list(await accountId(email))).map((f) => f.label)).toEqual(['Blue key']);
+
+    clock.install();
+    try {
+      clock.advance(6 * 60);
+      await page.goto(`${h.running.issuer}/account`);
+      await expect(page.getByRole('button', { name: 'Remove Blue key' }).count()).resolves.toBe(0);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await clickThrough(page, page.getByRole('button', { name: 'Confirm' }), (u) => u.searchParams.get('done') === 'confirmed');
+      await expect(page.locator('p.notice').textContent()).resolves.toMatch(/Password confirmed/);
+      await expect(page.getByRole('button', { name: 'Remove Blue key' }).count()).resolves.toBe(1);
+    } finally {
+      clock.uninstall();
+    }
   });
 });

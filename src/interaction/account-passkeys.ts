@@ -1,0 +1,172 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { Services } from '../services/index.js';
+import type { AccountRecord } from '../stores/sql/accounts.js';
+import type { PasskeyFactor } from '../stores/factors.js';
+import { csrfValid } from '../http/csrf.js';
+import { requestInfo } from '../http/request-info.js';
+import { nowSeconds } from '../stores/db.js';
+import { defaultPasskeyLabel } from './steps/enroll-totp.js';
+
+/** Sensitive changes to sign-in methods need a sign-in (or a password confirmation) this recent. */
+export const RECENT_SIGN_IN_SECONDS = 5 * 60;
+const REAUTH_MODEL = 'AccountReauth';
+
+export interface SignedIn {
+  account: AccountRecord;
+  session: { jti: string; authTime(): number | undefined };
+}
+
+/** Whether the signed-in session may change sign-in methods now (see RECENT_SIGN_IN_SECONDS). */
+export async function recentlyAuthenticated(services: Services, s: SignedIn): Promise<boolean> {
+  const now = nowSeconds();
+  if ((s.session.authTime() ?? 0) > now - RECENT_SIGN_IN_SECONDS) return true;
+  const marker = await services.oidcStore.find(REAUTH_MODEL, s.session.jti);
+  return typeof marker?.at === 'number' && marker.at > now - RECENT_SIGN_IN_SECONDS;
+}
+
+export interface AccountPasskeysDeps {
+  services: Services;
+  trustedProxies: string[];
+  parseForm: Middleware;
+  signedInAccount(ctx: Context): Promise<SignedIn | undefined>;
+  accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; notice?: string; codes?: string[] }, status?: number): Promise<void>;
+}
+
+/** What the account page shows about passkeys. */
+export interface PasskeyView {
+  id: string;
+  label: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  kind: string;
+}
+
+const KIND = (p: PasskeyFactor) =>
+  p.deviceType === 'multiDevice' ? 'Synced passkey' : p.transports.includes('internal') || p.transports.includes('hybrid') ? 'Passkey on one device' : 'Security key';
+
+export const passkeyViews = (passkeys: PasskeyFactor[]): PasskeyView[] =>
+  passkeys.map((p) => ({ id: p.id, label: p.label, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, kind: KIND(p) }));
+
+/** What the account page says after a change (`?done=`): fixed sentences, never text from the URL. */
+export const DONE = {
+  confirmed: 'Password confirmed. For the next 5 minutes you can add or remove passkeys.',
+  added: 'Passkey added. You can use it to sign in.',
+  renamed: 'Passkey renamed.',
+  removed: 'Passkey removed. It can no longer be used to sign in.',
+} as const;
+
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+const bindingOf = (s: SignedIn) => `account:${s.account.id}:${s.session.jti}`;
+
+/**
+ * Passkeys on the account page: add (a WebAuthn ceremony, its options from a JSON endpoint), rename,
+ * remove. Adding and removing need a recent sign-in: within RECENT_SIGN_IN_SECONDS of the session's
+ * sign-in, or of confirming the password here (kept per session, in the OidcStore, so every node
+ * sees it). Removal keeps the last factor of a user whose policy requires one. Adding or removing is
+ * audited and mailed (PasskeyService). Registered on the account pages' router, behind its whitelist guard.
+ */
+export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps): void {
+  const { services, parseForm } = deps;
+
+  /** The signed-in user and the checked form, or an answer already given (not signed in, bad CSRF). */
+  async function guarded(ctx: Context): Promise<{ s: SignedIn; form: Record<string, unknown> } | undefined> {
+    const s = await deps.signedInAccount(ctx);
+    if (!s) {
+      ctx.status = 401;
+      ctx.body = 'You are not signed in to Gatehouse.';
+      return undefined;
+    }
+    const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!csrfValid(ctx, form.csrf)) {
+      await deps.accountPage(ctx, s.account, { errors: ['This form has expired. Please try again.'] }, 403);
+      return undefined;
+    }
+    return { s, form };
+  }
+
+  const back = (ctx: Context, done: keyof typeof DONE) => {
+    ctx.redirect(`/account?done=${done}#sign-in-methods`);
+    ctx.status = 303;
+  };
+
+  router.post('/account/confirm', parseForm, async (ctx) => {
+    const g = await guarded(ctx);
+    if (!g) return;
+    const result = await services.accounts.checkCurrentPassword(g.s.account, str(g.form.currentPassword));
+    if (result !== 'ok') {
+      const error = result === 'locked' ? 'Too many failed attempts. Try again later.' : 'That password is not right.';
+      return deps.accountPage(ctx, g.s.account, { errors: [error] }, result === 'locked' ? 429 : 400);
+    }
+    await services.oidcStore.upsert(REAUTH_MODEL, g.s.session.jti, { at: nowSeconds() }, RECENT_SIGN_IN_SECONDS);
+    back(ctx, 'confirmed');
+  });
+
+  router.post('/account/passkeys/options', parseForm, async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const s = await deps.signedInAccount(ctx);
+    const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!s || !csrfValid(ctx, form.csrf)) {
+      ctx.status = s ? 403 : 401;
+      ctx.body = { error: 'This page has expired. Reload it and try again.' };
+      return;
+    }
+    if (!(await recentlyAuthenticated(services, s))) {
+      ctx.status = 403;
+      ctx.body = { error: 'Confirm your password first (reload the page).' };
+      return;
+    }
+    ctx.body = await services.passkeys.registrationOptions(s.account, bindingOf(s), await services.passkeys.list(s.account.id));
+  });
+
+  router.post('/account/passkeys', parseForm, async (ctx) => {
+    const g = await guarded(ctx);
+    if (!g) return;
+    const { s, form } = g;
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { errors: ['Confirm your password before adding a passkey.'] }, 403);
+    let response: unknown;
+    try {
+      response = JSON.parse(str(form.credential));
+    } catch {
+      return deps.accountPage(ctx, s.account, { errors: ['Adding a passkey needs JavaScript.'] }, 400);
+    }
+    const request = requestInfo(ctx, deps.trustedProxies);
+    const label = str(form.label).trim() || defaultPasskeyLabel(request.userAgent);
+    const verified = await services.passkeys.verifyRegistration(s.account, bindingOf(s), response, { label });
+    if (!verified.ok) return deps.accountPage(ctx, s.account, { errors: ['The passkey could not be added. Try again.'] }, 400);
+    const hadFactor = (await services.twoFactor.list(s.account.id)).length > 0;
+    if (!(await services.passkeys.addPasskey(s.account, verified.factor, {}, { type: 'user', id: s.account.id }, request))) {
+      return deps.accountPage(ctx, s.account, { errors: ['This passkey is already registered.'] }, 409);
+    }
+    // The account's first factor: its recovery codes, shown once, in this answer.
+    if (!hadFactor) {
+      const codes = await services.twoFactor.issueRecoveryCodes(s.account.id);
+      return deps.accountPage(ctx, s.account, { notice: 'Passkey added. Save your recovery codes: they are shown only now.', codes });
+    }
+    back(ctx, 'added');
+  });
+
+  router.post('/account/passkeys/:id/rename', parseForm, async (ctx) => {
+    const g = await guarded(ctx);
+    if (!g) return;
+    if (!(await services.passkeys.renamePasskey(g.s.account, ctx.params.id!, str(g.form.label)))) {
+      return deps.accountPage(ctx, g.s.account, { errors: ['Give the passkey a name.'] }, 400);
+    }
+    back(ctx, 'renamed');
+  });
+
+  router.post('/account/passkeys/:id/remove', parseForm, async (ctx) => {
+    const g = await guarded(ctx);
+    if (!g) return;
+    const { s } = g;
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { errors: ['Confirm your password before removing a passkey.'] }, 403);
+    const { policy } = await services.policies.effectiveFor(s.account);
+    const outcome = await services.passkeys.removePasskey(s.account, ctx.params.id!, { keepOne: policy.authentication.enforce2fa }, { type: 'user', id: s.account.id }, requestInfo(ctx, deps.trustedProxies));
+    if (outcome === 'last') {
+      return deps.accountPage(ctx, s.account, { errors: ['Your organization requires two-step verification: add another passkey or an authenticator app before removing your last one.'] }, 409);
+    }
+    if (outcome === 'gone') return deps.accountPage(ctx, s.account, { errors: ['That passkey is not on your account.'] }, 404);
+    back(ctx, 'removed');
+  });
+}
+
