@@ -165,6 +165,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const established = record(s.flow.established, outcome.event);
     const next = nextStep(established, known.facts);
     const flow: SignInFlow = { ...s.flow, accountId: known.account.id, established };
+    // A first factor starts the rest afresh: nothing prepared for an earlier attempt carries over.
+    if (outcome.event.type === 'first-factor') Object.assign(flow, { pendingTotp: undefined, enrollGeneration: undefined });
     if (next.step === 'done') return signedIn({ ...s, flow, known });
     const moved: StepContext = { ...s, known, flow: { ...flow, step: next.step } };
     const step = steps[next.step];

@@ -6,6 +6,7 @@
  * whose `amr` says how the user signed in. On an http://localhost issuer (WebAuthn refuses IP origins).
  */
 import * as client from 'openid-client';
+import { generate } from 'otplib';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
@@ -270,5 +271,26 @@ describeWithBrowser('passkeys in Chromium', () => {
     } finally {
       clock.uninstall();
     }
+  });
+
+  it('without JavaScript: the passkey buttons are disabled and say why; the password and the authenticator app still work', async () => {
+    const email = await user();
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(CALLBACK_TIMEOUT);
+    const flow = await authorize(page);
+    await expect(page.getByRole('button', { name: 'Sign in with a passkey' }).isDisabled()).resolves.toBe(true);
+    await expect(page.getByText('Signing in with a passkey needs JavaScript.').isVisible()).resolves.toBe(true);
+    await screenshot(page, 'sign-in-no-js');
+    await typePassword(page, email);
+    await expect(page.getByRole('button', { name: 'Add a passkey' }).isDisabled()).resolves.toBe(true);
+    await expect(page.getByText('Adding a passkey needs JavaScript.', { exact: false }).isVisible()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'Use an authenticator app' }).click();
+    const secret = (await page.locator('code.secret').textContent())!.replace(/\s/g, '');
+    await page.getByLabel('Code from the app').fill(await generate({ secret }));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('button', { name: /saved them/ }).click();
+    expect((await flow.finish()).amr).toEqual(['pwd', 'otp', 'mfa']);
   });
 });
