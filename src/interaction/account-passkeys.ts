@@ -30,7 +30,7 @@ export interface AccountPasskeysDeps {
   trustedProxies: string[];
   parseForm: Middleware;
   signedInAccount(ctx: Context): Promise<SignedIn | undefined>;
-  accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; notice?: string; codes?: string[] }, status?: number): Promise<void>;
+  accountPage(ctx: Context, account: AccountRecord, extra: { methodErrors?: string[]; notice?: string; codes?: string[] }, status?: number): Promise<void>;
 }
 
 /** What the account page shows about passkeys. */
@@ -79,7 +79,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     }
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrfValid(ctx, form.csrf)) {
-      await deps.accountPage(ctx, s.account, { errors: ['This form has expired. Please try again.'] }, 403);
+      await deps.accountPage(ctx, s.account, { methodErrors: ['This form has expired. Please try again.'] }, 403);
       return undefined;
     }
     return { s, form };
@@ -96,7 +96,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const result = await services.accounts.checkCurrentPassword(g.s.account, str(g.form.currentPassword));
     if (result !== 'ok') {
       const error = result === 'locked' ? 'Too many failed attempts. Try again later.' : 'That password is not right.';
-      return deps.accountPage(ctx, g.s.account, { errors: [error] }, result === 'locked' ? 429 : 400);
+      return deps.accountPage(ctx, g.s.account, { methodErrors: [error] }, result === 'locked' ? 429 : 400);
     }
     await services.oidcStore.upsert(REAUTH_MODEL, g.s.session.jti, { at: nowSeconds() }, RECENT_SIGN_IN_SECONDS);
     back(ctx, 'confirmed');
@@ -123,20 +123,20 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const g = await guarded(ctx);
     if (!g) return;
     const { s, form } = g;
-    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { errors: ['Confirm your password before adding a passkey.'] }, 403);
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: ['Confirm your password before adding a passkey.'] }, 403);
     let response: unknown;
     try {
       response = JSON.parse(str(form.credential));
     } catch {
-      return deps.accountPage(ctx, s.account, { errors: ['Adding a passkey needs JavaScript.'] }, 400);
+      return deps.accountPage(ctx, s.account, { methodErrors: ['Adding a passkey needs JavaScript.'] }, 400);
     }
     const request = requestInfo(ctx, deps.trustedProxies);
     const label = str(form.label).trim() || defaultPasskeyLabel(request.userAgent);
     const verified = await services.passkeys.verifyRegistration(s.account, bindingOf(s), response, { label });
-    if (!verified.ok) return deps.accountPage(ctx, s.account, { errors: ['The passkey could not be added. Try again.'] }, 400);
+    if (!verified.ok) return deps.accountPage(ctx, s.account, { methodErrors: ['The passkey could not be added. Try again.'] }, 400);
     const hadFactor = (await services.twoFactor.list(s.account.id)).length > 0;
     if (!(await services.passkeys.addPasskey(s.account, verified.factor, {}, { type: 'user', id: s.account.id }, request))) {
-      return deps.accountPage(ctx, s.account, { errors: ['This passkey is already registered.'] }, 409);
+      return deps.accountPage(ctx, s.account, { methodErrors: ['This passkey is already registered.'] }, 409);
     }
     // The account's first factor: its recovery codes, shown once, in this answer.
     if (!hadFactor) {
@@ -150,7 +150,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const g = await guarded(ctx);
     if (!g) return;
     if (!(await services.passkeys.renamePasskey(g.s.account, ctx.params.id!, str(g.form.label)))) {
-      return deps.accountPage(ctx, g.s.account, { errors: ['Give the passkey a name.'] }, 400);
+      return deps.accountPage(ctx, g.s.account, { methodErrors: ['Give the passkey a name.'] }, 400);
     }
     back(ctx, 'renamed');
   });
@@ -159,13 +159,13 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const g = await guarded(ctx);
     if (!g) return;
     const { s } = g;
-    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { errors: ['Confirm your password before removing a passkey.'] }, 403);
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: ['Confirm your password before removing a passkey.'] }, 403);
     const { policy } = await services.policies.effectiveFor(s.account);
     const outcome = await services.passkeys.removePasskey(s.account, ctx.params.id!, { keepOne: policy.authentication.enforce2fa }, { type: 'user', id: s.account.id }, requestInfo(ctx, deps.trustedProxies));
     if (outcome === 'last') {
-      return deps.accountPage(ctx, s.account, { errors: ['Your organization requires two-step verification: add another passkey or an authenticator app before removing your last one.'] }, 409);
+      return deps.accountPage(ctx, s.account, { methodErrors: ['Your organization requires two-step verification: add another passkey or an authenticator app before removing your last one.'] }, 409);
     }
-    if (outcome === 'gone') return deps.accountPage(ctx, s.account, { errors: ['That passkey is not on your account.'] }, 404);
+    if (outcome === 'gone') return deps.accountPage(ctx, s.account, { methodErrors: ['That passkey is not on your account.'] }, 404);
     back(ctx, 'removed');
   });
 }

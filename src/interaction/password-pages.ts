@@ -92,7 +92,7 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
     return account?.status === 'active' ? { session, account } : undefined;
   }
 
-  async function accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; notice?: string; codes?: string[] } = {}, status = 200) {
+  async function accountPage(ctx: Context, account: AccountRecord, extra: { errors?: string[]; methodErrors?: string[]; notice?: string; codes?: string[] } = {}, status = 200) {
     const { policy, source } = await services.policies.effectiveFor(account);
     const signedIn = await signedInAccount(ctx);
     const [factors, recent] = await Promise.all([services.twoFactor.list(account.id), signedIn ? recentlyAuthenticated(services, signedIn) : false]);
@@ -111,6 +111,9 @@ export function passwordPages(deps: PasswordPagesDeps): Router {
         notice: extra.notice ?? null,
         passkeys: passkeyViews(factors.filter((f): f is PasskeyFactor => f.kind === 'passkey')),
         totp: factors.some((f) => f.kind === 'totp'),
+        // The policy requires a factor and this is the only one: removal is refused, so not offered.
+        lastFactorKept: policy.authentication.enforce2fa && factors.length <= 1,
+        methodErrors: extra.methodErrors ?? [],
         recent,
         codes: extra.codes ?? [],
         date,

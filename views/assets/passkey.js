@@ -48,7 +48,8 @@
         form.submit();
       })
       .catch(function (err) {
-        var text = explain(err);
+        // The autofill request runs in the background: its failures are nobody's doing, so they stay silent.
+        var text = autofill ? '' : explain(err);
         if (text) say(form, text);
       });
   }
