@@ -5,12 +5,10 @@
  * is gone. Every sign-in ends at the client's callback and the code is exchanged for the ID token,
  * whose `amr` says how the user signed in. On an http://localhost issuer (WebAuthn refuses IP origins).
  */
-import * as client from 'openid-client';
 import { generate } from 'otplib';
-import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { clock } from '../helpers/clock.js';
@@ -52,26 +50,7 @@ describeWithBrowser('passkeys in Chromium', () => {
     return { page, key };
   }
 
-  /** Opens an authorization request in the page; `finish` waits for the callback and returns the ID token's claims. */
-  async function authorize(page: Page) {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const url = client.buildAuthorizationUrl(web.config, {
-      redirect_uri: rp.callback,
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    });
-    await page.goto(url.href);
-    return {
-      async finish() {
-        await page.waitForURL((u) => u.href.startsWith(rp.callback));
-        const tokens = await client.authorizationCodeGrant(web.config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
-        return decodeJwt(tokens.id_token!);
-      },
-    };
-  }
+  const authorize = (page: Page) => authorizeInPage(page, web, rp);
 
   async function typePassword(page: Page, email: string) {
     await page.getByLabel('Email').fill(email);

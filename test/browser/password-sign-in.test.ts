@@ -9,7 +9,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { addVirtualAuthenticator, cloneCredential } from '../helpers/virtual-authenticator.js';
@@ -50,20 +50,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
   });
   afterEach(() => context.close());
 
-  /** Opens an authorization request (PKCE, state) in the page; returns what the code exchange needs. */
-  async function authorize() {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const url = client.buildAuthorizationUrl(web.config, {
-      redirect_uri: rp.callback,
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    });
-    await page.goto(url.href);
-    return { verifier, state };
-  }
+  const authorize = () => authorizeInPage(page, web, rp);
 
   async function typePassword(email: string) {
     await page.getByLabel('Email').fill(email);

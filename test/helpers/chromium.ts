@@ -10,6 +10,8 @@
  * - `screenshot(page, name)`: a PNG in $SCREENSHOT_DIR, when that is set.
  * - `startLoopbackRp()`: a relying party's callback on 127.0.0.1 that records what it was sent.
  */
+import * as oidcClient from 'openid-client';
+import { decodeJwt } from 'jose';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -133,6 +135,32 @@ export async function startLoopbackRp(): Promise<LoopbackRp> {
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Opens an authorization request (PKCE, state) for `web` in the page; `finish` waits for the browser to
+ * reach the relying party's callback, exchanges the code and returns the ID token's claims.
+ */
+export async function authorizeInPage(page: Page, web: { config: oidcClient.Configuration }, rp: LoopbackRp) {
+  const verifier = oidcClient.randomPKCECodeVerifier();
+  const state = oidcClient.randomState();
+  const url = oidcClient.buildAuthorizationUrl(web.config, {
+    redirect_uri: rp.callback,
+    scope: 'openid email',
+    code_challenge: await oidcClient.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+  });
+  await page.goto(url.href);
+  return {
+    verifier,
+    state,
+    async finish() {
+      await page.waitForURL((u) => u.href.startsWith(rp.callback));
+      const tokens = await oidcClient.authorizationCodeGrant(web.config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state });
+      return decodeJwt(tokens.id_token!);
     },
   };
 }
