@@ -32,8 +32,9 @@
       body: new URLSearchParams({ csrf: csrf }).toString(),
     })
       .then(function (res) {
-        return res.json().then(function (body) {
-          if (!res.ok) throw new Error(body && body.error ? body.error : 'the server answered ' + res.status);
+        // A refusal may come as a page (say, a network the policy does not allow): read it as no detail.
+        return res.json().catch(function () { return {}; }).then(function (body) {
+          if (!res.ok) throw new Error(body && body.error ? body.error : res.status === 403 ? 'this is not allowed from here' : 'the server answered ' + res.status);
           return body;
         });
       })
