@@ -21,7 +21,7 @@ import { RecoveryCodeStep, TotpStep } from './steps/second-factor.js';
 import { PasskeyStep } from './steps/passkey.js';
 import { PasskeyStrategy } from './strategies/passkey.js';
 import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
-import type { Known, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
+import type { Known, Loaded, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
 import { render } from './views.js';
 
 export interface InteractionDeps {
@@ -86,11 +86,16 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return (await outsideWhitelist(s)) ? undefined : s;
   }
 
-  /** The account, its governing policy and its factors, read fresh (once per request). */
-  async function knownFor(accountId: string): Promise<Known | undefined> {
+  /**
+   * The account, its governing policy and its factors, read fresh (once per request). `loaded`: the
+   * policy and factors a first factor already read for this account in this request.
+   */
+  async function knownFor(accountId: string, loaded?: Loaded): Promise<Known | undefined> {
     const account = await services.accounts.findById(accountId);
     if (!account) return undefined;
-    const [effective, factors] = await Promise.all([services.policies.effectiveFor(account), services.twoFactor.enrolled(account.id)]);
+    const [effective, factors] = loaded
+      ? [loaded.effective, loaded.factors]
+      : await Promise.all([services.policies.effectiveFor(account), services.twoFactor.enrolled(account.id)]);
     return {
       account,
       effective,
@@ -158,7 +163,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
    */
   async function advance(s: StepContext, outcome: Extract<StepOutcome, { kind: 'event' }>) {
     let known = s.known;
-    if (outcome.accountId) known = await knownFor(outcome.accountId);
+    if (outcome.accountId) known = await knownFor(outcome.accountId, outcome.loaded);
     // An enrollment changed the account's factors: read them again.
     else if (outcome.event.type === 'enrolled' && known) known = await knownFor(known.account.id);
     if (!known) throw new Error('a sign-in event without an account');

@@ -11,7 +11,8 @@ import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
 import type { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
 import type { AttemptRule } from '../stores/sql/attempt-counting.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
-import { enrolledFactors, type FactorStore } from '../stores/factors.js';
+import { enrolledFactors, type EnrolledFactors, type FactorStore } from '../stores/factors.js';
+import type { EffectivePolicy } from '../policy/effective-policy.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
@@ -47,7 +48,10 @@ export interface NewAccount {
 }
 
 /** invalid: unknown email, wrong password or disabled account (one answer for all three); locked: too many failures. */
-export type Authentication = { ok: true; account: AccountRecord } | { ok: false; reason: 'invalid' | 'locked' };
+/** A success carries the policy and factors it read, so the sign-in does not read them again in the same request. */
+export type Authentication =
+  | { ok: true; account: AccountRecord; effective: EffectivePolicy; factors: EnrolledFactors }
+  | { ok: false; reason: 'invalid' | 'locked' };
 
 export class AccountService {
   constructor(
@@ -139,9 +143,10 @@ export class AccountService {
    * by the one rule of stores/sql/attempt-counting.ts: the fifth failure within the lockout window
    * locks. Addresses without an account are counted by the same rule and the same SQL (keyed by a
    * digest of the normalized email), so neither the lock nor its timing tells which accounts exist. A
-   * correct password hashed with old parameters is rehashed.
+   * correct password hashed with old parameters is rehashed. `governing`: the policy of this address
+   * when the caller read it earlier in the same request (the whitelist check), so it is not read twice.
    */
-  async authenticate(emailInput: string, password: string): Promise<Authentication> {
+  async authenticate(emailInput: string, password: string, governing?: EffectivePolicy): Promise<Authentication> {
     const email = normalizeEmail(emailInput);
     const account = email ? await this.accounts.findByEmail(email) : undefined;
     if (!account) {
@@ -154,11 +159,12 @@ export class AccountService {
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
     // (only this attempt, which was no failure, is given back) until the second factor passes.
-    const secondFactorFollows = secondFactorRequired(enrolledFactors(await this.factors.listByAccount(account.id)), (await this.policies.effectiveFor(account)).policy);
-    if (secondFactorFollows) await this.accounts.refundAttempt(account.id);
+    const factors = enrolledFactors(await this.factors.listByAccount(account.id));
+    const effective = governing ?? (await this.policies.effectiveFor(account));
+    if (secondFactorRequired(factors, effective.policy)) await this.accounts.refundAttempt(account.id);
     else await this.accounts.clearAttempts(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());
-    return { ok: true, account };
+    return { ok: true, account, effective, factors };
   }
 
   /**

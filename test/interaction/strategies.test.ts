@@ -66,12 +66,13 @@ const storedCount = async (p: PasskeyFactor) => (await services.factorStore.find
 describe('PasswordStrategy', () => {
   const strategy = () => new PasswordStrategy(services);
 
-  it('a right password is the first factor, by password (amr pwd, one factor only), for the account', async () => {
+  it('a right password is the first factor, by password (amr pwd, one factor only), for the account, with the policy and factors it read', async () => {
     const a = await account();
     expect(await strategy().verify(stepContext(), { email: a.email, password: PASSWORD })).toEqual({
       ok: true,
       accountId: a.id,
       event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } },
+      loaded: { effective: await services.policies.effectiveFor(a), factors: { totp: false, passkeys: 0 } },
     });
     // The address is taken as the user types it.
     expect(await strategy().verify(stepContext(), { email: `  ${a.email.toUpperCase()} `, password: PASSWORD })).toMatchObject({ ok: true, accountId: a.id });

@@ -48,7 +48,7 @@ export class PasswordStep implements Step {
     if (!password) errors.push('Enter your password.');
     if (errors.length) return { kind: 'again', status: 400, errors, values: { email } };
     const verdict = await this.password.verify(s, { email, password });
-    if (verdict.ok) return { kind: 'event', event: verdict.event, accountId: verdict.accountId };
+    if (verdict.ok) return { kind: 'event', event: verdict.event, accountId: verdict.accountId, loaded: verdict.loaded };
     return { kind: 'again', status: verdict.status, errors: [verdict.error], values: { email }, failure: verdict.failure };
   }
 }

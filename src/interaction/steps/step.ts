@@ -23,6 +23,9 @@ export interface Known {
   facts: AccountFacts;
 }
 
+/** The policy and factors a first factor read for its account in this request (not read again for `Known`). */
+export type Loaded = Pick<Known, 'effective' | 'factors'>;
+
 /** What a step sees: the request, the provider's interaction, the flow, the client and the account. */
 export interface StepContext {
   ctx: Context;
@@ -37,8 +40,8 @@ export interface StepContext {
 /**
  * What a submit leads to: the same step again with errors; an event for the sequence to record (the
  * router then asks sequence.ts for the next page; the step never picks it); or the interaction ended.
- * `accountId` comes with a first-factor event; `show` is data for the next page, shown once in this
- * answer and never stored (recovery codes).
+ * `accountId` comes with a first-factor event (and `loaded`, what it read of that account in this
+ * request); `show` is data for the next page, shown once in this answer and never stored (recovery codes).
  */
 export type StepOutcome =
   | {
@@ -51,7 +54,7 @@ export type StepOutcome =
       /** The address for the audit trail when it is not shown back on the page (`values.email`). */
       auditEmail?: string;
     }
-  | { kind: 'event'; event: SignInEvent; accountId?: string; show?: Record<string, unknown> }
+  | { kind: 'event'; event: SignInEvent; accountId?: string; loaded?: Loaded; show?: Record<string, unknown> }
   | { kind: 'finish'; result: InteractionResults };
 
 /** Why a sign-in attempt failed, for the audit trail. */

@@ -18,13 +18,12 @@ export class PasswordStrategy implements Strategy<{ email: string; password: str
   async verify(s: StepContext, { email, password }: { email: string; password: string }): Promise<Verdict> {
     // The whitelist is checked before the password, and a refusal here does not count toward lockout.
     const normalized = normalizeEmail(email);
-    if (normalized) {
-      const { ipWhitelist } = (await this.services.policies.effectiveFor({ email: normalized })).policy.login;
-      if (!whitelistAllows(ipWhitelist, s.request.ip)) return refused(403, NETWORK_NOT_ALLOWED, 'ip-not-allowed', { email });
-    }
-    const result = await this.services.accounts.authenticate(email, password);
+    const governing = normalized ? await this.services.policies.effectiveFor({ email: normalized }) : undefined;
+    if (governing && !whitelistAllows(governing.policy.login.ipWhitelist, s.request.ip)) return refused(403, NETWORK_NOT_ALLOWED, 'ip-not-allowed', { email });
+    const result = await this.services.accounts.authenticate(email, password, governing);
     if (result.ok) {
-      return { ok: true, accountId: result.account.id, event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } } };
+      const { effective, factors } = result;
+      return { ok: true, accountId: result.account.id, loaded: { effective, factors }, event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } } };
     }
     return result.reason === 'locked' ? refused(429, LOCKED, 'locked', { email }) : refused(401, SIGN_IN_FAILED, 'invalid', { email });
   }

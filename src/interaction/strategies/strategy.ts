@@ -1,5 +1,5 @@
 import type { Method, SignInEvent } from '../sequence.js';
-import type { SignInFailure, StepContext } from '../steps/step.js';
+import type { Loaded, SignInFailure, StepContext } from '../steps/step.js';
 
 /**
  * The verdict of one authentication method on what the user submitted: an event for the sequence
@@ -7,7 +7,7 @@ import type { SignInFailure, StepContext } from '../steps/step.js';
  * reason for the audit trail.
  */
 export type Verdict =
-  | { ok: true; event: SignInEvent; accountId?: string }
+  | { ok: true; event: SignInEvent; accountId?: string; loaded?: Loaded }
   | { ok: false; status: number; error: string; failure: SignInFailure; email?: string; accountId?: string };
 
 /**
