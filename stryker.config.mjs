@@ -2,7 +2,8 @@
  * Mutation testing (StrykerJS 9 with the jest runner): `npm run mutation`. Not part of .ci/run (too slow).
  *
  * Scopes (MUTATION_SCOPE, default `all`):
- *   policy   src/policy/** (pure; the authorization function included), killed by test/policy only: minutes.
+ *   policy   src/policy/** (pure; the authorization function included) and the sign-in sequence, killed by
+ *            test/policy and test/interaction/sequence.test.ts only: minutes.
  *   tokens   lockout counting and single-use consumption (services, SQL and Redis stores, second factors), killed by the
  *            store and service tests on whatever backend the environment names (Redis store mutants need
  *            REDIS_URL; PostgreSQL needs DATABASE_URL). MUTATION_E2E=1 adds the sign-in page tests.
@@ -31,8 +32,9 @@ function methodRange(file, from, to) {
 }
 
 const policy = {
-  mutate: ['src/policy/**/*.ts', 'src/policy/authorization.ts'],
-  tests: ['<rootDir>/test/policy/**/*.test.ts'],
+  // The sign-in sequence is pure too: its table test kills its mutants.
+  mutate: ['src/policy/**/*.ts', 'src/policy/authorization.ts', 'src/interaction/sequence.ts'],
+  tests: ['<rootDir>/test/policy/**/*.test.ts', '<rootDir>/test/interaction/sequence.test.ts'],
 };
 
 const tokens = {

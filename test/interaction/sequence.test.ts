@@ -63,6 +63,12 @@ describe('nextStep: the sign-in sequence as a table', () => {
     expect(nextStep(established, facts(over)).step).toBe(expected);
   });
 
+  it('every check has its own name (it is what a log or a debugger shows)', () => {
+    const names = CHECKS.map((c) => c.name);
+    expect(names.every((n) => n.length > 10)).toBe(true);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
   it('names the check that asked for the step', () => {
     expect(nextStep(pwd, facts({ enforce2fa: true }))).toEqual({ step: 'enroll', check: CHECKS[1]!.name });
   });
@@ -89,6 +95,17 @@ describe('record: events fold into what the flow established', () => {
       { type: 'first-factor', passed: passkeyAlone.first! },
     ]);
     expect(e).toEqual({ first: passkeyAlone.first });
+  });
+
+  it.each<[string, SignInEvent, Established]>([
+    ['a second factor', { type: 'second-factor', passed: { method: 'totp', amr: ['otp'] } }, { ...pwd, second: { method: 'totp', amr: ['otp'] } }],
+    ['another method chosen', { type: 'second-factor-chosen', method: 'recovery-code' }, { ...pwd, secondChoice: 'recovery-code' }],
+    ['the app chosen for enrollment', { type: 'enrollment-chosen', method: 'totp' }, { ...pwd, enrollChoice: 'totp' }],
+    ['the codes kept', { type: 'recovery-codes-kept' }, { ...pwd, recoveryCodesKept: true }],
+    ['an early change chosen', { type: 'change-password-chosen' }, { ...pwd, changePasswordChosen: true }],
+    ['the password settled', { type: 'password-settled' }, { ...pwd, passwordSettled: true }],
+  ])('records %s, keeping the first factor', (_label, event, expected) => {
+    expect(record(pwd, event)).toEqual(expected);
   });
 
   it('an enrollment passes the second step and asks for the codes to be kept', () => {
