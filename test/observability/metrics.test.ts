@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { Browser } from '../helpers/browser.js';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import { Browser, type Page } from '../helpers/browser.js';
+import { pageOf } from '../helpers/password-flows.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { Scrape } from '../helpers/metrics.js';
 import { registerClient, RP_LOGGED_OUT, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { startApp } from '../helpers/server.js';
 import { createUser, organizationWithDomain, putPolicy, verifyDomain, createOrganization } from '../helpers/setup.js';
-import { afterPassword, enrollThroughPages, nextStepCode, stepOf, submitCode, wrongCode } from '../helpers/two-factor.js';
+import { afterPassword, enrollThroughPages, land, nextStepCode, stepOf, submitCode, wrongCode } from '../helpers/two-factor.js';
 
 /**
  * Item 7 of issue 9: GET /metrics (Prometheus text format) on a listener of its own, off unless
@@ -49,9 +52,12 @@ afterAll(async () => {
   await new Promise((r) => receiver.close(r));
 });
 
+const ids = new Map<string, string>();
+const idOf = async (email: string) => ids.get(email)!;
+
 async function user(domain = 'example.com') {
   const email = `m${++n}@${domain}`;
-  await createUser(h, email, PASSWORD);
+  ids.set(email, await createUser(h, email, PASSWORD));
   return email;
 }
 
@@ -208,6 +214,46 @@ describe('second factors', () => {
     expect(checks(after, 'invalid') - checks(before, 'invalid')).toBe(1);
     expect(checks(after, 'ok') - checks(before, 'ok')).toBe(1);
     expect(after.value(SIGN_INS, { outcome: 'failed', reason: 'invalid-second-factor' }) - before.value(SIGN_INS, { outcome: 'failed', reason: 'invalid-second-factor' })).toBe(1);
+  });
+});
+
+describe('passkeys as second factor', () => {
+  it('checks count as method "passkey": a refused assertion, then a good one', async () => {
+    const email = await user();
+    const services = h.app.services;
+    const account = (await services.accounts.findById(await idOf(email)))!;
+    const soft = new SoftAuthenticator({ origin: h.running.issuer });
+    const binding = `test:${randomUUID()}`;
+    const registered = await services.passkeys.verifyRegistration(account, binding, soft.register(await services.passkeys.registrationOptions(account, binding, [])));
+    if (!registered.ok) throw new Error(`set-up failed: ${registered.reason}`);
+    expect(await services.passkeys.addPasskey(account, registered.factor, {}, { type: 'user', id: account.id }, { ip: null, userAgent: null })).toBe(true);
+
+    const before = await scrape();
+    const browser = new Browser();
+    const started = await startSignIn(browser, web);
+    const res = await browser.submit(started.loginPage, 'form[action$="/password"]:not([data-passkey])', { email, password: PASSWORD });
+    const second = await land(browser, res, started.loginPage.url);
+    expect(stepOf(second)).toBe('passkey');
+    const form = 'form[action$="/passkey"][data-passkey]';
+    const answer = async (page: Page, lie?: { origin: string }) => {
+      const el = page.doc.querySelector(form)!;
+      const options = await browser.request(new URL(el.getAttribute('data-options')!, page.url).href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf: el.querySelector('input[name=csrf]')!.getAttribute('value')! }).toString(),
+      });
+      expect(options.status).toBe(200);
+      const credential = JSON.stringify(soft.authenticate((await options.json()) as PublicKeyCredentialRequestOptionsJSON, lie));
+      return browser.submit(page, form, { credential });
+    };
+    const refused = await answer(second.page!, { origin: 'https://elsewhere.example' });
+    expect(refused.status).toBe(401);
+    const good = await answer(await pageOf(refused, second.page!.url));
+    expect(good.status).toBe(303);
+    const after = await scrape();
+    const checks = (s: Scrape, outcome: string) => s.value('gatehouse_second_factor_checks_total', { method: 'passkey', outcome });
+    expect(checks(after, 'invalid') - checks(before, 'invalid')).toBe(1);
+    expect(checks(after, 'ok') - checks(before, 'ok')).toBe(1);
   });
 });
 

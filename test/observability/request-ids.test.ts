@@ -1,4 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { NO_METRICS } from '../../src/observability/metrics.js';
+import { observeRequests } from '../../src/observability/http.js';
 import * as client from 'openid-client';
 import { createLogger } from '../../src/logger.js';
 import { requestScopes } from '../../src/observability/request-context.js';
@@ -69,6 +75,32 @@ describe('X-Request-Id', () => {
     const admin = await fetch(`${h.running.issuer}/admin/v1/users`, { headers: { 'x-request-id': 'admin-401' } });
     expect(admin.status).toBe(401);
     expect(admin.headers.get('x-request-id')).toBe('admin-401');
+  });
+});
+
+describe('X-Request-Id on an error koa answers itself', () => {
+  it('survives koa clearing the headers of an uncaught error (500) and of an HTTP error (403)', async () => {
+    const app = new Koa();
+    app.silent = true;
+    app.use(observeRequests(pino({ level: 'silent' }), NO_METRICS));
+    app.use((ctx) => {
+      if (ctx.path === '/forbidden') ctx.throw(403, 'no');
+      throw new Error('boom');
+    });
+    const server = createServer(app.callback());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const boom = await fetch(`${base}/`, { headers: { 'x-request-id': 'boom-1' } });
+      expect(boom.status).toBe(500);
+      expect(boom.headers.get('x-request-id')).toBe('boom-1');
+      const forbidden = await fetch(`${base}/forbidden`);
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get('x-request-id')).toMatch(UUID);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
