@@ -210,7 +210,7 @@ async function argon2Rates(params: { memoryCost: number; timeCost: number; paral
     }
   }
   return {
-    argon2: merge('argon2id verify, argon2 (bound on sign-ins)', got.argon2),
+    argon2: merge('argon2id verify (bound on sign-ins)', got.argon2),
     nodeRs: merge('argon2id verify, @node-rs/argon2', got.nodeRs),
     compatibility,
   };
