@@ -9,6 +9,7 @@ import * as attemptCounters from './20261128000011_attempt_counters.js';
 import * as emailVerification from './20261128000012_email_verification.js';
 import * as policyDocuments from './20261128000013_policy_documents.js';
 import * as factors from './20261128000014_factors.js';
+import * as auditRequestId from './20261128000020_audit_request_id.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -25,7 +26,11 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000012_email_verification': emailVerification,
   '20261128000013_policy_documents': policyDocuments,
   '20261128000014_factors': factors,
+  '20261128000020_audit_request_id': auditRequestId,
 };
+
+/** The names of every migration this build knows, in order (readiness compares the applied ones with these). */
+export const migrationNames: readonly string[] = Object.keys(migrations);
 
 export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(migrations),

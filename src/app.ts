@@ -1,4 +1,4 @@
-import { staticAssets } from './http/assets.js';
+import { ASSET_PATHS, staticAssets } from './http/assets.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, Next } from 'koa';
@@ -21,12 +21,18 @@ import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
 import { failClosedWhenUnavailable } from './http/unavailable.js';
 import { assertPoliciesReadable, cookieKeys, openServices, type Services } from './services/index.js';
+import { NO_METRICS, PrometheusMetrics } from './observability/metrics.js';
+import { observeRequests } from './observability/http.js';
+import { healthEndpoints } from './observability/health.js';
+import { startMetricsListener, type MetricsListener } from './observability/metrics-server.js';
 
 export interface App {
   config: AppConfig;
   provider: Provider;
   services: Services;
   logger: Logger;
+  /** The metrics listener (METRICS_PORT set), already listening. */
+  metrics?: MetricsListener;
   /** Starts listening; resolves with the bound base URL. */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -88,20 +94,14 @@ async function securityHeaders(ctx: Context, next: Next) {
   if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
 }
 
-async function accessLog(logger: Logger, ctx: Context, next: Next) {
-  const started = performance.now();
-  try {
-    await next();
-  } finally {
-    // Path only: query strings and bodies can carry codes and tokens.
-    logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
-  }
-}
-
 /** The composition root: wires config → stores → services → provider and pages. */
 export async function createApp(config: AppConfig, options: { logger?: Logger } = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const services = await openServices(config, { logger });
+  // Metrics are collected only when there is a listener to serve them: otherwise nothing is measured.
+  let dependencyUp: ((dependency: 'database' | 'redis') => boolean | undefined) | undefined;
+  const prometheus = config.metrics ? new PrometheusMetrics({ dependencyUp: (d) => dependencyUp?.(d) }) : undefined;
+  const services = await openServices(config, { logger, metrics: prometheus ?? NO_METRICS });
+  dependencyUp = (d) => (d === 'redis' && !services.redis ? undefined : !services.dependencies.isDown(d));
   // Fail closed on a stored policy that no longer parses (item 19): refuse to start, naming the organization.
   await assertPoliciesReadable(services).catch(async (err) => {
     await services.close();
@@ -127,25 +127,23 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const assets = await staticAssets();
 
   recordBackchannelOutcomes(provider, services, logger);
+  if (prometheus) {
+    provider.on('grant.success', (ctx) => prometheus.grant(ctx.oidc?.params?.grant_type));
+    provider.on('grant.error', (ctx, err) => prometheus.grant(ctx.oidc?.params?.grant_type, err));
+  }
+  // First: the request id, the access log and the latency histogram cover every answer.
+  provider.use(observeRequests(logger, services.metrics, { extraPaths: ASSET_PATHS }));
   provider.use(pinnedToIssuer(config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
-  provider.use((ctx, next) => accessLog(logger, ctx, next));
   provider.use(failClosedWhenUnavailable(services.dependencies));
   provider.use(securityHeaders);
   // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
   provider.use(inputGuard());
+  // /healthz and /readyz: before anything that could reach a dependency.
+  provider.use(healthEndpoints(services));
   provider.use(policyUnavailable);
   provider.use(concurrentWebSessionGuard(provider, services));
   provider.use(assets);
-  provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === '/healthz') {
-      await services.db.raw('select 1');
-      if (services.redis) await services.redis.ping();
-      ctx.body = { status: 'ok' };
-      return;
-    }
-    await next();
-  });
   const interactions = interactionRouter({
     provider,
     flows,
@@ -183,12 +181,24 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     );
   }, config.sweepIntervalSeconds * 1000).unref();
 
+  let metricsListener: MetricsListener | undefined;
+  if (prometheus && config.metrics) {
+    try {
+      metricsListener = await startMetricsListener(prometheus, config.metrics, logger);
+    } catch (err) {
+      clearInterval(sweeper);
+      await services.close();
+      throw err;
+    }
+  }
+
   let server: Server | undefined;
   return {
     config,
     provider,
     services,
     logger,
+    metrics: metricsListener,
     listen(port = config.port, host = config.host) {
       server = createServer(provider.callback());
       return new Promise((resolve, reject) => {
@@ -201,6 +211,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     },
     async close() {
       clearInterval(sweeper);
+      await metricsListener?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

@@ -16,12 +16,13 @@ async function main() {
   const app = await createApp(config);
   await app.listen();
   const backend = `${config.database.kind === 'sqlite' ? `SQLite ${config.database.filename}` : 'PostgreSQL'}${config.redis ? ' + Redis' : ''}`;
-  app.logger.info({ issuer: config.issuer, backend }, 'Gatehouse is running');
+  app.logger.info({ issuer: config.issuer, backend, metrics: app.metrics ? `${app.metrics.url}/metrics` : undefined }, 'Gatehouse is running');
   process.stdout.write(
     [
       '',
       `  Gatehouse is running on ${backend}.`,
       `  Discovery:  ${config.issuer}/.well-known/openid-configuration`,
+      ...(app.metrics ? [`  Metrics:    ${app.metrics.url}/metrics`] : []),
       '  Next:       npx gatehouse user create --email you@example.com --password \'…\'',
       '              npx gatehouse client create --name "My app" --session-type web --redirect-uri http://localhost:8080/callback',
       '',

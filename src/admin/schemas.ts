@@ -156,6 +156,7 @@ export const eventSchema = z.object({
   targetId: z.string().nullable(),
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
+  requestId: z.string().nullable().describe('The X-Request-Id of the request during which the event was recorded; null for background jobs'),
   data: z.record(z.string(), z.unknown()).nullable(),
 });
 export const eventQuery = z.strictObject({

@@ -32,6 +32,8 @@ export interface AppConfig {
   lockoutMinutes: number;
   /** Passkeys: the relying party ID, its display name and the origins whose pages may use them. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
+  /** The separate /metrics listener; unset: none, and nothing is collected. */
+  metrics?: { port: number; host: string };
 }
 
 export class ConfigError extends Error {
@@ -74,6 +76,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }
     if (!e.COOKIE_KEYS) problems.push('COOKIE_KEYS: required in production (generated development keys are refused)');
     if (!e.DATA_ENCRYPTION_KEY) problems.push('DATA_ENCRYPTION_KEY: required in production (a generated development key is refused)');
+  }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    problems.push(`METRICS_PORT: must differ from PORT (${e.PORT}): the metrics listener is a separate one`);
   }
   if (!!e.GATEHOUSE_BOOTSTRAP_CLIENT_ID !== !!e.GATEHOUSE_BOOTSTRAP_CLIENT_SECRET) {
     problems.push('GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither');
@@ -128,6 +133,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     lockoutMinutes: e.LOCKOUT_MINUTES,
     webauthn,
+    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     passwords: {
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,

@@ -2,6 +2,7 @@
  * Every Gatehouse setting, its environment variable, its default and its range: declared once here.
  * The README's settings table follows this file; `loadConfig` is the only reader of `process.env`.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ipEntryProblem } from '../policy/ip.js';
 
@@ -160,6 +161,16 @@ export const envSchema = z.object({
   WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Gatehouse'),
   /** Seconds between sweeps of expired rows from the SQL token store. */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
+  /**
+   * TCP port of the separate listener that serves GET /metrics (Prometheus text format); unset: no
+   * metrics listener and no metrics collected. 0 picks a free port (tests).
+   */
+  METRICS_PORT: int(0, 65535).optional(),
+  /** Interface the metrics listener binds: an IP address or `localhost`. Loopback by default: the metrics are not for the public. */
+  METRICS_HOST: z
+    .string()
+    .refine((value) => value === 'localhost' || isIP(value) !== 0, 'must be an IP address (such as 127.0.0.1, 0.0.0.0 or ::) or localhost')
+    .default('127.0.0.1'),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -16,6 +16,9 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
   '/assets/webauthn.js': { file: webauthnBundle, type: 'application/javascript' },
 };
 
+/** The paths of the static files (each its own route label in the metrics). */
+export const ASSET_PATHS: readonly string[] = Object.keys(ASSETS);
+
 /** Serves the pages' static files, read once at start. Same origin, so the CSP's `script-src 'self'` holds. */
 export async function staticAssets(): Promise<(ctx: Context, next: Next) => Promise<void>> {
   const loaded = new Map<string, { body: Buffer; type: string }>();

@@ -94,10 +94,12 @@ function reasonOf(err: unknown): string {
  */
 export function recordBackchannelOutcomes(provider: Provider, services: Services, logger: Logger): void {
   provider.on('backchannel.success', (_ctx, client, accountId) => {
+    services.metrics.backchannelLogout('delivered');
     logger.info({ event: 'backchannel_logout.sent', clientId: client.clientId, accountId }, 'back-channel logout delivered');
   });
   provider.on('backchannel.error', (_ctx, err, client, accountId) => {
     const reason = reasonOf(err);
+    services.metrics.backchannelLogout('failed');
     logger.warn({ event: 'backchannel_logout.failed', clientId: client.clientId, accountId, reason }, 'back-channel logout failed');
     void (async () => {
       const account = await services.accounts.findById(accountId);

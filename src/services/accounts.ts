@@ -13,6 +13,8 @@ import type { AttemptRule } from '../stores/sql/attempt-counting.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
 import { enrolledFactors, type EnrolledFactors, type FactorStore } from '../stores/factors.js';
 import type { EffectivePolicy } from '../policy/effective-policy.js';
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
+import { requestScopes } from '../observability/request-context.js';
 
 /** Unicode local parts are allowed (RFC 6531); no spaces, quotes or other specials. */
 const LOCAL_PART = /^(?!\.)(?!.*\.\.)[^\s@"(),:;<>[\\\]]{1,64}(?<!\.)$/u;
@@ -61,7 +63,27 @@ export class AccountService {
     private readonly history: PasswordHistoryStore,
     private readonly lockout: { seconds: number; unknownAddresses: AttemptCounterStore },
     private readonly factors: FactorStore,
+    private readonly metrics: Metrics = NO_METRICS,
   ) {}
+
+  /**
+   * For the lockout metric: called when an attempt reaches the threshold. The lock stands unless the
+   * credential then proves right (the attempt is given back or the count cleared, which lifts it), so it
+   * is counted when the request ends (observeRequests) if the request has not lifted it by then.
+   * Undefined with metrics off: the attempt's statement then stays as it is, without RETURNING.
+   */
+  private onLock(key: string): (() => void) | undefined {
+    if (!this.metrics.enabled) return undefined;
+    return () => {
+      const scope = requestScopes.getStore();
+      if (scope) (scope.armedLocks ??= new Set()).add(key);
+      else this.metrics.lockouts(1);
+    };
+  }
+
+  private lockLifted(id: string): void {
+    requestScopes.getStore()?.armedLocks?.delete(`account:${id}`);
+  }
 
   async create(input: NewAccount): Promise<AccountRecord> {
     const errors: FieldProblem[] = [];
@@ -150,7 +172,7 @@ export class AccountService {
     const email = normalizeEmail(emailInput);
     const account = email ? await this.accounts.findByEmail(email) : undefined;
     if (!account) {
-      if (email && !(await this.lockout.unknownAddresses.takeAttempt(email, this.rule()))) return { ok: false, reason: 'locked' };
+      if (email && !(await this.lockout.unknownAddresses.takeAttempt(email, this.rule(), this.onLock(`address:${email}`)))) return { ok: false, reason: 'locked' };
       await this.hasher.burn(password);
       return { ok: false, reason: 'invalid' };
     }
@@ -163,6 +185,7 @@ export class AccountService {
     const effective = governing ?? (await this.policies.effectiveFor(account));
     if (secondFactorRequired(factors, effective.policy)) await this.accounts.refundAttempt(account.id);
     else await this.accounts.clearAttempts(account.id);
+    this.lockLifted(account.id);
     if (rehash) await this.accounts.replaceHash(account.id, await this.hasher.hash(password), nowSeconds());
     return { ok: true, account, effective, factors };
   }
@@ -177,6 +200,7 @@ export class AccountService {
     const { ok } = await this.hasher.verify(account.passwordHash, password);
     if (!ok) return 'invalid';
     await this.accounts.refundAttempt(account.id);
+    this.lockLifted(account.id);
     return 'ok';
   }
 
@@ -186,7 +210,7 @@ export class AccountService {
 
   /** Counts one attempt (password or second factor) before it is checked (false: locked); see attempt-counting.ts. */
   async takeAttempt(account: AccountRecord): Promise<boolean> {
-    return this.accounts.takeAttempt(account.id, this.rule());
+    return this.accounts.takeAttempt(account.id, this.rule(), this.onLock(`account:${account.id}`));
   }
 
   /** Deletes lapsed counters of addresses without an account (they would count afresh anyway). */
@@ -196,6 +220,7 @@ export class AccountService {
 
   async clearAttempts(id: string): Promise<void> {
     await this.accounts.clearAttempts(id);
+    this.lockLifted(id);
   }
 
   /** Lifts a lock (admin action). */

@@ -1,3 +1,5 @@
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
+import { currentRequestId, REQUEST_ID } from '../observability/request-context.js';
 import type { AuditEventInput, AuditStore } from '../stores/sql/audit.js';
 
 export type Actor =
@@ -10,6 +12,8 @@ export type Actor =
 export interface RequestInfo {
   ip: string | null;
   userAgent: string | null;
+  /** The request's id (X-Request-Id); unset: the id of the request being served, if any. */
+  requestId?: string | null;
 }
 
 export const SYSTEM = (job: string): Actor => ({ type: 'system', id: job });
@@ -33,6 +37,11 @@ function sanitize(value: unknown): unknown {
   return value;
 }
 
+function requestIdOf(request: RequestInfo | undefined): string | null {
+  const id = request?.requestId ?? currentRequestId();
+  return id !== null && REQUEST_ID.test(id) ? id : null;
+}
+
 export interface AuditEntry {
   actor: Actor;
   organizationId?: string | null;
@@ -41,9 +50,16 @@ export interface AuditEntry {
   data?: Record<string, unknown>;
 }
 
-/** Appends to the audit trail: UTC timestamps, escaped text, and never a secret even if a caller passes one. */
+/**
+ * Appends to the audit trail: UTC timestamps, escaped text, and never a secret even if a caller passes one.
+ * Every event recorded while a request is served carries that request's id. Recorded events also feed the
+ * metrics (sign-in outcomes are counted from them).
+ */
 export class AuditService {
-  constructor(private readonly store: AuditStore) {}
+  constructor(
+    private readonly store: AuditStore,
+    private readonly metrics: Metrics = NO_METRICS,
+  ) {}
 
   async record(type: string, e: AuditEntry): Promise<void> {
     const event: AuditEventInput = {
@@ -55,9 +71,11 @@ export class AuditService {
       targetId: e.target ? escapeControl(e.target.id) : null,
       ip: e.request?.ip ? escapeControl(e.request.ip).slice(0, 64) : null,
       userAgent: e.request?.userAgent ? escapeControl(e.request.userAgent).slice(0, 512) : null,
+      requestId: requestIdOf(e.request),
       data: e.data ? (sanitize(e.data) as Record<string, unknown>) : null,
     };
     await this.store.append(event, Date.now());
+    this.metrics.audited(type, e.data);
   }
 
   list(...args: Parameters<AuditStore['list']>) {

@@ -5,6 +5,7 @@ import type { DomainClaimRecord, DomainClaimStore } from '../stores/sql/domain-c
 import { nowSeconds } from '../stores/db.js';
 import { SYSTEM, type Actor, type AuditService, type RequestInfo } from './audit.js';
 import type { DnsTxtResolver } from './dns.js';
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from './errors.js';
 
 export interface DomainClaimView {
@@ -44,6 +45,7 @@ export class DomainService {
     private readonly audit: AuditService,
     private readonly options: { reverifyIntervalSeconds: number; reverifyMaxFailures: number },
     private readonly logger?: Logger,
+    private readonly metrics: Metrics = NO_METRICS,
   ) {}
 
   private static normalize(input: unknown): string {
@@ -172,8 +174,12 @@ export class DomainService {
           target: { type: 'domain', id: claim.domain },
           data: { before: { status: 'verified' }, after: { status: 'revoked' }, reason: 'reverification-failed', failures },
         });
+        this.metrics.domainReverification('revoked');
       } else if (!ok) {
         this.logger?.warn({ domain: claim.domain, failures }, 'domain re-verification failed');
+        this.metrics.domainReverification('failed');
+      } else {
+        this.metrics.domainReverification('verified');
       }
     }
     return { checked, revoked };

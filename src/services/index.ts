@@ -44,6 +44,8 @@ import { AttemptCounterStore } from '../stores/sql/attempt-counters.js';
 import { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { SqlFactorStore } from '../stores/sql/factors.js';
 import type { FactorStore } from '../stores/factors.js';
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
+import { instrumentDb, instrumentRedis } from '../observability/instrument.js';
 
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
 export interface Services {
@@ -75,11 +77,14 @@ export interface Services {
   passkeys: PasskeyService;
   /** Second factors (TOTP and passkeys) of every account; TwoFactorService and the passkey service use it. */
   factorStore: FactorStore;
+  /** Where counts and timings go: Prometheus when METRICS_PORT is set, else nowhere (NO_METRICS). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
-export async function openServices(config: AppConfig, options: { migrate?: boolean; logger?: Logger } = {}): Promise<Services> {
+export async function openServices(config: AppConfig, options: { migrate?: boolean; logger?: Logger; metrics?: Metrics } = {}): Promise<Services> {
   const db = openDb(config.database);
+  instrumentDb(db, options.metrics ?? NO_METRICS);
   try {
     if (options.migrate !== false) await migrate(db, config.database);
     return await wire(db, config, options);
@@ -90,21 +95,23 @@ export async function openServices(config: AppConfig, options: { migrate?: boole
   }
 }
 
-async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Promise<Services> {
+async function wire(db: Db, config: AppConfig, options: { logger?: Logger; metrics?: Metrics }): Promise<Services> {
+  const metrics = options.metrics ?? NO_METRICS;
   const secrets = new InstanceSecretStore(db);
   // Outside production a generated key kept in the database; production refuses to start without one.
   const dataKey = config.dataEncryptionKey ?? (await secrets.getOrCreate('data_key', () => randomBytes(32).toString('base64url'), nowSeconds()));
   const dependencies = new DependencyMonitor(options.logger);
   dependencies.probe('database', () => db.raw('select 1'));
   const redis = config.redis ? await openRedis(config.redis, dependencies) : undefined;
+  if (redis) instrumentRedis(redis, metrics);
   const oidcStore: OidcStore = redis ? new RedisOidcStore(redis, config.redis!.prefix) : new SqlOidcStore(db);
   const clientStore = new ClientStore(db);
   const accountStore = new AccountStore(db);
   const factorStore = new SqlFactorStore(db);
   const claimStore = new DomainClaimStore(db);
   const memberships = new MembershipStore(db);
-  const hasher = new PasswordHasher(config.argon2);
-  const audit = new AuditService(new AuditStore(db));
+  const hasher = new PasswordHasher(config.argon2, metrics);
+  const audit = new AuditService(new AuditStore(db), metrics);
   const lt = config.lifetimes;
   // A retired key must outlive every token it signed; a day of margin covers clock skew and caches.
   const retireAfter = Math.max(lt.accessTokenSeconds, lt.idTokenSeconds) + 86400;
@@ -114,6 +121,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     audit,
     { reverifyIntervalSeconds: config.dns.reverifyIntervalSeconds, reverifyMaxFailures: config.dns.reverifyMaxFailures },
     options.logger,
+    metrics,
   );
   const policies = new PolicyService(new PolicyStore(db), claimStore, accountStore, audit, factorStore, options.logger);
   const history = new PasswordHistoryStore(db);
@@ -128,6 +136,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     history,
     { seconds: config.lockoutMinutes * 60, unknownAddresses: new AttemptCounterStore(db) },
     factorStore,
+    metrics,
   );
   const passwordChanges = new PasswordChangeService({ accounts: accountStore, history, resetTokens, hasher, policies, sessions, mail, audit, currentPasswords: accounts });
   const hourly = config.passwords.resetLimitPerHour;
@@ -171,6 +180,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     audit,
     mail,
     issuerName: `Gatehouse (${new URL(config.issuer).host})`,
+    metrics,
   });
   return {
     db,
@@ -180,7 +190,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     clientStore,
     accounts,
     twoFactor,
-    passkeys: new PasskeyService({ factors: factorStore, store: oidcStore, policies, audit, mail, webauthn: config.webauthn }),
+    passkeys: new PasskeyService({ factors: factorStore, store: oidcStore, policies, audit, mail, webauthn: config.webauthn, metrics }),
     factorStore,
     clients: new ClientService(clientStore),
     keys: new KeyService(new SigningKeyStore(db), retireAfter),
@@ -198,6 +208,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger }): Pr
     passwordResets,
     invitations,
     expiryWarnings,
+    metrics,
     async close() {
       domains.stop();
       expiryWarnings.stop();

@@ -17,6 +17,7 @@ import type { AccountRecord } from '../stores/sql/accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { MailService } from './mail.js';
 import type { PolicyService } from './policies.js';
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 
 /** OidcStore model of outstanding challenges: one per binding, replaced by the next options call. */
 const MODEL = 'WebAuthnChallenge';
@@ -89,6 +90,7 @@ export class PasskeyService {
       webauthn: AppConfig['webauthn'];
       /** Default CHALLENGE_TTL_SECONDS. */
       challengeTtlSeconds?: number;
+      metrics?: Metrics;
     },
   ) {
     this.ttl = deps.challengeTtlSeconds ?? CHALLENGE_TTL_SECONDS;
@@ -194,6 +196,20 @@ export class PasskeyService {
    * a counter that did not, on an authenticator that counts, is a cloned credential and is refused).
    */
   async verifyAuthentication(
+    binding: string,
+    responseJSON: unknown,
+    options: { accountId?: string; requireUserVerification: boolean },
+  ): Promise<AuthenticationResult> {
+    const result = await this.checkAssertion(binding, responseJSON, options);
+    // A passkey that is the first factor must verify the user; one that is the second factor need not
+    // (the sign-in strategy asks exactly so): only the latter is a second-factor check.
+    if (!options.requireUserVerification) {
+      (this.deps.metrics ?? NO_METRICS).secondFactor('passkey', result.ok ? 'ok' : result.reason === 'counter-regression' ? 'cloned' : 'invalid');
+    }
+    return result;
+  }
+
+  private async checkAssertion(
     binding: string,
     responseJSON: unknown,
     options: { accountId?: string; requireUserVerification: boolean },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import type { AppConfig } from '../config/index.js';
+import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 
 /** Longest password accepted, in UTF-8 bytes after NFC normalization; longer ones are refused before hashing. */
 export const MAX_PASSWORD_BYTES = 1024;
@@ -35,14 +36,29 @@ export class PasswordHasher {
   private readonly options: { type: typeof argon2.argon2id; memoryCost: number; timeCost: number; parallelism: number };
   private dummyHash?: Promise<string>;
 
-  constructor(params: AppConfig['argon2']) {
+  constructor(
+    params: AppConfig['argon2'],
+    private readonly metrics: Metrics = NO_METRICS,
+  ) {
     this.options = { type: argon2.argon2id, ...params };
+  }
+
+  /** Runs one argon2 computation, counted in flight (the queue for libuv's threads) and timed when metrics are on. */
+  private async measured<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    if (!this.metrics.enabled) return work();
+    this.metrics.argon2Started();
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.metrics.argon2Finished(operation, (performance.now() - started) / 1000);
+    }
   }
 
   async hash(password: string): Promise<string> {
     const normalized = normalizePassword(password);
     if (normalized === null) throw new PasswordTooLongError();
-    return argon2.hash(normalized, this.options);
+    return this.measured('hash', () => argon2.hash(normalized, this.options));
   }
 
   /** ok: the password matches; rehash: it matches but the hash's parameters are outdated. */
@@ -55,13 +71,13 @@ export class PasswordHasher {
       await this.burn(password);
       return { ok: false, rehash: false };
     }
-    const ok = await argon2.verify(hash, normalized).catch(() => false);
+    const ok = await this.measured('verify', () => argon2.verify(hash, normalized)).catch(() => false);
     return { ok, rehash: ok && argon2.needsRehash(hash, this.options) };
   }
 
   /** Spends one verification's worth of time, so an unknown account answers as slowly as a wrong password. */
   async burn(password: string): Promise<void> {
-    this.dummyHash ??= argon2.hash(randomBytes(32).toString('base64url'), this.options);
+    this.dummyHash ??= this.measured('hash', () => argon2.hash(randomBytes(32).toString('base64url'), this.options));
     await this.verify(await this.dummyHash, password);
   }
 }

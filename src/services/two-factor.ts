@@ -10,6 +10,7 @@ import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { PolicyService } from './policies.js';
 import type { SecretBox } from './secret-box.js';
 import type { MailService } from './mail.js';
+import { NO_METRICS, type Metrics, type SecondFactorMethod } from '../observability/metrics.js';
 
 const PERIOD = 30;
 /**
@@ -69,6 +70,7 @@ export class TwoFactorService {
       audit: AuditService;
       mail: MailService;
       issuerName: string;
+      metrics?: Metrics;
     },
   ) {}
 
@@ -166,8 +168,16 @@ export class TwoFactorService {
   async verify(account: AccountRecord, input: string, request: RequestInfo): Promise<SecondFactorCheck> {
     const factors = await this.deps.factors.listByAccount(account.id);
     if (!factors.length) return 'invalid';
-    if (!(await this.deps.accountService.takeAttempt(account))) return 'locked';
     const code = input.trim().replace(/\s/g, '');
+    // For the metrics: what the code looks like (a refused one was not checked against anything in particular).
+    const method: SecondFactorMethod = normalizeRecovery(code).length === 10 ? 'recovery_code' : 'totp';
+    const result = await this.check(account, factors, code, request);
+    (this.deps.metrics ?? NO_METRICS).secondFactor(method, result);
+    return result;
+  }
+
+  private async check(account: AccountRecord, factors: FactorRecord[], code: string, request: RequestInfo): Promise<SecondFactorCheck> {
+    if (!(await this.deps.accountService.takeAttempt(account))) return 'locked';
     let ok = false;
     const totp = factors.find((f): f is TotpFactor => f.kind === 'totp');
     const step = totp && (await this.checkTotp(this.deps.box.open(totp.secret), code));

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { testBackend, type TestBackend } from './backend.js';
 
@@ -17,6 +18,8 @@ export interface StartAppOptions {
    * WebAuthn refuses an IP address as RP ID, and http://localhost is a secure context in Chromium.
    */
   host?: '127.0.0.1' | 'localhost';
+  /** The app's logger (default: JSON to stdout at LOG_LEVEL, silent in tests). */
+  logger?: Logger;
 }
 
 /**
@@ -32,7 +35,7 @@ export async function startApp(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const issuer = `http://${options.host ?? '127.0.0.1'}:${port}`;
-  const app = await createApp(backend.config({ ISSUER: issuer, ...extraEnv }));
+  const app = await createApp(backend.config({ ISSUER: issuer, ...extraEnv }), { logger: options.logger });
   server.on('request', app.provider.callback());
   return {
     app,

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { Browser } from '../helpers/browser.js';
 import { authorizationUrl, registerClient, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { testBackend } from '../helpers/backend.js';
+import { PrivateRedis } from '../helpers/private-redis.js';
 
 /**
  * Item 14 of issue 7: with Redis down Gatehouse fails closed, fast, with 503 and Retry-After, on
@@ -18,48 +17,6 @@ const EMAIL = 'outage@example.com';
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const PASSWORD = 'Steady-Lamp-8271';
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-/** A throw-away redis-server: no persistence, loopback only. */
-class PrivateRedis {
-  private child?: ChildProcess;
-  constructor(readonly port: number) {}
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    this.child = child;
-    const client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 0 });
-    client.on('error', () => undefined);
-    for (let i = 0; i < 100; i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`);
-      try {
-        if (client.status === 'wait' || client.status === 'end') await client.connect();
-        if ((await client.ping()) === 'PONG') break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    expect(await client.ping()).toBe('PONG');
-    client.disconnect();
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 let redis: PrivateRedis;
 let app: App;
 let server: Server;
@@ -69,7 +26,7 @@ const backend = testBackend();
 const logs: Array<{ level: number; msg: string; event?: string; dependency?: string }> = [];
 
 beforeAll(async () => {
-  redis = new PrivateRedis(await freePort());
+  redis = await PrivateRedis.onFreePort();
   await redis.start();
   server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -143,8 +100,11 @@ it('fails closed with 503 and Retry-After while Redis is down, logs the outage o
   expectUnavailable(admin);
   expect(admin.headers.get('content-type')).toMatch(/application\/problem\+json/);
   expect(await admin.json()).toMatchObject({ status: 503 });
-  // The health check says so too.
-  expectUnavailable(await fetch(`${issuer}/healthz`));
+  // Readiness says so, naming Redis; liveness does not (the process answers, and recovers on its own).
+  const ready = await fetch(`${issuer}/readyz`);
+  expect(ready.status).toBe(503);
+  expect(await ready.json()).toMatchObject({ status: 'unavailable', failing: ['redis'], checks: { database: 'ok', redis: 'unreachable', migrations: 'ok' } });
+  expect((await fetch(`${issuer}/healthz`)).status).toBe(200);
 
   // Many failed requests, one outage, logged once; nothing logged as a server error.
   expect(outageLogs('dependency.down')).toHaveLength(1);
@@ -152,12 +112,12 @@ it('fails closed with 503 and Retry-After while Redis is down, logs the outage o
 
   await redis.start();
 
-  // Back without a restart: wait until the health check passes, then a complete sign-in.
+  // Back without a restart: wait until readiness passes, then a complete sign-in.
   for (let i = 0; i < 100; i++) {
-    if ((await fetch(`${issuer}/healthz`)).status === 200) break;
+    if ((await fetch(`${issuer}/readyz`)).status === 200) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect((await fetch(`${issuer}/healthz`)).status).toBe(200);
+  expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
   const { tokens } = await signIn(new Browser(), web, EMAIL, PASSWORD);
   expect(tokens.access_token).toBeTruthy();
   expect(outageLogs('dependency.down')).toHaveLength(1);

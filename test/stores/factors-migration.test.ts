@@ -87,8 +87,9 @@ for (const [name, makeBackend] of backends) {
       const lastStep = (usedStep as { lastStep: number }).lastStep;
       expect(lastStep).toBeGreaterThan(oldStep);
 
-      // Down: the TOTP goes back onto the account, with its last used step.
-      await db.migrate.down({ migrationSource, schemaName });
+      // Down to the release before it (later migrations first): the TOTP goes back onto the account, with its last used step.
+      while ((await db.migrate.currentVersion({ migrationSource, schemaName })) > BEFORE.slice(0, 14)) await db.migrate.down({ migrationSource, schemaName });
+      expect(await db.migrate.currentVersion({ migrationSource, schemaName })).toBe(BEFORE.slice(0, 14));
       const restored = await db('accounts').where({ id: enrolled }).first();
       expect(restored).toMatchObject({ totp_secret: sealed, totp_enabled_at: enrolledAt, totp_last_step: lastStep });
       expect(await db('accounts').where({ id: plain }).first()).toMatchObject({ totp_secret: null, totp_enabled_at: null, totp_last_step: null });

@@ -143,8 +143,8 @@ export class AccountStore {
    * follows (attempt-counting.ts): false while locked, so however many requests race, at most
    * `threshold` credentials are checked per window.
    */
-  async takeAttempt(id: string, rule: AttemptRule): Promise<boolean> {
-    return takeAttemptOn(this.db, this.db<Row>('accounts').where({ id }), rule);
+  async takeAttempt(id: string, rule: AttemptRule, onLock?: () => void): Promise<boolean> {
+    return takeAttemptOn(this.db, this.db<Row>('accounts').where({ id }), rule, onLock);
   }
 
   /** Gives back an attempt that turned out not to be a failure (a correct password with a second factor to come). */

@@ -13,14 +13,14 @@ const subjectOf = (email: string) => createHash('sha256').update(email).digest('
 export class AttemptCounterStore {
   constructor(private readonly db: Db) {}
 
-  /** `email` must already be normalized. True when the attempt was taken; false while locked. */
-  async takeAttempt(email: string, rule: AttemptRule): Promise<boolean> {
+  /** `email` must already be normalized. True when the attempt was taken; false while locked. `onLock`: see takeAttemptOn. */
+  async takeAttempt(email: string, rule: AttemptRule, onLock?: () => void): Promise<boolean> {
     const subject = subjectOf(email);
     // A missing row and a lapsed row count the same way (the next attempt counts 1), so the sweep may
     // delete a lapsed row at any time; if it did so between these two statements, the row is made again.
     for (let tries = 0; tries < 3; tries++) {
       await this.db('attempt_counters').insert({ subject, failed_attempts: 0 }).onConflict('subject').ignore();
-      if (await takeAttemptOn(this.db, this.db('attempt_counters').where({ subject }), rule)) return true;
+      if (await takeAttemptOn(this.db, this.db('attempt_counters').where({ subject }), rule, onLock)) return true;
       if (await this.db('attempt_counters').where({ subject }).first()) return false;
     }
     throw new Error('attempt counter row vanished three times');

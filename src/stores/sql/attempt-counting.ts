@@ -20,14 +20,18 @@ export interface AttemptRule {
   windowSeconds: number;
 }
 
-/** Applies the rule to the row(s) `rows` selects; true when the attempt was taken (not locked). */
-export async function takeAttemptOn(db: Knex, rows: Knex.QueryBuilder, rule: AttemptRule): Promise<boolean> {
+/**
+ * Applies the rule to the row(s) `rows` selects; true when the attempt was taken (not locked). With
+ * `onLock`, the statement also returns the new lock, and `onLock` is called when this very attempt
+ * brought the count to the threshold (it locks unless the credential turns out right).
+ */
+export async function takeAttemptOn(db: Knex, rows: Knex.QueryBuilder, rule: AttemptRule, onLock?: () => void): Promise<boolean> {
   const { threshold, now, windowSeconds } = rule;
   // Explicit casts: PostgreSQL cannot infer the type of a bare parameter inside CASE.
   const fresh =
     '((locked_until IS NOT NULL AND locked_until <= CAST(? AS BIGINT)) OR last_attempt_at IS NULL OR last_attempt_at <= CAST(? AS BIGINT))';
   const freshArgs = [now, now - windowSeconds];
-  const taken = await rows
+  const update = rows
     .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
     .andWhere((q) => q.where('failed_attempts', '<', threshold).orWhereRaw(fresh, freshArgs))
     .update({
@@ -39,5 +43,9 @@ export async function takeAttemptOn(db: Knex, rows: Knex.QueryBuilder, rule: Att
       ),
       last_attempt_at: now,
     });
-  return taken === 1;
+  if (!onLock) return (await update) === 1;
+  // A taken attempt leaves locked_until set only when it was the one that reached the threshold.
+  const taken = (await update.returning('locked_until')) as Array<{ locked_until: unknown }>;
+  if (taken.length === 1 && taken[0]!.locked_until !== null) onLock();
+  return taken.length === 1;
 }

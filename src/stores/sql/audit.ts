@@ -9,6 +9,8 @@ export interface AuditEventInput {
   targetId: string | null;
   ip: string | null;
   userAgent: string | null;
+  /** The id of the request during which the event was recorded (X-Request-Id); null outside a request. */
+  requestId: string | null;
   data: Record<string, unknown> | null;
 }
 
@@ -28,6 +30,7 @@ interface Row {
   target_id: string | null;
   ip: string | null;
   user_agent: string | null;
+  request_id: string | null;
   data: string | null;
 }
 
@@ -46,6 +49,7 @@ export class AuditStore {
       target_id: e.targetId,
       ip: e.ip,
       user_agent: e.userAgent,
+      request_id: e.requestId,
       data: e.data ? JSON.stringify(e.data) : null,
     });
   }
@@ -77,6 +81,7 @@ export class AuditStore {
       targetId: r.target_id,
       ip: r.ip,
       userAgent: r.user_agent,
+      requestId: r.request_id,
       data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null,
     }));
   }

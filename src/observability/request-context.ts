@@ -1,0 +1,30 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from 'pino';
+
+/**
+ * What Gatehouse knows about the request being served, wherever the code runs during it (services,
+ * stores, oidc-provider's callbacks): its id, its logger, and sign-in locks it armed (counted as
+ * lockouts when the request ends, unless it lifted them again). Set by `observeRequests`.
+ */
+export interface RequestScope {
+  readonly id: string;
+  /** The request's child logger, made on first use (see requestLogger). */
+  logger?: Logger;
+  /** Attempt counters this request brought to the lockout threshold and did not give back (yet). */
+  armedLocks?: Set<string>;
+}
+
+export const requestScopes = new AsyncLocalStorage<RequestScope>();
+
+/** An incoming X-Request-Id is kept only when it is this: short, and nothing a log line or header could misread. */
+export const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The id of the request being served; null outside a request (background jobs, the CLI). */
+export function currentRequestId(): string | null {
+  return requestScopes.getStore()?.id ?? null;
+}
+
+/** The request's pino child logger (bindings: requestId), made once per request and only when asked for. */
+export function requestLogger(scope: RequestScope, parent: Logger): Logger {
+  return (scope.logger ??= parent.child({ requestId: scope.id }));
+}
