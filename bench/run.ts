@@ -4,9 +4,15 @@
  *   full sign-ins (authorize → password form → code exchange), refresh-token grants, client-credentials
  *   grants, JWKS and discovery requests per second with p50/p99 latency, and the argon2 verify rate
  *   on this machine, which bounds the sign-in rate.
- * Prints a table and writes bench/results/latest.json. BENCH_SECONDS and BENCH_CONNECTIONS tune it;
- * BENCH_ONLY (a comma list of sign-in, refresh, client-credentials, jwks, discovery, argon2, reuse-check)
- * measures only those rows.
+ * userinfo and introspection requests with an opaque access token are measured too.
+ * In the same run it starts bench/baseline.ts, a bare oidc-provider with the same oidc-provider and argon2
+ * (memory adapter, one client, a one-POST password form), and drives both with the same client code in
+ * alternating slices, printing Gatehouse's rate as a fraction of the baseline's per workload; and it
+ * measures `argon2` against `@node-rs/argon2` verifying the same PHC hashes (each library's hash checked
+ * by the other).
+ * Prints a table and writes bench/results/latest.json. BENCH_SECONDS (per measurement and target),
+ * BENCH_SLICE_SECONDS (5) and BENCH_CONNECTIONS tune it; BENCH_ONLY (a comma list of sign-in, refresh,
+ * client-credentials, jwks, discovery, userinfo, introspection, argon2, reuse-check) measures only those rows.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,16 +23,18 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import argon2 from 'argon2';
+import * as nodeRsArgon2 from '@node-rs/argon2';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const SLICE = Number(process.env.BENCH_SLICE_SECONDS ?? 5);
 const API = 'https://api.bench.test/';
 const CALLBACK = 'http://127.0.0.1:9/callback';
 const PASSWORD = 'Bench-Pass-123';
-const ROWS = ['sign-in', 'refresh', 'client-credentials', 'jwks', 'discovery', 'argon2', 'reuse-check'];
+const ROWS = ['sign-in', 'refresh', 'client-credentials', 'jwks', 'discovery', 'userinfo', 'introspection', 'argon2', 'reuse-check'];
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 for (const key of ONLY ?? []) if (!ROWS.includes(key)) throw new Error(`BENCH_ONLY: unknown row ${key} (rows: ${ROWS.join(', ')})`);
 const wanted = (key: string) => !ONLY || ONLY.has(key);
@@ -52,11 +60,20 @@ async function freePort(): Promise<number> {
   });
 }
 
+interface Slice {
+  count: number;
+  errors: number;
+  seconds: number;
+  latencies?: number[];
+  p50ms?: number | null;
+  p99ms?: number | null;
+}
+
 /** Runs `op` from `concurrency` loops for `seconds`; each resolved call is one operation. */
-async function closedLoop(name: string, concurrency: number, op: (worker: number) => Promise<void>): Promise<Row> {
+async function loopSlice(name: string, concurrency: number, op: (worker: number) => Promise<void>, seconds: number): Promise<Slice> {
   const latencies: number[] = [];
   let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -72,28 +89,35 @@ async function closedLoop(name: string, concurrency: number, op: (worker: number
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    name,
-    perSecond: latencies.length / elapsed,
-    p50ms: percentile(latencies, 50),
-    p99ms: percentile(latencies, 99),
-    count: latencies.length,
-    errors,
-  };
+  return { count: latencies.length, errors, seconds: (performance.now() - started) / 1000, latencies };
 }
 
-async function cannon(name: string, opts: autocannon.Options): Promise<Row> {
-  const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
-  return {
-    name,
-    perSecond: r.requests.average,
-    p50ms: r.latency.p50,
-    p99ms: r.latency.p99,
-    count: r.requests.total,
-    errors: r.errors + r.non2xx,
-  };
+async function cannonSlice(opts: autocannon.Options, seconds: number): Promise<Slice> {
+  const r = await autocannon({ connections: CONNECTIONS, duration: seconds, ...opts });
+  return { count: r.requests.total, errors: r.errors + r.non2xx, seconds: r.duration, p50ms: r.latency.p50, p99ms: r.latency.p99 };
+}
+
+/** Slices of one target merged: exact percentiles for closed loops, the mean of the slices' for autocannon's. */
+function merge(name: string, slices: Slice[]): Row {
+  const count = slices.reduce((n, s) => n + s.count, 0);
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
+  const errors = slices.reduce((n, s) => n + s.errors, 0);
+  let p50ms: number | null;
+  let p99ms: number | null;
+  if (slices.every((s) => s.latencies)) {
+    const all = slices.flatMap((s) => s.latencies!).sort((x, y) => x - y);
+    p50ms = percentile(all, 50);
+    p99ms = percentile(all, 99);
+  } else {
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : null);
+    p50ms = mean(slices.map((s) => s.p50ms ?? 0));
+    p99ms = mean(slices.map((s) => s.p99ms ?? 0));
+  }
+  return { name, perSecond: seconds ? count / seconds : 0, p50ms, p99ms, count, errors };
+}
+
+async function closedLoop(name: string, concurrency: number, op: (worker: number) => Promise<void>): Promise<Row> {
+  return merge(name, [await loopSlice(name, concurrency, op, SECONDS)]);
 }
 
 /** A cookie-keeping sign-in through the real pages, then the code exchange. Returns the token response. */
@@ -155,12 +179,41 @@ async function signIn(base: string, clientId: string, secret: string, email: str
   return (await token.json()) as { refresh_token: string; access_token: string };
 }
 
-async function argon2Rate(params: { memoryCost: number; timeCost: number; parallelism: number }): Promise<Row> {
-  const hash = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
-  // The server verifies on libuv's thread pool (4 threads by default): measure with the same parallelism.
-  return closedLoop('argon2id verify (bound on sign-ins)', 4, async () => {
-    if (!(await argon2.verify(hash, PASSWORD))) throw new Error('verify failed');
-  });
+/**
+ * argon2id verify rates of `argon2` (the server's) and `@node-rs/argon2`, 4 in parallel each (both verify on
+ * libuv's pool, 4 threads by default, as the server does), in alternating slices; and whether each library
+ * accepts the other's PHC hash and refuses a wrong password on it.
+ */
+async function argon2Rates(params: { memoryCost: number; timeCost: number; parallelism: number }, slices: number, sliceSeconds: number) {
+  const fromArgon2 = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
+  const fromNapi = await nodeRsArgon2.hash(PASSWORD, { algorithm: 2 as nodeRsArgon2.Algorithm /* Argon2id */, ...params });
+  const compatibility = {
+    argon2Hash: fromArgon2.split('$').slice(0, 4).join('$'),
+    nodeRsHash: fromNapi.split('$').slice(0, 4).join('$'),
+    argon2AcceptsNodeRsHash: await argon2.verify(fromNapi, PASSWORD),
+    argon2RefusesWrongPasswordOnNodeRsHash: !(await argon2.verify(fromNapi, 'wrong')),
+    nodeRsAcceptsArgon2Hash: await nodeRsArgon2.verify(fromArgon2, PASSWORD),
+    nodeRsRefusesWrongPasswordOnArgon2Hash: !(await nodeRsArgon2.verify(fromArgon2, 'wrong')),
+  };
+  const ops = {
+    argon2: async () => {
+      if (!(await argon2.verify(fromArgon2, PASSWORD))) throw new Error('verify failed');
+    },
+    nodeRs: async () => {
+      if (!(await nodeRsArgon2.verify(fromNapi, PASSWORD))) throw new Error('verify failed');
+    },
+  };
+  const got = { argon2: [] as Slice[], nodeRs: [] as Slice[] };
+  for (let i = 0; i < slices; i++) {
+    for (const k of i % 2 === 0 ? (['argon2', 'nodeRs'] as const) : (['nodeRs', 'argon2'] as const)) {
+      got[k].push(await loopSlice(k, 4, ops[k], sliceSeconds));
+    }
+  }
+  return {
+    argon2: merge('argon2id verify (bound on sign-ins)', got.argon2),
+    nodeRs: merge('argon2id verify, @node-rs/argon2', got.nodeRs),
+    compatibility,
+  };
 }
 
 /**
@@ -184,6 +237,37 @@ async function historyCheck(config: ReturnType<typeof loadConfig>) {
     return { row, loopDelayP99Ms: delay.percentile(99) / 1e6, loopDelayMaxMs: delay.max / 1e6 };
   } finally {
     await services.close();
+  }
+}
+
+interface Target {
+  label: 'gatehouse' | 'baseline';
+  base: string;
+  clientId: string;
+  secret: string;
+  basic: string;
+}
+
+interface Workload {
+  key: string;
+  name: string;
+  /** One slice against one target; `state` persists across that target's slices (refresh chains). */
+  slice(t: Target, seconds: number, state: Record<string, unknown>): Promise<Slice>;
+}
+
+interface Compared {
+  key: string;
+  name: string;
+  gatehouse: Row;
+  baseline: Row;
+  fraction: number | null;
+}
+
+async function waitHealthy(base: string, what: string) {
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/healthz`).catch(() => undefined))?.ok) return;
+    if (i > 150) throw new Error(`${what} did not start`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -213,53 +297,160 @@ async function main() {
   const { client, clientSecret } = await services.clients.create({ clientName: 'Bench', sessionType: 'web', redirectUris: [CALLBACK] });
   await services.close();
 
+  const basePort = await freePort();
+  const baselineEnv = {
+    ...(process.env as Record<string, string>),
+    BASELINE_PORT: String(basePort),
+    BASELINE_CLIENT: JSON.stringify({ clientId: client.clientId, clientSecret, redirectUri: CALLBACK }),
+    BASELINE_RESOURCE: JSON.stringify({ uri: API, scopes: ['read'] }),
+    BASELINE_ARGON2: JSON.stringify(config.argon2),
+    BASELINE_USERS: JSON.stringify({ emails: users, password: PASSWORD }),
+    BASELINE_ACCESS_TOKEN_SECONDS: String(config.lifetimes.accessTokenSeconds),
+  };
+
   const server = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const bare = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/baseline.js')], { env: baselineEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
-    for (let i = 0; ; i++) {
-      if ((await fetch(`${base}/healthz`).catch(() => undefined))?.ok) break;
-      if (i > 100) throw new Error('Gatehouse did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    console.log(`Gatehouse on ${backend}; ${SECONDS}s per measurement, ${CONNECTIONS} connections, ${cpus().length} CPUs\n`);
+    await waitHealthy(base, 'Gatehouse');
+    await waitHealthy(`http://127.0.0.1:${basePort}`, 'the baseline provider');
+    const slices = Math.max(1, Math.round(SECONDS / SLICE));
+    const sliceSeconds = SECONDS / slices;
+    console.log(
+      `Gatehouse on ${backend} against a bare oidc-provider (memory adapter); ${SECONDS}s per measurement and target ` +
+        `in ${slices} alternating slice(s) of ${sliceSeconds}s, ${CONNECTIONS} connections, ${cpus().length} CPUs\n`,
+    );
     const basic = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
-    const rows: Row[] = [];
+    const targets: Target[] = [
+      { label: 'gatehouse', base, clientId: client.clientId, secret: clientSecret!, basic },
+      { label: 'baseline', base: `http://127.0.0.1:${basePort}`, clientId: client.clientId, secret: clientSecret!, basic },
+    ];
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
-    if (wanted('sign-in')) rows.push(await closedLoop('full sign-in (authorize, password, code exchange)', CONNECTIONS, async (w) => {
-      await signIn(base, client.clientId, clientSecret!, users[w % users.length]!);
-    }));
+    const workloads: Workload[] = [
+      {
+        key: 'sign-in',
+        name: 'full sign-in (authorize, password, code exchange)',
+        slice: (t, seconds) => loopSlice(t.label, CONNECTIONS, async (w) => void (await signIn(t.base, t.clientId, t.secret, users[w % users.length]!)), seconds),
+      },
+      {
+        // One refresh-token chain per connection: rotation makes every token single-use.
+        key: 'refresh',
+        name: 'refresh_token grant (rotating)',
+        async slice(t, seconds, state) {
+          state.chains ??= await Promise.all(
+            Array.from({ length: CONNECTIONS }, (_, w) => signIn(t.base, t.clientId, t.secret, users[w % users.length]!).then((x) => x.refresh_token)),
+          );
+          const chains = state.chains as string[];
+          return loopSlice(t.label, CONNECTIONS, async (w) => {
+            const res = await fetch(`${t.base}/token`, {
+              method: 'POST',
+              headers: { ...form, authorization: t.basic },
+              body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: chains[w]! }).toString(),
+            });
+            if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${await res.text()}`);
+            chains[w] = ((await res.json()) as { refresh_token: string }).refresh_token;
+          }, seconds);
+        },
+      },
+      {
+        key: 'client-credentials',
+        name: 'client_credentials grant (JWT access token)',
+        slice: (t, seconds) =>
+          cannonSlice({
+            url: `${t.base}/token`,
+            method: 'POST',
+            headers: { ...form, authorization: t.basic },
+            body: new URLSearchParams({ grant_type: 'client_credentials', resource: API, scope: 'read' }).toString(),
+          }, seconds),
+      },
+      { key: 'jwks', name: 'GET /jwks', slice: (t, seconds) => cannonSlice({ url: `${t.base}/jwks` }, seconds) },
+      {
+        key: 'discovery',
+        name: 'GET /.well-known/openid-configuration',
+        slice: (t, seconds) => cannonSlice({ url: `${t.base}/.well-known/openid-configuration` }, seconds),
+      },
+      {
+        // A fresh sign-in before each slice, so the (opaque) access token never expires mid-slice.
+        key: 'userinfo',
+        name: 'GET /me (userinfo, opaque access token)',
+        async slice(t, seconds) {
+          const { access_token } = await signIn(t.base, t.clientId, t.secret, users[0]!);
+          const check = await fetch(`${t.base}/me`, { headers: { authorization: `Bearer ${access_token}` } });
+          if (!((await check.json()) as { sub?: string }).sub) throw new Error(`${t.label}: userinfo answered no sub`);
+          return cannonSlice({ url: `${t.base}/me`, headers: { authorization: `Bearer ${access_token}` } }, seconds);
+        },
+      },
+      {
+        key: 'introspection',
+        name: 'POST /token/introspection (opaque access token)',
+        async slice(t, seconds) {
+          const { access_token } = await signIn(t.base, t.clientId, t.secret, users[0]!);
+          const check = await fetch(`${t.base}/token/introspection`, {
+            method: 'POST',
+            headers: { ...form, authorization: t.basic },
+            body: new URLSearchParams({ token: access_token }).toString(),
+          });
+          if (!((await check.json()) as { active?: boolean }).active) throw new Error(`${t.label}: introspection does not find the token active`);
+          return cannonSlice({
+            url: `${t.base}/token/introspection`,
+            method: 'POST',
+            headers: { ...form, authorization: t.basic },
+            body: new URLSearchParams({ token: access_token }).toString(),
+          }, seconds);
+        },
+      },
+    ];
 
-    // One refresh-token chain per connection: rotation makes every token single-use.
-    if (wanted('refresh')) {
-      const chains = await Promise.all(
-        Array.from({ length: CONNECTIONS }, (_, w) => signIn(base, client.clientId, clientSecret!, users[w % users.length]!).then((t) => t.refresh_token)),
-      );
-      rows.push(await closedLoop('refresh_token grant (rotating)', CONNECTIONS, async (w) => {
-        const res = await fetch(`${base}/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: chains[w]! }).toString(),
-        });
-        if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${await res.text()}`);
-        chains[w] = ((await res.json()) as { refresh_token: string }).refresh_token;
-      }));
+    const compared: Compared[] = [];
+    for (const w of workloads.filter((x) => wanted(x.key))) {
+      const got: Record<string, Slice[]> = { gatehouse: [], baseline: [] };
+      const state: Record<string, Record<string, unknown>> = { gatehouse: {}, baseline: {} };
+      // Alternate, starting with the other target each round, so drift in machine load falls on both alike.
+      for (let i = 0; i < slices; i++) {
+        for (const t of i % 2 === 0 ? targets : [...targets].reverse()) got[t.label]!.push(await w.slice(t, sliceSeconds, state[t.label]!));
+      }
+      const g = merge(w.name, got.gatehouse!);
+      const b = merge(w.name, got.baseline!);
+      compared.push({ key: w.key, name: w.name, gatehouse: g, baseline: b, fraction: b.perSecond ? g.perSecond / b.perSecond : null });
     }
 
-    if (wanted('client-credentials')) rows.push(await cannon('client_credentials grant (JWT access token)', {
-      url: `${base}/token`,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: API, scope: 'read' }).toString(),
-    }));
-    if (wanted('jwks')) rows.push(await cannon('GET /jwks', { url: `${base}/jwks` }));
-    if (wanted('discovery')) rows.push(await cannon('GET /.well-known/openid-configuration', { url: `${base}/.well-known/openid-configuration` }));
-    if (wanted('argon2')) rows.push(await argon2Rate(config.argon2));
+    const rows: Row[] = [];
+    const argon2s = wanted('argon2') ? await argon2Rates(config.argon2, slices, sliceSeconds) : null;
+    const argon2Row = argon2s?.argon2 ?? null;
+    if (argon2s) rows.push(argon2s.argon2, argon2s.nodeRs);
     const history = wanted('reuse-check') ? await historyCheck(config) : null;
     if (history) rows.push(history.row);
 
     const fmt = (n: number | null, d = 1) => (n === null ? '-' : n.toFixed(d));
-    console.log(`${'measurement'.padEnd(52)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'count'.padStart(8)} ${'errors'.padStart(7)}`);
-    for (const r of rows) {
-      console.log(`${r.name.padEnd(52)} ${fmt(r.perSecond).padStart(9)} ${fmt(r.p50ms).padStart(8)} ${fmt(r.p99ms).padStart(8)} ${String(r.count).padStart(8)} ${String(r.errors).padStart(7)}`);
+    if (compared.length) console.log(
+      `${'workload'.padEnd(48)} ${'gatehouse/s'.padStart(11)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'baseline/s'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'fraction'.padStart(8)} ${'errors'.padStart(7)}`,
+    );
+    for (const c of compared) {
+      const { gatehouse: g, baseline: b } = c;
+      console.log(
+        `${c.name.padEnd(48)} ${fmt(g.perSecond).padStart(11)} ${fmt(g.p50ms).padStart(7)} ${fmt(g.p99ms).padStart(7)} ${fmt(b.perSecond).padStart(10)} ${fmt(b.p50ms).padStart(7)} ${fmt(b.p99ms).padStart(7)} ${fmt(c.fraction, 2).padStart(8)} ${`${g.errors}/${b.errors}`.padStart(7)}`,
+      );
+    }
+    if (rows.length) {
+      console.log(`\n${'measurement (in this process)'.padEnd(52)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'count'.padStart(8)} ${'errors'.padStart(7)}`);
+      for (const r of rows) {
+        console.log(`${r.name.padEnd(52)} ${fmt(r.perSecond).padStart(9)} ${fmt(r.p50ms).padStart(8)} ${fmt(r.p99ms).padStart(8)} ${String(r.count).padStart(8)} ${String(r.errors).padStart(7)}`);
+      }
+    }
+    const signInRow = compared.find((c) => c.key === 'sign-in');
+    const signInOfBound =
+      signInRow && argon2Row?.perSecond
+        ? { gatehouse: signInRow.gatehouse.perSecond / argon2Row.perSecond, baseline: signInRow.baseline.perSecond / argon2Row.perSecond }
+        : null;
+    if (signInOfBound) {
+      console.log(`\nsign-ins as a fraction of the argon2 verify bound: Gatehouse ${fmt(signInOfBound.gatehouse, 2)}, baseline ${fmt(signInOfBound.baseline, 2)}`);
+    }
+    if (argon2s) {
+      const c = argon2s.compatibility;
+      console.log(
+        `@node-rs/argon2 verifies ${fmt(argon2s.nodeRs.perSecond / argon2s.argon2.perSecond, 2)}x as fast as argon2; ` +
+          `argon2 accepts its hash: ${c.argon2AcceptsNodeRsHash}, it accepts argon2's: ${c.nodeRsAcceptsArgon2Hash}, wrong passwords refused both ways: ${c.argon2RefusesWrongPasswordOnNodeRsHash && c.nodeRsRefusesWrongPasswordOnArgon2Hash} (${c.argon2Hash} / ${c.nodeRsHash})`,
+      );
     }
     const out = join(PROJECT_ROOT, 'bench', 'results');
     mkdirSync(out, { recursive: true });
@@ -268,17 +459,27 @@ async function main() {
       date: new Date().toISOString(),
       backend,
       seconds: SECONDS,
+      sliceSeconds,
       connections: CONNECTIONS,
       argon2: config.argon2,
-      rows,
+      // Gatehouse's rows, as before; `baseline` holds the bare provider's, `fractions` Gatehouse's share of them.
+      rows: [...compared.map((c) => c.gatehouse), ...rows],
+      baseline: compared.map((c) => c.baseline),
+      fractions: Object.fromEntries(compared.map((c) => [c.key, c.fraction])),
+      signInFractionOfArgon2Bound: signInOfBound,
+      argon2Libraries: argon2s ? { argon2: argon2s.argon2.perSecond, nodeRsArgon2: argon2s.nodeRs.perSecond, compatibility: argon2s.compatibility } : null,
       ...(ONLY ? { only: [...ONLY] } : {}),
       historyCheckEventLoopDelayMs: history ? { p99: history.loopDelayP99Ms, max: history.loopDelayMaxMs } : null,
     };
     writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`\nwritten: bench/results/latest.json`);
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    for (const child of [server, bare]) {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    }
     const cleanup = await openServices(config, { migrate: false });
     if (config.database.kind === 'postgres') await cleanup.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [config.database.schema]);
     if (cleanup.redis) {
