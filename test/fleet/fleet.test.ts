@@ -220,7 +220,8 @@ describeFleet('three nodes behind a round-robin proxy', () => {
   });
 
   it('a node killed with SIGKILL mid-burst: every completed sign-in keeps working and is audited; the others carry on', async () => {
-    const users = await Promise.all(Array.from({ length: 9 }, () => user()));
+    const users = await Promise.all(Array.from({ length: 12 }, () => user()));
+    let settled = 0;
     // Unpinned, round robin: each sign-in's steps spread over all three nodes, so some will meet the dead one.
     const burst = users.map(async (u) => {
       try {
@@ -228,14 +229,24 @@ describeFleet('three nodes behind a round-robin proxy', () => {
         return { u, tokens };
       } catch {
         return { u, tokens: undefined };
+      } finally {
+        settled++;
       }
     });
-    await new Promise((r) => setTimeout(r, 150));
+    // Kill node 1 once a few sign-ins have completed and the rest are still under way.
+    const deadline = Date.now() + 20_000;
+    while (settled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const inFlightAtKill = users.length - settled;
+    const from = fleet.served.length;
     await fleet.kill(1, 'SIGKILL');
     const outcomes = await Promise.all(burst);
     const completed = outcomes.filter((o) => o.tokens);
     // At least the sign-ins that never met node 1 complete; those that did may fail, but nothing is half-done.
     expect(completed.length).toBeGreaterThan(0);
+    expect(inFlightAtKill).toBeGreaterThan(0);
+    // The proxy went on serving after the kill, and never again from node 1.
+    expect(fleet.served.slice(from).filter((r) => r.node === 1 && r.status !== 502)).toEqual([]);
+    process.stdout.write(`fleet: ${inFlightAtKill} sign-ins in flight at SIGKILL, ${completed.length}/${users.length} completed\n`);
 
     for (const { u, tokens } of completed) {
       const refreshed = await refreshOn(tokens!.refresh_token!, 2);
