@@ -219,6 +219,45 @@ describeFleet('three nodes behind a round-robin proxy', () => {
     }
   });
 
+  it('a session ended through node 0 (RP-initiated logout) is gone on the next request to node 2', async () => {
+    const u = await user();
+    const browser = new Browser();
+    fleet.pin(1);
+    let tokens;
+    try {
+      tokens = (await signIn(browser, web, u.email, PASSWORD)).tokens;
+    } finally {
+      fleet.pin(null);
+    }
+    const silent = async (node: number) => {
+      fleet.pin(node);
+      try {
+        const url = client.buildAuthorizationUrl(web.config, {
+          redirect_uri: RP_CALLBACK,
+          scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        });
+        return await browser.follow(url.href, (next) => next.startsWith(RP));
+      } finally {
+        fleet.pin(null);
+      }
+    };
+    // The session is single sign-on on another node...
+    expect(await silent(2)).toHaveProperty('redirectedTo');
+    fleet.pin(0);
+    try {
+      const confirm = await browser.page(client.buildEndSessionUrl(web.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGGED_OUT }).href);
+      expect((await browser.submit(confirm, 'form#op\\.logoutForm', { logout: 'yes' })).status).toBe(303);
+    } finally {
+      fleet.pin(null);
+    }
+    // ...and once ended on node 0, node 2 asks for the password again.
+    const after = await silent(2);
+    expect(after).not.toHaveProperty('redirectedTo');
+    expect((after as { html: string }).html).toContain('/password');
+  });
+
   it('a node killed with SIGKILL mid-burst: every completed sign-in keeps working and is audited; the others carry on', async () => {
     const users = await Promise.all(Array.from({ length: 12 }, () => user()));
     let settled = 0;
