@@ -39,12 +39,25 @@ export function openDb(database: AppConfig['database']): Db {
   });
 }
 
-/** Brings the schema up to date. Safe to run concurrently from several nodes (knex holds a migration lock). */
+/**
+ * Brings the schema up to date. Safe to run concurrently from several nodes: on PostgreSQL the whole
+ * step runs under an advisory lock held by one pooled connection. knex's own migration lock is not
+ * enough: nodes starting together on an empty schema raced on CREATE SCHEMA IF NOT EXISTS and on
+ * creating knex's own tables (duplicate key in pg_namespace / pg_type), and knex refuses rather than
+ * waits when its lock is taken, so a node failed to start.
+ */
 export async function migrate(db: Db, database: AppConfig['database']): Promise<string[]> {
-  const schemaName = database.kind === 'postgres' ? database.schema : undefined;
-  if (schemaName) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schemaName]);
-  const [, applied] = (await db.migrate.latest({ migrationSource, schemaName })) as [number, string[]];
-  return applied;
+  if (database.kind !== 'postgres') {
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  }
+  const schemaName = database.schema;
+  return db.transaction(async (lock) => {
+    await lock.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`gatehouse:migrate:${schemaName}`]);
+    await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schemaName]);
+    const [, applied] = (await db.migrate.latest({ migrationSource, schemaName })) as [number, string[]];
+    return applied;
+  });
 }
 
 /** Current time as epoch seconds: every timestamp column stores this, identically on both databases. */

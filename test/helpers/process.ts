@@ -20,12 +20,47 @@ export interface GatehouseProcess {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+export interface SpawnedGatehouse {
+  child: ChildProcess;
+  /** Every JSON log line the process has written so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Settles when the process has exited, whatever the way. */
+  exited: Promise<void>;
+}
+
+/** Spawns `node dist/src/main.js` with exactly `env`; resolves once it logs that it is running. */
+export async function spawnGatehouse(env: Record<string, string>): Promise<SpawnedGatehouse> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  const child: ChildProcess = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let pending = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'Gatehouse is running') resolve();
+      }
+    });
+    child.once('exit', (code, signal) => reject(new Error(`gatehouse exited with ${code ?? signal} before it was running: ${stderr}`)));
+  });
+  await running;
+  return { child, logs, exited };
 }
 
 /**
@@ -49,32 +84,14 @@ export async function startGatehouseProcess(extraEnv: Record<string, string> = {
     GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_SECRET,
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let pending = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const running = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === 'Gatehouse is running') resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`gatehouse exited with ${code} before it was running: ${stderr}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawned: SpawnedGatehouse;
   try {
-    await running;
+    spawned = await spawnGatehouse(env);
   } catch (err) {
     await backend.cleanup();
     throw err;
   }
+  const { child, logs, exited } = spawned;
 
   const platform = await client.discovery(new URL(issuer), BOOTSTRAP_ID, BOOTSTRAP_SECRET, client.ClientSecretBasic(BOOTSTRAP_SECRET), {
     execute: [client.allowInsecureRequests],

@@ -53,8 +53,16 @@ export class SigningKeyStore {
     await trx<Row>('signing_keys').where({ kid }).delete();
   }
 
-  /** Runs fn in one transaction, so two nodes rotating at once cannot interleave. */
+  /**
+   * Runs fn in one transaction, so two nodes creating or rotating keys at once cannot interleave. On
+   * PostgreSQL a transaction alone does not do it (under READ COMMITTED two nodes starting together
+   * each saw no key and each inserted its own `current` and `next`), so the table is locked against
+   * other writers first; readers are not blocked. SQLite serializes writers by itself.
+   */
   transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => fn(trx));
+    return this.db.transaction(async (trx) => {
+      if ((trx.client as { dialect?: string }).dialect === 'postgresql') await trx.raw('LOCK TABLE ?? IN SHARE ROW EXCLUSIVE MODE', ['signing_keys']);
+      return fn(trx);
+    });
   }
 }
