@@ -8,7 +8,7 @@
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { clock } from '../helpers/clock.js';
@@ -42,7 +42,7 @@ describeWithBrowser('passkeys in Chromium', () => {
 
   /** A fresh browser profile (no cookies) with a page and, optionally, an authenticator plugged in. */
   async function device(kind?: 'passkey' | 'u2f'): Promise<{ page: Page; key?: VirtualAuthenticator }> {
-    const context = await browser.newContext();
+    const context = await browser.newContext(screenshotLook().contextOptions);
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(CALLBACK_TIMEOUT);
@@ -263,7 +263,7 @@ describeWithBrowser('passkeys in Chromium', () => {
 
   it('without JavaScript: the passkey buttons are disabled and say why; the password and the authenticator app still work', async () => {
     const email = await user();
-    const context = await browser.newContext({ javaScriptEnabled: false });
+    const context = await browser.newContext({ ...screenshotLook().contextOptions, javaScriptEnabled: false });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(CALLBACK_TIMEOUT);

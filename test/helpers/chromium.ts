@@ -103,7 +103,8 @@ export async function screenshot(page: Page, name: string): Promise<string | und
   const dir = process.env.SCREENSHOT_DIR;
   if (!dir) return undefined;
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name.replace(/[^\w.-]+/g, '-')}.png`);
+  const { suffix } = screenshotLook();
+  const path = join(dir, `${name.replace(/[^\w.-]+/g, '-')}${suffix}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
 }
@@ -163,4 +164,17 @@ export async function authorizeInPage(page: Page, web: { config: oidcClient.Conf
       return decodeJwt(tokens.id_token!);
     },
   };
+}
+
+/**
+ * How pages are looked at when screenshots are taken: SCREENSHOT_VIEWPORT (e.g. 390x844, a phone) and
+ * SCREENSHOT_COLOR_SCHEME (light or dark). Pass `contextOptions()` to browser.newContext; the
+ * screenshots' file names carry the look.
+ */
+export function screenshotLook(env: NodeJS.ProcessEnv = process.env) {
+  const [width, height] = (env.SCREENSHOT_VIEWPORT ?? '').split('x').map(Number);
+  const viewport = width && height ? { width, height } : undefined;
+  const colorScheme = env.SCREENSHOT_COLOR_SCHEME === 'dark' ? ('dark' as const) : undefined;
+  const suffix = `${viewport ? `-${viewport.width}x${viewport.height}` : ''}${colorScheme ? '-dark' : ''}`;
+  return { contextOptions: { ...(viewport ? { viewport } : {}), ...(colorScheme ? { colorScheme } : {}) }, suffix };
 }
