@@ -1,6 +1,6 @@
 /**
  * The baseline `npm run bench` measures Gatehouse against: the thinnest OpenID Connect provider one could
- * write with the same oidc-provider 9 and argon2. Memory adapter (oidc-provider's default), one client,
+ * write with the same oidc-provider 9 and argon2 library (@node-rs/argon2, as the server). Memory adapter (oidc-provider's default), one client,
  * users held in memory with argon2id hashes at Gatehouse's configured parameters, and a password form whose
  * one POST finishes login and consent together. Tokens are issued as Gatehouse issues them for the same
  * client: opaque access tokens without a resource, RFC 9068 JWTs (RS256) for a configured resource server,
@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import argon2 from 'argon2';
+import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
 import Provider, { errors, type Configuration } from 'oidc-provider';
 
 const env = (name: string) => {
@@ -34,7 +34,7 @@ interface User {
 const byEmail = new Map<string, User>();
 const byId = new Map<string, User>();
 for (const email of users.emails) {
-  const user = { id: randomBytes(8).toString('hex'), email, hash: await argon2.hash(users.password, { type: argon2.argon2id, ...params }) };
+  const user = { id: randomBytes(8).toString('hex'), email, hash: await argon2Hash(users.password, { algorithm: 2 as Algorithm /* Argon2id */, ...params }) };
   byEmail.set(email, user);
   byId.set(user.id, user);
 }
@@ -138,7 +138,7 @@ const server = createServer((req, res) => {
     const form = await readBody(req);
     const user = byEmail.get(form.get('email') ?? '');
     const ok =
-      sameString(form.get('csrf') ?? '', details.uid) && user !== undefined && (await argon2.verify(user.hash, form.get('password') ?? ''));
+      sameString(form.get('csrf') ?? '', details.uid) && user !== undefined && (await argon2Verify(user.hash, form.get('password') ?? ''));
     if (!ok) {
       res.statusCode = 401;
       res.end('invalid credentials');

@@ -180,7 +180,7 @@ async function signIn(base: string, clientId: string, secret: string, email: str
 }
 
 /**
- * argon2id verify rates of `argon2` (the server's) and `@node-rs/argon2`, 4 in parallel each (both verify on
+ * argon2id verify rates of `argon2` (the server's library until this change) and `@node-rs/argon2`, 4 in parallel each (both verify on
  * libuv's pool, 4 threads by default, as the server does), in alternating slices; and whether each library
  * accepts the other's PHC hash and refuses a wrong password on it.
  */

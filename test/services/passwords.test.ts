@@ -9,7 +9,8 @@ describe('password hashing', () => {
 
   it('hashes with argon2id and the configured parameters, in PHC format', async () => {
     const hash = await hasher.hash('Correct-Horse-9');
-    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$[\w+/]+\$[\w+/]+$/);
+    // PHC: $argon2id$v=19$<m, t and p in either order>$salt$hash
+    expect(hash).toMatch(/^\$argon2id\$v=19\$(?=[^$]*\bm=19456\b)(?=[^$]*\bt=2\b)(?=[^$]*\bp=1\b)[mtp=\d,]+\$[\w+/]+\$[\w+/]+$/);
     expect(await hasher.verify(hash, 'Correct-Horse-9')).toEqual({ ok: true, rehash: false });
     expect(await hasher.verify(hash, 'correct-horse-9')).toEqual({ ok: false, rehash: false });
   });
@@ -41,6 +42,23 @@ describe('password hashing', () => {
   it('asks for a rehash when the parameters changed', async () => {
     const old = await argon2.hash('Correct-Horse-9', { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
     expect(await hasher.verify(old, 'Correct-Horse-9')).toEqual({ ok: true, rehash: true });
+  });
+
+  it('accepts the hashes stored by the `argon2` package (before the switch to @node-rs/argon2), without a rehash at the same parameters; `argon2` accepts its hashes', async () => {
+    const stored = await argon2.hash('Correct-Horse-9', { type: argon2.argon2id, ...OWASP });
+    expect(await hasher.verify(stored, 'Correct-Horse-9')).toEqual({ ok: true, rehash: false });
+    expect(await hasher.verify(stored, 'Correct-Horse-8')).toEqual({ ok: false, rehash: false });
+    const ours = await hasher.hash('Correct-Horse-9');
+    expect(await argon2.verify(ours, 'Correct-Horse-9')).toBe(true);
+    expect(await argon2.verify(ours, 'Correct-Horse-8')).toBe(false);
+    expect(argon2.needsRehash(ours, { type: argon2.argon2id, ...OWASP })).toBe(false);
+  });
+
+  it('asks for a rehash of another variant or version (argon2i, argon2d)', async () => {
+    for (const type of [argon2.argon2i, argon2.argon2d]) {
+      const other = await argon2.hash('Correct-Horse-9', { type, ...OWASP });
+      expect(await hasher.verify(other, 'Correct-Horse-9')).toEqual({ ok: true, rehash: true });
+    }
   });
 
   it('treats a malformed stored hash as a failed check, not a crash', async () => {
