@@ -6,6 +6,7 @@ import type { PasskeyFactor } from '../stores/factors.js';
 import { csrfValid } from '../http/csrf.js';
 import { requestInfo } from '../http/request-info.js';
 import { nowSeconds } from '../stores/db.js';
+import { str } from './steps/step.js';
 import { defaultPasskeyLabel } from './steps/enroll-totp.js';
 
 /** Sensitive changes to sign-in methods need a sign-in (or a password confirmation) this recent. */
@@ -56,7 +57,6 @@ export const DONE = {
   removed: 'Passkey removed. It can no longer be used to sign in.',
 } as const;
 
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const bindingOf = (s: SignedIn) => `account:${s.account.id}:${s.session.jti}`;
 
 /**

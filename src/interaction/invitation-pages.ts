@@ -6,6 +6,7 @@ import type { Services } from '../services/index.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { requestInfo } from '../http/request-info.js';
+import { str } from './steps/step.js';
 import { render } from './views.js';
 
 export interface InvitationPagesDeps {
@@ -16,7 +17,6 @@ export interface InvitationPagesDeps {
 
 const FORM_EXPIRED = 'This form has expired. Please try again.';
 const BAD_LINK = 'This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.';
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /**
  * The page an invitation link opens (/invitation?token=…): the invited user chooses a first password

@@ -10,6 +10,7 @@ import { csrfToken, csrfValid } from '../http/csrf.js';
 import { requestInfo } from '../http/request-info.js';
 import { whitelistAllows } from '../policy/ip.js';
 import { NETWORK_NOT_ALLOWED } from './steps/password.js';
+import { str } from './steps/step.js';
 import { render } from './views.js';
 import { accountPasskeyRoutes, DONE, passkeyViews, recentlyAuthenticated } from './account-passkeys.js';
 import type { PasskeyFactor } from '../stores/factors.js';
@@ -23,7 +24,6 @@ export interface PasswordPagesDeps {
 
 const FORM_EXPIRED = 'This form has expired. Please try again.';
 const BAD_LINK = 'This link is invalid, has expired or was already used. Ask for a new one.';
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const date = (s: number | null) => (s === null ? null : new Date(s * 1000).toUTCString());
 
 /**

@@ -80,7 +80,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
     const flow = (await flows.load(interaction.uid)) ?? (await flows.start(interaction.uid, first));
     const client = await services.clients.find(interaction.params.client_id as string);
-    const accountId = flow.accountId ?? interaction.session?.accountId;
+    // The sign-in page establishes who signs in; every later step (and consent) works for a known account.
+    const accountId = flow.step === 'password' ? undefined : (flow.accountId ?? interaction.session?.accountId);
     const known = accountId ? await knownFor(accountId) : undefined;
     const s: StepContext = { ctx, interaction, flow, client, request: requestInfo(ctx, deps.trustedProxies), known };
     return (await outsideWhitelist(s)) ? undefined : s;

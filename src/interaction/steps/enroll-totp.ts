@@ -23,7 +23,7 @@ export class EnrollStep implements Step {
   }
 
   async render(s: StepContext, shown: Shown = { status: 200, errors: [] }) {
-    await render(s.ctx, 'enroll', { uid: s.flow.uid, csrf: s.flow.csrf, errors: shown.errors, passkeys: true }, shown.status);
+    await render(s.ctx, 'enroll', { uid: s.flow.uid, csrf: s.flow.csrf, errors: shown.errors }, shown.status);
   }
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
