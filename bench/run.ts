@@ -13,10 +13,13 @@
  * Prints a table and writes bench/results/latest.json. BENCH_SECONDS (per measurement and target),
  * BENCH_SLICE_SECONDS (5) and BENCH_CONNECTIONS tune it; BENCH_ONLY (a comma list of sign-in, refresh,
  * client-credentials, jwks, discovery, userinfo, introspection, argon2, reuse-check) measures only those rows.
+ * BENCH_COUNT=1 serves Gatehouse's metrics on a private port and reports, per workload operation, the SQL
+ * statements and Redis commands Gatehouse sent (from its own counters, read before and after each slice).
+ * BENCH_PROFILE=<dir> runs Gatehouse with `--cpu-prof --cpu-prof-dir=<dir>` (open the .cpuprofile in
+ * Chrome's DevTools or speedscope).
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -27,21 +30,48 @@ import * as nodeRsArgon2 from '@node-rs/argon2';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
+import { CALLBACK, PASSWORD, signIn } from './client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const SLICE = Number(process.env.BENCH_SLICE_SECONDS ?? 5);
 const API = 'https://api.bench.test/';
-const CALLBACK = 'http://127.0.0.1:9/callback';
-const PASSWORD = 'Bench-Pass-123';
 const ROWS = ['sign-in', 'refresh', 'client-credentials', 'jwks', 'discovery', 'userinfo', 'introspection', 'argon2', 'reuse-check'];
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 for (const key of ONLY ?? []) if (!ROWS.includes(key)) throw new Error(`BENCH_ONLY: unknown row ${key} (rows: ${ROWS.join(', ')})`);
 const wanted = (key: string) => !ONLY || ONLY.has(key);
+const COUNT = process.env.BENCH_COUNT === '1';
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc (Linux). Per operation, it is a server's own
+ * cost, which the load of other processes on the machine changes far less than its rate.
+ */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+/** SQL statements and Redis commands Gatehouse has sent so far, from its Prometheus counters. */
+async function backendCounts(metricsUrl: string): Promise<{ sql: number; redis: number }> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { sql: sum('gatehouse_db_query_duration_seconds_count'), redis: sum('gatehouse_redis_command_duration_seconds_count') };
+}
 
 interface Row {
   name: string;
   perSecond: number;
+  /** Server CPU milliseconds per operation, where measured. */
+  cpuMsPerOp?: number | null;
   p50ms: number | null;
   p99ms: number | null;
   count: number;
@@ -62,6 +92,8 @@ async function freePort(): Promise<number> {
 
 interface Slice {
   count: number;
+  /** CPU seconds the target server used during the slice (null: not measured). */
+  cpu?: number | null;
   errors: number;
   seconds: number;
   latencies?: number[];
@@ -113,70 +145,12 @@ function merge(name: string, slices: Slice[]): Row {
     p50ms = mean(slices.map((s) => s.p50ms ?? 0));
     p99ms = mean(slices.map((s) => s.p99ms ?? 0));
   }
-  return { name, perSecond: seconds ? count / seconds : 0, p50ms, p99ms, count, errors };
+  const cpu = slices.every((s) => typeof s.cpu === 'number') ? slices.reduce((n, s) => n + s.cpu!, 0) : null;
+  return { name, perSecond: seconds ? count / seconds : 0, p50ms, p99ms, count, errors, cpuMsPerOp: cpu !== null && count ? (1000 * cpu) / count : null };
 }
 
 async function closedLoop(name: string, concurrency: number, op: (worker: number) => Promise<void>): Promise<Row> {
   return merge(name, [await loopSlice(name, concurrency, op, SECONDS)]);
-}
-
-/** A cookie-keeping sign-in through the real pages, then the code exchange. Returns the token response. */
-async function signIn(base: string, clientId: string, secret: string, email: string) {
-  const cookies = new Map<string, string>();
-  const send = async (url: string, init: RequestInit = {}) => {
-    const res = await fetch(url, {
-      ...init,
-      redirect: 'manual',
-      headers: { ...(init.headers as Record<string, string>), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
-    }
-    return res;
-  };
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const auth = new URL('/auth', base);
-  for (const [k, v] of Object.entries({
-    client_id: clientId,
-    response_type: 'code',
-    scope: 'openid offline_access',
-    prompt: 'consent',
-    redirect_uri: CALLBACK,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  })) auth.searchParams.set(k, v);
-  let res = await send(auth.href);
-  const interaction = new URL(res.headers.get('location')!, base).href;
-  res = await send(interaction);
-  const html = await res.text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-  res = await send(`${interaction}/password`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, email, password: PASSWORD }).toString(),
-  });
-  if (res.status !== 303) throw new Error(`password step answered ${res.status}`);
-  let location = new URL(res.headers.get('location')!, base).href;
-  while (!location.startsWith(CALLBACK)) {
-    res = await send(location);
-    await res.arrayBuffer();
-    location = new URL(res.headers.get('location')!, base).href;
-  }
-  const code = new URL(location).searchParams.get('code');
-  if (!code) throw new Error(`no code: ${location}`);
-  const token = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: verifier }).toString(),
-  });
-  if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}: ${await token.text()}`);
-  return (await token.json()) as { refresh_token: string; access_token: string };
 }
 
 /**
@@ -242,6 +216,8 @@ async function historyCheck(config: ReturnType<typeof loadConfig>) {
 
 interface Target {
   label: 'gatehouse' | 'baseline';
+  /** The server process, whose CPU time each slice reads. */
+  pid: number;
   base: string;
   clientId: string;
   secret: string;
@@ -261,6 +237,8 @@ interface Compared {
   gatehouse: Row;
   baseline: Row;
   fraction: number | null;
+  /** BENCH_COUNT: SQL statements and Redis commands per Gatehouse operation. */
+  perOperation?: { sql: number; redis: number };
 }
 
 async function waitHealthy(base: string, what: string) {
@@ -288,6 +266,7 @@ async function main() {
     ...(process.env.REDIS_URL ? { REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
     RESOURCE_SERVERS: JSON.stringify({ [API]: { scopes: ['read'] } }),
   };
+  const metricsUrl = COUNT ? `http://127.0.0.1:${(env.METRICS_PORT = String(await freePort()))}` : null;
   const config = loadConfig(env);
   const backend = `${config.database.kind}${config.redis ? ' + redis' : ''}`;
 
@@ -308,7 +287,8 @@ async function main() {
     BASELINE_ACCESS_TOKEN_SECONDS: String(config.lifetimes.accessTokenSeconds),
   };
 
-  const server = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const server = spawn(process.execPath, [...profile, join(PROJECT_ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const bare = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/baseline.js')], { env: baselineEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitHealthy(base, 'Gatehouse');
@@ -321,8 +301,8 @@ async function main() {
     );
     const basic = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
     const targets: Target[] = [
-      { label: 'gatehouse', base, clientId: client.clientId, secret: clientSecret!, basic },
-      { label: 'baseline', base: `http://127.0.0.1:${basePort}`, clientId: client.clientId, secret: clientSecret!, basic },
+      { label: 'gatehouse', pid: server.pid!, base, clientId: client.clientId, secret: clientSecret!, basic },
+      { label: 'baseline', pid: bare.pid!, base: `http://127.0.0.1:${basePort}`, clientId: client.clientId, secret: clientSecret!, basic },
     ];
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -405,13 +385,26 @@ async function main() {
     for (const w of workloads.filter((x) => wanted(x.key))) {
       const got: Record<string, Slice[]> = { gatehouse: [], baseline: [] };
       const state: Record<string, Record<string, unknown>> = { gatehouse: {}, baseline: {} };
+      const sent = { sql: 0, redis: 0 };
       // Alternate, starting with the other target each round, so drift in machine load falls on both alike.
       for (let i = 0; i < slices; i++) {
-        for (const t of i % 2 === 0 ? targets : [...targets].reverse()) got[t.label]!.push(await w.slice(t, sliceSeconds, state[t.label]!));
+        for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
+          const before = metricsUrl && t.label === 'gatehouse' ? await backendCounts(metricsUrl) : null;
+          const cpuBefore = cpuSeconds(t.pid);
+          const slice = await w.slice(t, sliceSeconds, state[t.label]!);
+          const cpuAfter = cpuSeconds(t.pid);
+          got[t.label]!.push({ ...slice, cpu: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null });
+          if (before) {
+            const after = await backendCounts(metricsUrl!);
+            sent.sql += after.sql - before.sql;
+            sent.redis += after.redis - before.redis;
+          }
+        }
       }
       const g = merge(w.name, got.gatehouse!);
       const b = merge(w.name, got.baseline!);
-      compared.push({ key: w.key, name: w.name, gatehouse: g, baseline: b, fraction: b.perSecond ? g.perSecond / b.perSecond : null });
+      const perOperation = metricsUrl && g.count ? { sql: sent.sql / g.count, redis: sent.redis / g.count } : undefined;
+      compared.push({ key: w.key, name: w.name, gatehouse: g, baseline: b, fraction: b.perSecond ? g.perSecond / b.perSecond : null, perOperation });
     }
 
     const rows: Row[] = [];
@@ -424,12 +417,13 @@ async function main() {
 
     const fmt = (n: number | null, d = 1) => (n === null ? '-' : n.toFixed(d));
     if (compared.length) console.log(
-      `${'workload'.padEnd(48)} ${'gatehouse/s'.padStart(11)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'baseline/s'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'fraction'.padStart(8)} ${'errors'.padStart(7)}`,
+      `${'workload'.padEnd(48)} ${'gatehouse/s'.padStart(11)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'baseline/s'.padStart(10)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'fraction'.padStart(8)} ${'errors'.padStart(7)} ${'CPU ms/op'.padStart(15)} ${'CPU fraction'.padStart(12)}`,
     );
     for (const c of compared) {
       const { gatehouse: g, baseline: b } = c;
       console.log(
-        `${c.name.padEnd(48)} ${fmt(g.perSecond).padStart(11)} ${fmt(g.p50ms).padStart(7)} ${fmt(g.p99ms).padStart(7)} ${fmt(b.perSecond).padStart(10)} ${fmt(b.p50ms).padStart(7)} ${fmt(b.p99ms).padStart(7)} ${fmt(c.fraction, 2).padStart(8)} ${`${g.errors}/${b.errors}`.padStart(7)}`,
+        `${c.name.padEnd(48)} ${fmt(g.perSecond).padStart(11)} ${fmt(g.p50ms).padStart(7)} ${fmt(g.p99ms).padStart(7)} ${fmt(b.perSecond).padStart(10)} ${fmt(b.p50ms).padStart(7)} ${fmt(b.p99ms).padStart(7)} ${fmt(c.fraction, 2).padStart(8)} ${`${g.errors}/${b.errors}`.padStart(7)} ${`${fmt(g.cpuMsPerOp ?? null, 3)}/${fmt(b.cpuMsPerOp ?? null, 3)}`.padStart(15)} ${fmt(g.cpuMsPerOp && b.cpuMsPerOp ? b.cpuMsPerOp / g.cpuMsPerOp : null, 2).padStart(12)}` +
+          (c.perOperation ? `   per operation: ${fmt(c.perOperation.sql, 2)} SQL, ${fmt(c.perOperation.redis, 2)} Redis` : ''),
       );
     }
     if (rows.length) {
@@ -467,6 +461,7 @@ async function main() {
       rows: [...compared.map((c) => c.gatehouse), ...rows],
       baseline: compared.map((c) => c.baseline),
       fractions: Object.fromEntries(compared.map((c) => [c.key, c.fraction])),
+      ...(metricsUrl ? { perOperation: Object.fromEntries(compared.map((c) => [c.key, c.perOperation])) } : {}),
       signInFractionOfArgon2Bound: signInOfBound,
       argon2Libraries: argon2s ? { argon2: argon2s.argon2.perSecond, nodeRsArgon2: argon2s.nodeRs.perSecond, compatibility: argon2s.compatibility } : null,
       ...(ONLY ? { only: [...ONLY] } : {}),

@@ -149,9 +149,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
     });
   }
 
-  /** Ends the interaction. Consent merges with the login result it follows; a login starts afresh. */
+  /** Ends the interaction. Consent alone merges with the login result it follows; a login starts afresh. */
   async function finish(s: StepContext, result: InteractionResults) {
-    const merge = result.consent !== undefined;
+    const merge = result.login === undefined && result.consent !== undefined;
     const target = await provider.interactionResult(s.ctx.req, s.ctx.res, result, { mergeWithLastSubmission: merge });
     await flows.end(s.flow.uid);
     s.ctx.redirect(target);
@@ -186,8 +186,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function signedIn(s: StepContext & { known: Known }) {
     const { account, effective } = s.known;
     await auditSignIn(s, 'succeeded', account.email, { accountId: account.id, governing: effective });
+    // A first-party client's consent comes with the login (see ConsentStep.grantWithLogin).
+    const consentGiven = s.client?.firstParty ? await consent.grantWithLogin(s, account.id) : undefined;
     // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.
-    await finish(s, { login: { accountId: account.id, amr: amrOf(s.flow.established), remember: !effective.policy.session.expireCookieOnBrowserClose } });
+    await finish(s, {
+      login: { accountId: account.id, amr: amrOf(s.flow.established), remember: !effective.policy.session.expireCookieOnBrowserClose },
+      ...(consentGiven ? { consent: consentGiven } : {}),
+    });
   }
 
   // Strategies with a ceremony register their own endpoints.

@@ -12,6 +12,8 @@ export interface RequestScope {
   logger?: Logger;
   /** Attempt counters this request brought to the lockout threshold and did not give back (yet). */
   armedLocks?: Set<string>;
+  /** Reads done once for this request (see oncePerRequest). */
+  reads?: Map<string, Promise<unknown>>;
 }
 
 export const requestScopes = new AsyncLocalStorage<RequestScope>();
@@ -27,4 +29,22 @@ export function currentRequestId(): string | null {
 /** The request's pino child logger (bindings: requestId), made once per request and only when asked for. */
 export function requestLogger(scope: RequestScope, parent: Logger): Logger {
   return (scope.logger ??= parent.child({ requestId: scope.id }));
+}
+
+/**
+ * The same read asked for twice while serving one request is done once: oidc-provider looks the client
+ * up at several points of one request, and findAccount runs more than once on some routes. The result
+ * lives only as long as the request (nothing is kept across requests or nodes); a read that fails is
+ * not kept. Outside a request, `read` runs every time.
+ */
+export function oncePerRequest<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const scope = requestScopes.getStore();
+  if (!scope) return read();
+  const reads = (scope.reads ??= new Map());
+  const known = reads.get(key) as Promise<T> | undefined;
+  if (known) return known;
+  const reading = read();
+  reads.set(key, reading);
+  reading.catch(() => reads.delete(key));
+  return reading;
 }

@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { OidcStore, Payload } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
+import { oncePerRequest } from '../observability/request-context.js';
 
 /** Everything a grant produced, and the Grant: what oidc-provider's own revoke helper removes on reuse. */
 async function revokeGrant(store: OidcStore, grantId: string): Promise<void> {
@@ -52,8 +53,8 @@ class StoreAdapter implements Adapter {
 class ClientAdapter implements Adapter {
   constructor(private readonly clients: ClientStore) {}
 
-  async find(id: string) {
-    return (await this.clients.find(id))?.metadata as AdapterPayload | undefined;
+  find(id: string) {
+    return oncePerRequest(`client:${id}`, async () => (await this.clients.find(id))?.metadata as AdapterPayload | undefined);
   }
   async upsert() {
     throw new Error('clients are managed through Gatehouse, not the provider');

@@ -29,13 +29,14 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
     if (sessionTypeOf(oidc.client) !== 'web') return;
     const accountId = oidc.session.accountId;
     // findAccount has just read the governing policy for this request.
-    const policy = (oidc.entities.Account as GatehouseAccount | undefined)?.policy
-      ?? (await services.policies.effectiveFor(await services.accounts.get(accountId))).policy;
-    if (!policy.session.preventConcurrentWebSessions) return;
+    const governing = (oidc.entities.Account as GatehouseAccount | undefined)
+      ?? (await services.policies.effectiveFor(await services.accounts.get(accountId)));
+    if (!governing.policy.session.preventConcurrentWebSessions) return;
 
+    // provider.Client.find reads each client once per request (the adapter's), here and for the logout below.
     const ended = await services.sessions.endOtherSessions(accountId, oidc.session.jti, async (clientId) => {
-      const client = await services.clients.find(clientId);
-      return client?.sessionType === 'web';
+      const client = await provider.Client.find(clientId);
+      return client !== undefined && sessionTypeOf(client) === 'web';
     });
     for (const { clientId, sid } of ended) {
       const client = (await provider.Client.find(clientId)) as unknown as BackchannelClient | undefined;
@@ -49,7 +50,7 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
     if (ended.length) {
       await services.audit.record('session.concurrent_ended', {
         actor: { type: 'user', id: accountId },
-        organizationId: (await services.policies.effectiveFor(await services.accounts.get(accountId))).organizationId,
+        organizationId: governing.organizationId,
         target: { type: 'user', id: accountId },
         data: { endedClientSessions: ended.length, clientId: oidc.client?.clientId },
       });

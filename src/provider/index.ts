@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import { oncePerRequest } from '../observability/request-context.js';
+import { OIDC_SCOPES } from './scopes.js';
 import Provider, { errors, type Account, type Configuration, type KoaContextWithOIDC, type JWKS } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
@@ -72,6 +74,30 @@ export function createProvider(deps: ProviderDeps): Provider {
   const ceiling = lt.refreshTokenMaxHours;
   const checkpoints = { trustedProxies: config.trustedProxies, sessions: deps.sessions, audit: deps.audit };
 
+  async function findAccount(ctx: KoaContextWithOIDC, id: string): Promise<GatehouseAccount | undefined> {
+    const account = await accounts.findById(id);
+    if (!account || account.status !== 'active') return undefined;
+    // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
+    const { policy, organizationId } = await deps.policies.effectiveFor(account).catch((err) => {
+      // Fail closed: an unreadable stored policy refuses the token or sign-in (503), never the defaults.
+      if (err instanceof PolicyUnreadableError) throw temporarilyUnavailable();
+      throw err;
+    });
+    const found: GatehouseAccount = {
+      accountId: account.id,
+      policy,
+      organizationId,
+      email: account.email,
+      async claims() {
+        // email_verified: the user followed an invitation or reset link mailed to this address to the end.
+        return { sub: account.id, email: account.email, email_verified: account.emailVerifiedAt !== null, name: account.name ?? undefined };
+      },
+    };
+    // Token and userinfo requests of mobile and desktop clients come from the device: the IP whitelist holds there.
+    await refuseDeviceOutsideWhitelist(ctx, found, checkpoints);
+    return found;
+  }
+
   const configuration: Configuration = {
     adapter: adapterFactory(deps.store, deps.clients),
     jwks: deps.jwks as JWKS,
@@ -81,35 +107,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
-    async findAccount(ctx, id): Promise<GatehouseAccount | undefined> {
-      const account = await accounts.findById(id);
-      if (!account || account.status !== 'active') return undefined;
-      // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
-      const { policy, organizationId } = await deps.policies.effectiveFor(account).catch((err) => {
-        // Fail closed: an unreadable stored policy refuses the token or sign-in (503), never the defaults.
-        if (err instanceof PolicyUnreadableError) throw temporarilyUnavailable();
-        throw err;
-      });
-      const found: GatehouseAccount = {
-        accountId: account.id,
-        policy,
-        organizationId,
-        email: account.email,
-        async claims() {
-          // email_verified: the user followed an invitation or reset link mailed to this address to the end.
-          return { sub: account.id, email: account.email, email_verified: account.emailVerifiedAt !== null, name: account.name ?? undefined };
-        },
-      };
-      // Token and userinfo requests of mobile and desktop clients come from the device: the IP whitelist holds there.
-      await refuseDeviceOutsideWhitelist(ctx, found, checkpoints);
-      return found;
-    },
+    // Read fresh for every request (never across requests: a disabled account or a changed policy holds
+    // at once); within one request, once.
+    findAccount: (ctx, id) => oncePerRequest(`account:${id}`, () => findAccount(ctx, id)),
     // amr, with scope openid, tells relying parties whether the sign-in used a second factor (['pwd', 'otp', 'mfa']).
     claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
     // The ID token carries the claims of the granted scopes (email, profile), not only userinfo: many
     // relying parties read only the ID token. oidc-provider's default (true) keeps them for userinfo.
     conformIdTokenClaims: false,
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
     // PKCE (S256, the only method oidc-provider 9 accepts) for every client, confidential ones too.
     pkce: { required: () => true },

@@ -6,13 +6,13 @@ import { POLICY_DOCUMENT_VERSION, readPolicyDocument } from '../policy/policy-do
 import { DEFAULT_POLICY, mergePolicy, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
-import type { PolicyStore } from '../stores/sql/policies.js';
+import { BASELINE_SUBJECT, type PolicyStore, type StoredPolicy } from '../stores/sql/policies.js';
 import type { FactorStore } from '../stores/factors.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import { ConflictError, PolicyUnreadableError, ValidationError } from './errors.js';
 
-export const BASELINE = 'baseline';
+export const BASELINE = BASELINE_SUBJECT;
 
 /** Who is changing a policy, as far as the lockout guard cares. */
 export interface PolicyCaller {
@@ -33,6 +33,17 @@ export interface PolicyPreview {
  * every sign-in reads the claim and the policy, so a revoked claim stops applying on the next
  * sign-in on every node.
  */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** How many parsed policy documents are kept (one per organization in use is plenty). */
+const PARSED_DOCUMENTS = 1000;
+
 export class PolicyService {
   constructor(
     private readonly policies: PolicyStore,
@@ -43,6 +54,13 @@ export class PolicyService {
     private readonly logger?: Logger,
   ) {}
 
+  /**
+   * Policies parsed from stored text, by that text: a pure function's results, not the state (every
+   * request still reads the claim and the documents). Saves zod's validation of the same document on
+   * every token and userinfo request.
+   */
+  private readonly parsed = new Map<string, SecurityPolicy>();
+
   /** When each unreadable subject was last logged: once a minute per subject, not once per request. */
   private readonly loggedAt = new Map<string, number>();
 
@@ -52,10 +70,23 @@ export class PolicyService {
    * organization's 2FA enforcement and IP whitelist.
    */
   private async load(subject: string): Promise<SecurityPolicy | undefined> {
-    const stored = await this.policies.get(subject);
+    return this.parse(await this.policies.get(subject));
+  }
+
+  /** A stored document read (see load); the same text and version always read the same, so the last few are kept. */
+  private parse(stored: StoredPolicy | undefined): SecurityPolicy | undefined {
     if (stored === undefined) return undefined;
+    const key = `${stored.version}:${stored.text}`;
+    const known = this.parsed.get(key);
+    if (known) return known;
     const read = readPolicyDocument(stored.text, stored.version);
-    if (read.ok) return read.policy;
+    if (read.ok) {
+      if (this.parsed.size >= PARSED_DOCUMENTS) this.parsed.delete(this.parsed.keys().next().value!);
+      // Shared by every request that reads this text: frozen, so no caller can change it for the others.
+      this.parsed.set(key, deepFreeze(read.policy));
+      return read.policy;
+    }
+    const subject = stored.subject;
     const err = new PolicyUnreadableError(subject, read.reason);
     const now = Date.now();
     if ((this.loggedAt.get(subject) ?? 0) < now - 60_000) {
@@ -93,8 +124,9 @@ export class PolicyService {
   }
 
   async effectiveFor(account: Pick<AccountRecord, 'email'>): Promise<EffectivePolicy> {
-    const claim = await this.claims.findVerified(emailDomain(account.email));
-    const [organizationPolicy, baseline] = await Promise.all([claim ? this.load(claim.organizationId) : undefined, this.baseline()]);
+    const { claim, organization, baseline: storedBaseline } = await this.policies.governing(emailDomain(account.email));
+    const organizationPolicy = this.parse(organization);
+    const baseline = this.parse(storedBaseline) ?? DEFAULT_POLICY;
     return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
   }
 

@@ -10,6 +10,36 @@ export type Db = Knex;
 // bigint columns hold epoch seconds, far inside Number's safe range: read them as numbers, not strings.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
+interface SqliteConnection {
+  pragma(s: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/** How many distinct statements one SQLite connection keeps prepared (the app sends a few dozen). */
+const PREPARED_STATEMENTS = 500;
+
+/**
+ * knex prepares every statement afresh on better-sqlite3 (about half of a point read's cost here); the
+ * connection keeps the last PREPARED_STATEMENTS by their SQL text instead. knex runs each statement to
+ * completion synchronously (`all` or `run`), so a cached statement is never in use twice at once, and
+ * SQLite re-prepares one by itself when the schema changes under it.
+ */
+function reusePreparedStatements(conn: SqliteConnection): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (statement !== undefined) {
+      cache.delete(sql); // most recently used goes last
+    } else {
+      statement = prepare(sql);
+      if (cache.size >= PREPARED_STATEMENTS) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(sql, statement);
+    return statement;
+  };
+}
+
 /** Opens the SQL database named by the configuration (SQLite file or PostgreSQL). */
 export function openDb(database: AppConfig['database']): Db {
   if (database.kind === 'sqlite') {
@@ -21,11 +51,12 @@ export function openDb(database: AppConfig['database']): Db {
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
           // WAL lets the CLI and the server share the file; busy_timeout waits out a writer instead of failing.
           conn.pragma('journal_mode = WAL');
           conn.pragma('busy_timeout = 5000');
           conn.pragma('foreign_keys = ON');
+          reusePreparedStatements(conn);
           done(null, conn);
         },
       },

@@ -11,6 +11,20 @@ export type Payload = Record<string, unknown> & {
   consumed?: number;
 };
 
+/**
+ * The models oidc-provider issues from a grant (its own example adapters' "grantable" set). Only these
+ * are indexed by grant and removed with it: an Interaction also names the grant it would extend, and
+ * must survive the grant's revocation (oidc-provider ends the old session, which revokes its grants, in
+ * the middle of a sign-in that switches accounts, and then resumes that very interaction).
+ */
+export const GRANTABLE_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+
 export interface OidcStore {
   /** Inserts or replaces; expiresIn in seconds (undefined: no expiry). */
   upsert(model: string, id: string, payload: Payload, expiresIn?: number): Promise<void>;
@@ -25,7 +39,7 @@ export interface OidcStore {
    */
   consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
-  /** Removes every artifact of the grant, of any model. */
+  /** Removes every artifact issued from the grant (GRANTABLE_MODELS), and nothing else. */
   revokeByGrantId(grantId: string): Promise<void>;
   /** The unexpired artifacts of a model that belong to an account: the per-account session and grant index. */
   listByAccount(accountId: string, model: string): Promise<Array<{ id: string; payload: Payload }>>;

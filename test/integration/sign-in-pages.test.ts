@@ -202,6 +202,53 @@ describe('bad authorization requests', () => {
 });
 
 describe('consent', () => {
+  it('a first-party client\'s consent comes with the login: the redirect after the password leads straight to the code', async () => {
+    const browser = new Browser();
+    const started = await startSignIn(browser, web);
+    const res = await browser.submit(started.loginPage, 'form[action$="/password"]', { email: EMAIL, password: PASSWORD });
+    expect(res.status).toBe(303);
+    const resume = new URL(res.headers.get('location')!, started.loginPage.url).href;
+    expect(new URL(resume).pathname).toMatch(/^\/auth\//);
+    // One redirect: the resume answers with the code, not with another (consent) interaction.
+    const answer = await browser.request(resume);
+    expect(answer.status).toBe(303);
+    const callback = new URL(answer.headers.get('location')!);
+    expect(callback.href.startsWith(RP_CALLBACK)).toBe(true);
+    const tokens = await client.authorizationCodeGrant(web.config, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state });
+    // Exactly what was asked for (startSignIn asks for these four), no more.
+    expect(tokens.scope!.split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
+    expect(tokens.refresh_token).toBeTruthy();
+  });
+
+  it('a second user signing in over the first one\'s browser session gets a grant of their own (and the interaction survives the first session\'s end)', async () => {
+    const other = 'carol@example.com';
+    await running.app.services.accounts.create({ email: other, password: PASSWORD });
+    const browser = new Browser();
+    const first = await startSignIn(browser, web, { scope: 'openid' });
+    const firstTokens = await client.authorizationCodeGrant(web.config, new URL(await submitPassword(browser, first.loginPage, EMAIL, PASSWORD)), {
+      pkceCodeVerifier: first.verifier,
+      expectedState: first.state,
+    });
+    // The browser still holds bob's session (and his grant for this client); carol signs in over it.
+    const second = await startSignIn(browser, web, { prompt: 'login consent' });
+    const res = await browser.submit(second.loginPage, 'form[action$="/password"]', { email: other, password: PASSWORD });
+    // oidc-provider ends bob's session first, with a self-submitting form (this browser runs no script).
+    const endBob = await browser.follow(new URL(res.headers.get('location')!, second.loginPage.url).href, (u) => u.startsWith(RP));
+    if ('redirectedTo' in endBob) throw new Error('expected the end of the previous session first');
+    const ended = await browser.submit(endBob, 'form[action$="/session/end/confirm"]', {});
+    const back = await browser.follow(new URL(ended.headers.get('location')!, endBob.url).href, (u) => u.startsWith(RP));
+    if (!('redirectedTo' in back)) throw new Error(`sign-in did not reach the client: ${back.status} ${back.html.slice(0, 300)}`);
+    const callback = back.redirectedTo;
+    const tokens = await client.authorizationCodeGrant(web.config, new URL(callback), { pkceCodeVerifier: second.verifier, expectedState: second.state });
+    expect(tokens.claims()!.email).toBe(other);
+    expect(tokens.claims()!.sub).not.toBe(firstTokens.claims()!.sub);
+    // Carol's token stands on a grant of hers with what she was asked for; bob's went with his session.
+    const hers = await client.tokenIntrospection(web.config, tokens.access_token);
+    expect(hers).toMatchObject({ active: true, sub: tokens.claims()!.sub });
+    expect(String(hers.scope).split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
+    expect((await client.tokenIntrospection(web.config, firstTokens.access_token)).active).toBe(false);
+  });
+
   it('first-party clients skip it; third-party clients ask, and a denial reaches the client', async () => {
     const thirdParty = await registerClient(running.app, running.issuer, { thirdParty: true });
     const browser = new Browser();

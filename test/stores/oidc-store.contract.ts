@@ -73,8 +73,9 @@ export function oidcStoreContract(name: string, open: () => Promise<{ store: Oid
       expect(await store.find('Interaction', 'i1')).toBeUndefined();
     });
 
-    it('revokes every artifact of a grant, of any model, and nothing else', async () => {
+    it('revokes every artifact issued from a grant, and nothing else: not an interaction that names it', async () => {
       await store.upsert('AccessToken', 'g3-at', { grantId: 'g3' }, 60);
+      await store.upsert('Interaction', 'g3-interaction', { grantId: 'g3', uid: 'g3-interaction' }, 60);
       await store.upsert('RefreshToken', 'g3-rt', { grantId: 'g3' }, 600);
       await store.upsert('AuthorizationCode', 'g3-code', { grantId: 'g3' }, 60);
       await store.upsert('AccessToken', 'g4-at', { grantId: 'g4' }, 60);
@@ -83,6 +84,7 @@ export function oidcStoreContract(name: string, open: () => Promise<{ store: Oid
       expect(await store.find('RefreshToken', 'g3-rt')).toBeUndefined();
       expect(await store.find('AuthorizationCode', 'g3-code')).toBeUndefined();
       expect(await store.find('AccessToken', 'g4-at')).toBeDefined();
+      expect(await store.find('Interaction', 'g3-interaction')).toBeDefined();
     });
 
     it('expires payloads after their TTL', async () => {

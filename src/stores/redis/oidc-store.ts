@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { OidcStore, Payload } from '../oidc-store.js';
+import { GRANTABLE_MODELS, type OidcStore, type Payload } from '../oidc-store.js';
 import { nowSeconds } from '../db.js';
 
 // Check and set in one script, which Redis runs without interleaving: 1 for the call that consumed it.
@@ -47,7 +47,7 @@ export class RedisOidcStore implements OidcStore {
       else tx.persist(k);
     };
     expire(key);
-    if (payload.grantId) extend(this.grantKey(payload.grantId), key);
+    if (payload.grantId && GRANTABLE_MODELS.has(model)) extend(this.grantKey(payload.grantId), key);
     if (payload.accountId) extend(this.accountKey(payload.accountId, model), id);
     if (payload.uid) {
       tx.set(this.lookupKey('uid', model, payload.uid), id);

@@ -17,7 +17,7 @@ export interface DomainClaimRecord {
   consecutiveFailures: number;
 }
 
-interface Row {
+export interface ClaimRow {
   id: string;
   organization_id: string;
   domain: string;
@@ -31,7 +31,7 @@ interface Row {
   consecutive_failures: number;
 }
 
-const toRecord = (r: Row): DomainClaimRecord => ({
+export const claimFromRow = (r: ClaimRow): DomainClaimRecord => ({
   id: r.id,
   organizationId: r.organization_id,
   domain: r.domain,
@@ -49,7 +49,7 @@ export class DomainClaimStore {
   constructor(private readonly db: Db) {}
 
   async insert(c: DomainClaimRecord): Promise<void> {
-    await this.db<Row>('domain_claims').insert({
+    await this.db<ClaimRow>('domain_claims').insert({
       id: c.id,
       organization_id: c.organizationId,
       domain: c.domain,
@@ -66,7 +66,7 @@ export class DomainClaimStore {
 
   /** A revoked claim claimed again: pending, with a new token. */
   async reopen(id: string, token: string, now: number): Promise<void> {
-    await this.db<Row>('domain_claims').where({ id }).update({
+    await this.db<ClaimRow>('domain_claims').where({ id }).update({
       status: 'pending',
       token,
       created_at: now,
@@ -79,21 +79,21 @@ export class DomainClaimStore {
   }
 
   async find(organizationId: string, domain: string): Promise<DomainClaimRecord | undefined> {
-    const row = await this.db<Row>('domain_claims').where({ organization_id: organizationId, domain }).first();
-    return row && toRecord(row);
+    const row = await this.db<ClaimRow>('domain_claims').where({ organization_id: organizationId, domain }).first();
+    return row && claimFromRow(row);
   }
 
   async listByOrganization(organizationId: string): Promise<DomainClaimRecord[]> {
-    return (await this.db<Row>('domain_claims').where({ organization_id: organizationId }).orderBy('domain')).map(toRecord);
+    return (await this.db<ClaimRow>('domain_claims').where({ organization_id: organizationId }).orderBy('domain')).map(claimFromRow);
   }
 
   async findVerified(domain: string): Promise<DomainClaimRecord | undefined> {
-    const row = await this.db<Row>('domain_claims').where({ domain, status: 'verified' }).first();
-    return row && toRecord(row);
+    const row = await this.db<ClaimRow>('domain_claims').where({ domain, status: 'verified' }).first();
+    return row && claimFromRow(row);
   }
 
   async verifiedDomainsOf(organizationId: string): Promise<string[]> {
-    return this.db<Row>('domain_claims').where({ organization_id: organizationId, status: 'verified' }).pluck('domain');
+    return this.db<ClaimRow>('domain_claims').where({ organization_id: organizationId, status: 'verified' }).pluck('domain');
   }
 
   /**
@@ -104,18 +104,18 @@ export class DomainClaimStore {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (trx) => {
-          const claim = await trx<Row>('domain_claims').where({ id }).first();
+          const claim = await trx<ClaimRow>('domain_claims').where({ id }).first();
           if (!claim) return [];
-          const others = await trx<Row>('domain_claims').where({ domain: claim.domain, status: 'verified' }).whereNot({ id });
+          const others = await trx<ClaimRow>('domain_claims').where({ domain: claim.domain, status: 'verified' }).whereNot({ id });
           if (others.length) {
-            await trx<Row>('domain_claims')
+            await trx<ClaimRow>('domain_claims')
               .whereIn('id', others.map((o) => o.id))
               .update({ status: 'revoked', revoked_at: now, revoked_reason: 'claimed-by-another-organization' });
           }
-          await trx<Row>('domain_claims')
+          await trx<ClaimRow>('domain_claims')
             .where({ id })
             .update({ status: 'verified', verified_at: now, revoked_at: null, revoked_reason: null, last_checked_at: now, consecutive_failures: 0 });
-          return others.map((o) => toRecord({ ...o, status: 'revoked', revoked_at: now, revoked_reason: 'claimed-by-another-organization' }));
+          return others.map((o) => claimFromRow({ ...o, status: 'revoked', revoked_at: now, revoked_reason: 'claimed-by-another-organization' }));
         });
       } catch (err) {
         // Two organizations verifying the same domain at once: the unique index stops the second; retry once.
@@ -125,20 +125,20 @@ export class DomainClaimStore {
   }
 
   async revoke(id: string, reason: string, now: number): Promise<void> {
-    await this.db<Row>('domain_claims').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_reason: reason });
+    await this.db<ClaimRow>('domain_claims').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_reason: reason });
   }
 
   /** Verified claims not checked since `before`. */
   async dueForCheck(before: number): Promise<DomainClaimRecord[]> {
-    const rows = await this.db<Row>('domain_claims')
+    const rows = await this.db<ClaimRow>('domain_claims')
       .where({ status: 'verified' })
       .andWhere((q) => q.whereNull('last_checked_at').orWhere('last_checked_at', '<=', before));
-    return rows.map(toRecord);
+    return rows.map(claimFromRow);
   }
 
   /** Takes the claim for one check (false when another node took it first). */
   async takeForCheck(id: string, before: number, now: number): Promise<boolean> {
-    const taken = await this.db<Row>('domain_claims')
+    const taken = await this.db<ClaimRow>('domain_claims')
       .where({ id, status: 'verified' })
       .andWhere((q) => q.whereNull('last_checked_at').orWhere('last_checked_at', '<=', before))
       .update({ last_checked_at: now });
@@ -148,11 +148,11 @@ export class DomainClaimStore {
   /** Records a check's outcome; returns the number of consecutive failures now. */
   async recordCheck(id: string, ok: boolean): Promise<number> {
     if (ok) {
-      await this.db<Row>('domain_claims').where({ id }).update({ consecutive_failures: 0 });
+      await this.db<ClaimRow>('domain_claims').where({ id }).update({ consecutive_failures: 0 });
       return 0;
     }
-    await this.db<Row>('domain_claims').where({ id }).increment('consecutive_failures', 1);
-    const row = await this.db<Row>('domain_claims').where({ id }).first('consecutive_failures');
+    await this.db<ClaimRow>('domain_claims').where({ id }).increment('consecutive_failures', 1);
+    const row = await this.db<ClaimRow>('domain_claims').where({ id }).first('consecutive_failures');
     return row?.consecutive_failures ?? 0;
   }
 }

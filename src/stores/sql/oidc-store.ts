@@ -1,6 +1,6 @@
 import type { Db } from '../db.js';
 import { nowSeconds } from '../db.js';
-import type { OidcStore, Payload } from '../oidc-store.js';
+import { GRANTABLE_MODELS, type OidcStore, type Payload } from '../oidc-store.js';
 
 interface Row {
   model: string;
@@ -36,7 +36,7 @@ export class SqlOidcStore implements OidcStore {
       model,
       id,
       payload: JSON.stringify(payload),
-      grant_id: payload.grantId ?? null,
+      grant_id: GRANTABLE_MODELS.has(model) ? (payload.grantId ?? null) : null,
       uid: payload.uid ?? null,
       user_code: payload.userCode ?? null,
       account_id: payload.accountId ?? null,

@@ -1,4 +1,8 @@
 import type { Db } from '../db.js';
+import { claimFromRow, type ClaimRow, type DomainClaimRecord } from './domain-claims.js';
+
+/** The subject under which the platform's baseline policy is stored. */
+export const BASELINE_SUBJECT = 'baseline';
 
 /** A stored policy document as written: its JSON text and the schema version of its shape (src/policy/policy-documents). */
 export interface StoredPolicy {
@@ -8,8 +12,38 @@ export interface StoredPolicy {
 }
 
 /** Stored policy documents, by subject: an organization id, or 'baseline'. Never deleted. */
+/** What decides which policy governs an address: its domain's verified claim, that organization's stored policy and the baseline's. */
+export interface GoverningDocuments {
+  claim: DomainClaimRecord | undefined;
+  organization: StoredPolicy | undefined;
+  baseline: StoredPolicy | undefined;
+}
+
 export class PolicyStore {
   constructor(private readonly db: Db) {}
+
+  /**
+   * The domain's verified claim with its organization's policy and the baseline, in one statement (read
+   * on every sign-in, token and userinfo request; never cached). A domain has at most one verified claim
+   * (verifying one revokes the others in the same transaction).
+   */
+  async governing(domain: string): Promise<GoverningDocuments> {
+    const row = await this.db
+      .select('c.*', 'o.policy as o_policy', 'o.schema_version as o_version', 'b.policy as b_policy', 'b.schema_version as b_version')
+      .from(this.db.raw('(select 1 as one) as x'))
+      .leftJoin('domain_claims as c', (on) => on.on('c.domain', '=', this.db.raw('?', [domain])).andOn('c.status', '=', this.db.raw('?', ['verified'])))
+      .leftJoin('security_policies as o', 'o.subject', 'c.organization_id')
+      .leftJoin('security_policies as b', 'b.subject', this.db.raw('?', [BASELINE_SUBJECT]))
+      .first();
+    const stored = (subject: string | null, text: unknown, version: unknown) =>
+      subject !== null && typeof text === 'string' ? toStored({ subject, policy: text, schema_version: version }) : undefined;
+    const claim = row?.id ? claimFromRow(row as ClaimRow) : undefined;
+    return {
+      claim,
+      organization: claim ? stored(claim.organizationId, row.o_policy, row.o_version) : undefined,
+      baseline: stored(BASELINE_SUBJECT, row?.b_policy, row?.b_version),
+    };
+  }
 
   async get(subject: string): Promise<StoredPolicy | undefined> {
     const row = await this.db('security_policies').where({ subject }).first('subject', 'policy', 'schema_version');
