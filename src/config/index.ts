@@ -28,7 +28,7 @@ export interface AppConfig {
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
-  passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number; invitationTtlHours: number };
+  passwords: { resetTtlMinutes: number; expiryWarningDays: number; expiryWarningIntervalSeconds: number; resetLimitPerHour: number; invitationTtlHours: number };
   lockoutMinutes: number;
   /** Passkeys: the relying party ID, its display name and the origins whose pages may use them. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
@@ -137,6 +137,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     passwords: {
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,
+      expiryWarningIntervalSeconds: e.PASSWORD_EXPIRY_WARNING_INTERVAL_SECONDS,
       resetLimitPerHour: e.PASSWORD_RESET_LIMIT_PER_HOUR,
       invitationTtlHours: e.INVITATION_TTL_HOURS,
     },
