@@ -15,6 +15,7 @@ import { policyUnavailable } from './http/policy-unavailable.js';
 import { ipInList } from './policy/ip.js';
 import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
+import { SigningKeyRefresher } from './provider/signing-keys.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
@@ -123,6 +124,10 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     audit: services.audit,
     logger,
   });
+  // A rotation made anywhere (another node, the CLI) is signed with and published within KEYS_REFRESH_SECONDS.
+  const keyRefresher = new SigningKeyRefresher(provider, services.keys, jwks, config.keysRefreshSeconds, logger);
+  services.keys.onRotated(() => keyRefresher.refresh());
+  keyRefresher.start();
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
   const assets = await staticAssets();
 
@@ -186,6 +191,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     try {
       metricsListener = await startMetricsListener(prometheus, config.metrics, logger);
     } catch (err) {
+      keyRefresher.stop();
       await services.close();
       throw err;
     }
@@ -209,6 +215,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
       });
     },
     async close() {
+      keyRefresher.stop();
       await metricsListener?.close();
       if (server) {
         server.closeAllConnections();

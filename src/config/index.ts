@@ -25,6 +25,8 @@ export interface AppConfig {
   };
   resourceServers: Record<string, { scopes: string[] }>;
   sweepIntervalSeconds: number;
+  /** How often each node re-reads the signing keys (a rotation elsewhere reaches it within this). */
+  keysRefreshSeconds: number;
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
@@ -124,6 +126,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     resourceServers: e.RESOURCE_SERVERS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    keysRefreshSeconds: e.KEYS_REFRESH_SECONDS,
     dns: {
       servers: e.DNS_SERVERS,
       timeoutMs: e.DNS_TIMEOUT_MS,

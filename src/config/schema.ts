@@ -164,6 +164,11 @@ export const envSchema = z.object({
   /** Seconds between runs of the password-expiry warning job, which emails users due a warning (once per interval across all nodes). */
   PASSWORD_EXPIRY_WARNING_INTERVAL_SECONDS: int(1, 86400).default(3600),
   /**
+   * Seconds between each node's re-reads of the signing keys: a rotation made elsewhere (another node,
+   * the CLI) is signed with and published by this node within this time, without a restart.
+   */
+  KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
+  /**
    * TCP port of the separate listener that serves GET /metrics (Prometheus text format); unset: no
    * metrics listener and no metrics collected. 0 picks a free port (tests).
    */
