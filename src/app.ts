@@ -15,6 +15,7 @@ import { policyUnavailable } from './http/policy-unavailable.js';
 import { ipInList } from './policy/ip.js';
 import { nowSeconds } from './stores/db.js';
 import { createProvider } from './provider/index.js';
+import { SigningKeyRefresher } from './provider/signing-keys.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
@@ -123,6 +124,10 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     audit: services.audit,
     logger,
   });
+  // A rotation made anywhere (another node, the CLI) is signed with and published within KEYS_REFRESH_SECONDS.
+  const keyRefresher = new SigningKeyRefresher(provider, services.keys, jwks, config.keysRefreshSeconds, logger);
+  services.keys.onRotated(() => keyRefresher.refresh());
+  keyRefresher.start();
   const flows = new FlowStore(services.oidcStore, config.lifetimes.interactionSeconds);
   const assets = await staticAssets();
 
@@ -171,22 +176,22 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   });
   provider.use(admin.routes());
   provider.use(admin.allowedMethods());
-  services.domains.start();
-  services.expiryWarnings.start();
-
+  // Each runs once per interval across all nodes sharing the database (services/jobs.ts).
+  const { jobs } = services;
+  // Every minute (or interval, if shorter) the claims not checked for an interval are re-verified.
+  jobs.every('domain-reverification', Math.min(60, config.dns.reverifyIntervalSeconds), () => services.domains.reverifyDue());
+  jobs.every('password-expiry-warnings', config.passwords.expiryWarningIntervalSeconds, () => services.expiryWarnings.run());
   // Expired rows go: SQL artifacts (Redis expires its own), reset links a day past their expiry, lapsed attempt counters.
-  const sweeper = setInterval(() => {
-    Promise.all([services.oidcStore.sweep(), services.resetTokens.sweep(nowSeconds() - 86400), services.accounts.sweepUnknownAddresses()]).catch((err) =>
-      logger.warn({ err }, 'sweeping expired rows failed'),
-    );
-  }, config.sweepIntervalSeconds * 1000).unref();
+  jobs.every('sweep', config.sweepIntervalSeconds, () =>
+    Promise.all([services.oidcStore.sweep(), services.resetTokens.sweep(nowSeconds() - 86400), services.accounts.sweepUnknownAddresses()]),
+  );
 
   let metricsListener: MetricsListener | undefined;
   if (prometheus && config.metrics) {
     try {
       metricsListener = await startMetricsListener(prometheus, config.metrics, logger);
     } catch (err) {
-      clearInterval(sweeper);
+      keyRefresher.stop();
       await services.close();
       throw err;
     }
@@ -210,7 +215,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
       });
     },
     async close() {
-      clearInterval(sweeper);
+      keyRefresher.stop();
       await metricsListener?.close();
       if (server) {
         server.closeAllConnections();

@@ -145,6 +145,13 @@ export const newClientSchema = z.strictObject({
   third_party: z.boolean().default(false),
 });
 
+export const keyRotationSchema = z.object({
+  current: z.string().describe('Key ID now signing (the previous next key)'),
+  next: z.string().describe('Key ID newly published, to sign from the next rotation'),
+  retired: z.array(z.string()).describe('Key IDs published for verification only'),
+  removed: z.array(z.string()).describe('Retired key IDs no longer published: nothing they signed is still valid'),
+});
+
 export const eventSchema = z.object({
   id: z.string(),
   at: timestamp,

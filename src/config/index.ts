@@ -25,10 +25,12 @@ export interface AppConfig {
   };
   resourceServers: Record<string, { scopes: string[] }>;
   sweepIntervalSeconds: number;
+  /** How often each node re-reads the signing keys (a rotation elsewhere reaches it within this). */
+  keysRefreshSeconds: number;
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
-  passwords: { resetTtlMinutes: number; expiryWarningDays: number; resetLimitPerHour: number; invitationTtlHours: number };
+  passwords: { resetTtlMinutes: number; expiryWarningDays: number; expiryWarningIntervalSeconds: number; resetLimitPerHour: number; invitationTtlHours: number };
   lockoutMinutes: number;
   /** Passkeys: the relying party ID, its display name and the origins whose pages may use them. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
@@ -124,6 +126,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     resourceServers: e.RESOURCE_SERVERS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    keysRefreshSeconds: e.KEYS_REFRESH_SECONDS,
     dns: {
       servers: e.DNS_SERVERS,
       timeoutMs: e.DNS_TIMEOUT_MS,
@@ -137,6 +140,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     passwords: {
       resetTtlMinutes: e.PASSWORD_RESET_TTL_MINUTES,
       expiryWarningDays: e.PASSWORD_EXPIRY_WARNING_DAYS,
+      expiryWarningIntervalSeconds: e.PASSWORD_EXPIRY_WARNING_INTERVAL_SECONDS,
       resetLimitPerHour: e.PASSWORD_RESET_LIMIT_PER_HOUR,
       invitationTtlHours: e.INVITATION_TTL_HOURS,
     },

@@ -159,8 +159,15 @@ export const envSchema = z.object({
   WEBAUTHN_ORIGINS: list.pipe(z.array(webOrigin).min(1)).optional(),
   /** The name authenticators show next to a passkey. */
   WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Gatehouse'),
-  /** Seconds between sweeps of expired rows from the SQL token store. */
+  /** Seconds between sweeps of expired rows from the SQL token store (once per interval across all nodes). */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
+  /** Seconds between runs of the password-expiry warning job, which emails users due a warning (once per interval across all nodes). */
+  PASSWORD_EXPIRY_WARNING_INTERVAL_SECONDS: int(1, 86400).default(3600),
+  /**
+   * Seconds between each node's re-reads of the signing keys: a rotation made elsewhere (another node,
+   * the CLI) is signed with and published by this node within this time, without a restart.
+   */
+  KEYS_REFRESH_SECONDS: int(1, 3600).default(60),
   /**
    * TCP port of the separate listener that serves GET /metrics (Prometheus text format); unset: no
    * metrics listener and no metrics collected. 0 picks a free port (tests).

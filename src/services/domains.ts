@@ -37,8 +37,6 @@ export const claimView = (c: DomainClaimRecord): DomainClaimView => ({
  * organization; proving it from another revokes the earlier claim. Nothing is ever deleted.
  */
 export class DomainService {
-  private timer?: NodeJS.Timeout;
-
   constructor(
     private readonly claims: DomainClaimStore,
     private readonly dns: DnsTxtResolver,
@@ -183,17 +181,5 @@ export class DomainService {
       }
     }
     return { checked, revoked };
-  }
-
-  /** Runs reverifyDue in the background, every minute or every interval, whichever is shorter. */
-  start(): void {
-    const everyMs = Math.min(60, this.options.reverifyIntervalSeconds) * 1000;
-    this.timer = setInterval(() => {
-      this.reverifyDue().catch((err) => this.logger?.error({ err }, 'domain re-verification job failed'));
-    }, everyMs).unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
   }
 }

@@ -24,6 +24,8 @@ import { ClientService } from './clients.js';
 import { DnsTxtResolver } from './dns.js';
 import { DomainService } from './domains.js';
 import { KeyService } from './keys.js';
+import { BackgroundJobs } from './jobs.js';
+import { SqlJobLeaseStore } from '../stores/sql/job-leases.js';
 import { OrganizationService } from './organizations.js';
 import { PasswordHasher } from './passwords.js';
 import { PolicyService } from './policies.js';
@@ -73,6 +75,8 @@ export interface Services {
   passwordResets: PasswordResetService;
   invitations: InvitationService;
   expiryWarnings: PasswordExpiryWarnings;
+  /** Background jobs, each run once per interval across all nodes (the server registers them: app.ts). */
+  jobs: BackgroundJobs;
   twoFactor: TwoFactorService;
   passkeys: PasskeyService;
   /** Second factors (TOTP and passkeys) of every account; TwoFactorService and the passkey service use it. */
@@ -160,6 +164,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger; metri
     warningDays: config.passwords.expiryWarningDays,
     logger: options.logger,
   });
+  const jobs = new BackgroundJobs(new SqlJobLeaseStore(db), options.logger);
   const invitations = new InvitationService({
     accountService: accounts,
     accounts: accountStore,
@@ -208,10 +213,10 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger; metri
     passwordResets,
     invitations,
     expiryWarnings,
+    jobs,
     metrics,
     async close() {
-      domains.stop();
-      expiryWarnings.stop();
+      jobs.stop();
       mail.close();
       dependencies.stop();
       await oidcStore.close();

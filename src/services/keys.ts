@@ -16,6 +16,8 @@ async function newKey(state: SigningKeyRecord['state'], now: number): Promise<Si
  * stay published for verification until every token they signed has expired.
  */
 export class KeyService {
+  private readonly rotated: Array<() => Promise<unknown>> = [];
+
   constructor(
     private readonly keys: SigningKeyStore,
     /** How long a retired key stays published: the longest lifetime of anything it signed. */
@@ -40,12 +42,18 @@ export class KeyService {
     return { keys: keys.map((k) => k.privateJwk as JWK) };
   }
 
+  /** Runs `listener` after each rotation made through this service, once it is committed (the server applies the new keys at once). */
+  onRotated(listener: () => Promise<unknown>): void {
+    this.rotated.push(listener);
+  }
+
   /**
    * next → current, current → retired, a fresh next; retired keys older than the retention go.
-   * Nodes pick the new order up on restart; until then they sign with a key every node still publishes.
+   * This node applies the new order at once (onRotated); every other node within KEYS_REFRESH_SECONDS,
+   * signing meanwhile with a key every node publishes (provider/signing-keys.ts).
    */
   async rotate(): Promise<{ current: string; next: string; retired: string[]; removed: string[] }> {
-    return this.keys.transaction(async (trx) => {
+    const result = await this.keys.transaction(async (trx) => {
       const now = nowSeconds();
       const existing = await this.keys.list(trx);
       const current = existing.find((k) => k.state === 'current');
@@ -63,5 +71,7 @@ export class KeyService {
       if (current) retired.push(current.kid);
       return { current: next.kid, next: fresh.kid, retired, removed };
     });
+    await Promise.all(this.rotated.map((listener) => listener()));
+    return result;
   }
 }

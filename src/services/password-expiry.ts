@@ -10,8 +10,6 @@ import { isUsableHash } from './passwords.js';
 
 /** Emails each user once per password, `warningDays` before it expires under the policy that governs them. */
 export class PasswordExpiryWarnings {
-  private timer?: NodeJS.Timeout;
-
   constructor(
     private readonly deps: { accounts: AccountStore; policies: PolicyService; mail: MailService; warningDays: number; logger?: Logger },
   ) {}
@@ -48,15 +46,5 @@ export class PasswordExpiryWarnings {
       else await this.deps.accounts.releaseExpiryWarning(account.id, account.passwordChangedAt);
     }
     return warned;
-  }
-
-  start(everySeconds = 3600): void {
-    this.timer = setInterval(() => {
-      this.run().catch((err) => this.deps.logger?.error({ err }, 'password expiry warnings failed'));
-    }, everySeconds * 1000).unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
   }
 }

@@ -277,6 +277,8 @@ const cases: Case[] = [
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'GET /organizations/{orgId}/events', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}/events`, undefined, token) },
   { route: 'GET /events', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/events', undefined, token) },
+  // Signing keys
+  { route: 'POST /keys/rotate', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('POST', '/keys/rotate', undefined, token) },
 ];
 
 async function pendingClaim() {

@@ -2,6 +2,7 @@ import type { AdminRoute } from '../route.js';
 import { clientRoutes } from './clients.js';
 import { domainRoutes } from './domains.js';
 import { eventRoutes } from './events.js';
+import { keyRoutes } from './keys.js';
 import { organizationRoutes } from './organizations.js';
 import { policyRoutes } from './policies.js';
 import { userRoutes } from './users.js';
@@ -14,4 +15,5 @@ export const adminRoutes: AdminRoute[] = [
   ...userRoutes,
   ...clientRoutes,
   ...eventRoutes,
+  ...keyRoutes,
 ];
