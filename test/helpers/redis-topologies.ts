@@ -68,11 +68,13 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
 
 class Servers {
   readonly children = new Map<number, ChildProcess>();
+  readonly args = new Map<number, string[]>();
   readonly dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-'));
 
   async spawn(port: number, args: string[]): Promise<void> {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.children.set(port, child);
+    this.args.set(port, args);
     await until(`redis-server on ${port}`, async () => {
       if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited with ${child.exitCode}`);
       return (await ask(port, 'PING')) === 'PONG';
@@ -140,6 +142,19 @@ export class PrivateRedisCluster {
     // Every node must agree the cluster is up (slots covered, the configuration propagated).
     for (const port of this.ports) {
       await until(`cluster_state:ok on ${port}`, async () => String(await ask(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'));
+    }
+  }
+
+  /** SIGKILL one node: no goodbye to its clients or to the other nodes. */
+  async kill(port: number): Promise<void> {
+    await this.servers.kill(port);
+  }
+
+  /** Starts a killed node again on its port with its nodes file: it rejoins with its slots (empty). */
+  async restart(port: number): Promise<void> {
+    await this.servers.spawn(port, this.servers.args.get(port)!);
+    for (const p of this.ports) {
+      await until(`cluster_state:ok on ${p}`, async () => String(await ask(p, 'CLUSTER', 'INFO')).includes('cluster_state:ok'));
     }
   }
 

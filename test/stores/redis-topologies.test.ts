@@ -1,6 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../../src/stores/redis/connection.js';
 import { RedisOidcStore } from '../../src/stores/redis/oidc-store.js';
+import { Throttle } from '../../src/services/rate-limit.js';
+import { dependencyOf } from '../../src/services/dependencies.js';
 import { connectRedis } from '../helpers/backend.js';
 import { PrivateRedisCluster, PrivateSentinelSet, REDIS_TOPOLOGY_SKIP } from '../helpers/redis-topologies.js';
 import { oidcStoreContract } from './oidc-store.contract.js';
@@ -66,6 +68,71 @@ if (REDIS_TOPOLOGY_SKIP) {
         await redis.quit();
       }
     });
+    it('shares rate limits between clients (nodes) through the Cluster', async () => {
+      const [a, b] = [await connectRedis(cluster.url), await connectRedis(cluster.url)];
+      try {
+        const name = `cluster-${Date.now()}`;
+        const [onA, onB] = [new Throttle(name, 3, 60, a, 'gh:rl:'), new Throttle(name, 3, 60, b, 'gh:rl:')];
+        expect([await onA.take('k'), await onB.take('k'), await onA.take('k'), await onB.take('k')]).toEqual([true, true, true, false]);
+        // Other keys (other slots) have their own budget.
+        expect(await onB.take('other')).toBe(true);
+      } finally {
+        await Promise.all([a.quit(), b.quit()]);
+      }
+    });
+  });
+
+  describe('a Cluster losing a master (no replica to promote)', () => {
+    let cluster: PrivateRedisCluster;
+    beforeAll(async () => {
+      cluster = await PrivateRedisCluster.start({ masters: 3 });
+    }, 60_000);
+    afterAll(() => cluster?.stop());
+
+    it('fails as a Redis outage (503 in Gatehouse), within the timeout, and recovers when the master returns', async () => {
+      // As Gatehouse sets it up: 1 s command timeout, no queue.
+      const redis = await connectRedis(cluster.url, 1000);
+      const store = new RedisOidcStore(redis, 'gh:down:');
+      try {
+        const ids = Array.from({ length: 10 }, (_, i) => `at-${i}`);
+        for (const id of ids) await store.upsert('AccessToken', id, { grantId: 'g-down' }, 600);
+
+        await cluster.kill(cluster.ports[0]!);
+        // Until every node has noticed, some commands still succeed; then each one fails, and fails as
+        // a Redis outage, never as anything else, and never slower than a few timeouts.
+        const deadline = Date.now() + 20_000;
+        const seen = new Set<string>();
+        let failed = 0;
+        while (failed < 10 && Date.now() < deadline) {
+          const at = Date.now();
+          try {
+            await store.find('AccessToken', ids[failed % ids.length]!);
+          } catch (err) {
+            seen.add(dependencyOf(err) ?? `not an outage: ${String(err)}`);
+            expect(Date.now() - at).toBeLessThan(5000);
+            failed++;
+          }
+        }
+        expect(failed).toBe(10);
+        expect([...seen]).toEqual(['redis']);
+
+        await cluster.restart(cluster.ports[0]!);
+        // Back on its own: writes and reads on every slot succeed again (the restarted master is empty).
+        const back = Date.now() + 20_000;
+        let ok = false;
+        while (!ok && Date.now() < back) {
+          try {
+            for (const id of ids) await store.upsert('AccessToken', id, { grantId: 'g-back' }, 600);
+            ok = (await Promise.all(ids.map((id) => store.find('AccessToken', id)))).every((p) => p?.grantId === 'g-back');
+          } catch {
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+        expect(ok).toBe(true);
+      } finally {
+        await redis.quit();
+      }
+    }, 60_000);
   });
 
   describe('on a Sentinel set (master, replica, sentinel)', () => {
