@@ -1,4 +1,5 @@
 import { envSchema, type Env } from './schema.js';
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
 export { envSchema } from './schema.js';
 
@@ -8,7 +9,8 @@ export interface AppConfig {
   host: string;
   issuer: string;
   database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
-  redis?: { url: string; prefix: string; timeoutMs: number };
+  /** `url` as given; `target` is what it names (one server, a Sentinel set or a Cluster). */
+  redis?: { url: string; target: RedisTarget; prefix: string; timeoutMs: number };
   cookieKeys?: string[];
   dataEncryptionKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -111,7 +113,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST,
     issuer,
     database,
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_KEY_PREFIX, timeoutMs: e.REDIS_TIMEOUT_MS } : undefined,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, target: parseRedisUrl(e.REDIS_URL), prefix: e.REDIS_KEY_PREFIX, timeoutMs: e.REDIS_TIMEOUT_MS } : undefined,
     cookieKeys: e.COOKIE_KEYS,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ipEntryProblem } from '../policy/ip.js';
+import { parseRedisUrl } from './redis-url.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
@@ -65,8 +66,21 @@ export const envSchema = z.object({
     .default('sqlite:data/gatehouse.db'),
   /** PostgreSQL schema holding Gatehouse's tables (created if missing). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('public'),
-  /** Redis for tokens, sessions and cross-node signals; unset keeps them in the SQL database. */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://… or rediss://…').optional(),
+  /**
+   * Redis for tokens, sessions and cross-node signals; unset keeps them in the SQL database. One server
+   * (`redis://…`, `rediss://…`), a Sentinel set (`redis+sentinel://host:port,…/masterName`) or a Cluster
+   * (`redis+cluster://host:port,…`): see src/config/redis-url.ts.
+   */
+  REDIS_URL: z
+    .string()
+    .superRefine((value, ctx) => {
+      try {
+        parseRedisUrl(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
   /**
    * How long a Redis command or connection attempt may take, in milliseconds. Past it (or at once while
    * Redis is unreachable) the request fails closed with 503 and Retry-After; the client keeps reconnecting.

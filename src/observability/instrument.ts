@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../stores/redis/connection.js';
 import type { Db } from '../stores/db.js';
 import { sqlOperation, type Metrics } from './metrics.js';
 
@@ -45,7 +45,7 @@ type Command = { name: string; promise: Promise<unknown> };
  * refusal: Redis down, timed out). All commands, pipelines' and transactions' included, pass through
  * the client's sendCommand.
  */
-export function instrumentRedis(redis: Redis, metrics: Metrics): void {
+export function instrumentRedis(redis: RedisClient, metrics: Metrics): void {
   if (!metrics.enabled) return;
   const target = redis as unknown as { sendCommand(command: Command, ...rest: unknown[]): unknown };
   const send = target.sendCommand;

@@ -24,7 +24,14 @@ const REDIS_MESSAGES = [
   'Command timed out',
   "Stream isn't writeable and enableOfflineQueue options is false",
   'Connection is closed.',
+  // A Cluster whose slot map is not known yet (no node answered), or whose nodes all stopped answering.
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'None of startup nodes is available',
 ];
+// Replies of a Redis that is there but cannot serve right now: a Cluster with slots not covered (a master
+// down, no replica promoted yet) or redirecting past the limit; a master being failed over by Sentinel
+// (demoted to replica, or lost by its replicas); a server still loading its data set.
+const REDIS_PREFIXES = ['CLUSTERDOWN', 'TRYAGAIN', 'Too many Cluster redirections', 'READONLY', 'MASTERDOWN', 'LOADING'];
 // What knex and pg reject with when PostgreSQL cannot be reached: no connection from the pool in time, a
 // refused or reset socket, the server shutting down or not accepting connections, a connection lost.
 const DATABASE_NAMES = ['KnexTimeoutError'];
@@ -36,6 +43,7 @@ export function dependencyOf(err: unknown): Dependency | undefined {
   if (err instanceof DependencyUnavailableError) return err.dependency;
   if (!(err instanceof Error)) return undefined;
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_MESSAGES.includes(err.message)) return 'redis';
+  if (REDIS_PREFIXES.some((p) => err.message.startsWith(p))) return 'redis';
   const code = (err as { code?: unknown }).code;
   if (DATABASE_NAMES.includes(err.name) || (typeof code === 'string' && DATABASE_CODES.includes(code))) return 'database';
   if (DATABASE_MESSAGES.some((m) => err.message.startsWith(m))) return 'database';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../stores/redis/connection.js';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/index.js';
 import { migrate, nowSeconds, openDb, type Db } from '../stores/db.js';
@@ -52,7 +52,7 @@ import { instrumentDb, instrumentRedis } from '../observability/instrument.js';
 /** Stores and services over one database (and Redis when configured): shared by the server and the CLI. */
 export interface Services {
   db: Db;
-  redis?: Redis;
+  redis?: RedisClient;
   /** Which backing services are down right now; logs each outage once (see dependencies.ts). */
   dependencies: DependencyMonitor;
   oidcStore: OidcStore;

@@ -26,9 +26,51 @@ describe('configuration', () => {
     const c = loadConfig({ PORT: '4000', DATABASE_URL: 'postgres://u@db/gh', REDIS_URL: 'redis://cache:6379' });
     expect(c.issuer).toBe('http://localhost:4000');
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db/gh', schema: 'public' });
-    expect(c.redis).toEqual({ url: 'redis://cache:6379', prefix: 'gatehouse:', timeoutMs: 1000 });
+    expect(c.redis).toEqual({ url: 'redis://cache:6379', target: { mode: 'standalone', url: 'redis://cache:6379' }, prefix: 'gatehouse:', timeoutMs: 1000 });
     // A bounded wait for Redis, configurable, never above the 2 s the contract allows by default.
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379', REDIS_TIMEOUT_MS: '250' }).redis?.timeoutMs).toBe(250);
+  });
+
+  it('reads a Sentinel set and a Cluster from REDIS_URL', () => {
+    expect(loadConfig({ REDIS_URL: 'redis+sentinel://:s%40cret@s1:26379,s2,[::1]:26380/mymaster?db=2&sentinelPassword=sp' }).redis?.target).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'mymaster',
+      password: 's@cret',
+      sentinelPassword: 'sp',
+      db: 2,
+    });
+    expect(loadConfig({ REDIS_URL: 'redis+cluster://gh:pw@n1:7000,n2:7001' }).redis?.target).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      username: 'gh',
+      password: 'pw',
+    });
+    expect(loadConfig({ REDIS_URL: 'redis+cluster://n1' }).redis?.target).toEqual({ mode: 'cluster', nodes: [{ host: 'n1', port: 6379 }] });
+  });
+
+  it.each([
+    ['redis+sentinel://s1:26379', /master/],
+    ['redis+sentinel://s1:26379/m?db=x', /db/],
+    ['redis+sentinel://s1:26379/m?dbs=1', /unknown parameter dbs/],
+    ['redis+cluster://n1:7000/1', /only database 0/],
+    ['redis+cluster://', /no host/],
+    ['redis+cluster://n1:70000', /port/],
+    ['redis+cluster://n1:7000,,n2:7001', /host:port/],
+    ['rediss+cluster://n1:7000', /TLS/],
+    ['redis+replica://n1', /redis\+sentinel:\/\/.*redis\+cluster:\/\//],
+  ])('refuses REDIS_URL=%s saying why', (value, why) => {
+    const problems = problemsOf({ REDIS_URL: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^REDIS_URL: /);
+    expect(problems[0]).toMatch(why);
   });
 
   it.each([

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import knexFactory from 'knex';
 import { loadConfig, type AppConfig } from '../../src/config/index.js';
+import { parseRedisUrl } from '../../src/config/redis-url.js';
+import { createRedisClient, type RedisClient } from '../../src/stores/redis/connection.js';
 
 /**
  * Tests run on whatever backend the environment names, exactly as the server would: SQLite by default,
@@ -49,9 +51,30 @@ export function testBackend(options: { embedded?: boolean } = {}): TestBackend {
   };
 }
 
+/**
+ * A ready client for any REDIS_URL (one server, Sentinel, Cluster), built as Gatehouse builds it but
+ * patient: it waits for the connection before handing it out.
+ */
+export async function connectRedis(url: string, timeoutMs = 5000): Promise<RedisClient> {
+  const redis = createRedisClient(parseRedisUrl(url), timeoutMs);
+  redis.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis at ${url} not ready within ${timeoutMs} ms`)), timeoutMs);
+    redis.once('ready', () => (clearTimeout(timer), resolve()));
+  });
+  return redis;
+}
+
+/** Deletes every key under `prefix`: on each master of a Cluster, one key at a time (keys lie in different slots). */
 export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  const redis = await connectRedis(url);
+  try {
+    const servers: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    for (const server of servers) {
+      const keys = await server.keys(`${prefix}*`);
+      for (const key of keys) await server.del(key);
+    }
+  } finally {
+    await redis.quit();
+  }
 }

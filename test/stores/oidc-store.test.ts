@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
 import { migrate, openDb } from '../../src/stores/db.js';
 import { RedisOidcStore } from '../../src/stores/redis/oidc-store.js';
 import { SqlOidcStore } from '../../src/stores/sql/oidc-store.js';
-import { dropRedisPrefix, PG_URL, REDIS_URL, testBackend, type TestBackend } from '../helpers/backend.js';
+import { connectRedis, dropRedisPrefix, PG_URL, REDIS_URL, testBackend, type TestBackend } from '../helpers/backend.js';
 import { oidcStoreContract } from './oidc-store.contract.js';
 
 async function openSql(backend: TestBackend) {
@@ -36,7 +35,7 @@ for (const [name, backend] of sqlBackends) {
 if (REDIS_URL) {
   oidcStoreContract('Redis', async () => {
     const prefix = `gh:contract:${process.pid}:${Date.now()}:`;
-    const redis = new Redis(REDIS_URL!);
+    const redis = await connectRedis(REDIS_URL!);
     return {
       store: new RedisOidcStore(redis, prefix),
       close: async () => {

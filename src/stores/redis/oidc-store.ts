@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { GRANTABLE_MODELS, type OidcStore, type Payload } from '../oidc-store.js';
 import { nowSeconds } from '../db.js';
 
@@ -9,16 +10,23 @@ const CONSUME = `if redis.call('hexists', KEYS[1], 'payload') == 1 and redis.cal
 end
 return 0`;
 
+type Chain = ChainableCommander;
+type Write = (tx: Chain) => void;
+
 /**
  * OidcStore on Redis. Each artifact is a hash { payload, consumed } with the artifact's TTL; sets index
  * artifacts by grant and by account; plain keys map uid and user code to ids. Index entries whose
  * artifact has expired are dropped when next read.
  */
 export class RedisOidcStore implements OidcStore {
+  private readonly cluster: boolean;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.cluster = redis instanceof Cluster;
+  }
 
   private key(model: string, id: string) {
     return `${this.prefix}oidc:${model}:${id}`;
@@ -35,29 +43,49 @@ export class RedisOidcStore implements OidcStore {
 
   async upsert(model: string, id: string, payload: Payload, expiresIn?: number): Promise<void> {
     const key = this.key(model, id);
-    const tx = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
-    if (payload.consumed) tx.hset(key, 'consumed', String(payload.consumed));
-    const expire = (k: string) => {
-      if (expiresIn) tx.expire(k, expiresIn);
-    };
+    // Each write touches one key. On one server (or a Sentinel set) they go in one MULTI, atomic as a
+    // whole. A Cluster keeps the keys in different slots (an artifact's key follows its id, an index's
+    // its grant or account), where one MULTI would be refused (CROSSSLOT): there the indexes are written
+    // first and the artifact after them, so an artifact is never stored without the grant and account
+    // entries that revocation and sign-out rely on (an index entry without its artifact is harmless).
+    const indexes: Write[] = [];
+    const rest: Write[] = [];
     // Index sets live as long as their longest-lived member.
-    const extend = (k: string, member: string) => {
+    const extend = (k: string, member: string) => (tx: Chain) => {
       tx.sadd(k, member);
       if (expiresIn) tx.expire(k, expiresIn, 'NX').expire(k, expiresIn, 'GT');
       else tx.persist(k);
     };
-    expire(key);
-    if (payload.grantId && GRANTABLE_MODELS.has(model)) extend(this.grantKey(payload.grantId), key);
-    if (payload.accountId) extend(this.accountKey(payload.accountId, model), id);
-    if (payload.uid) {
-      tx.set(this.lookupKey('uid', model, payload.uid), id);
-      expire(this.lookupKey('uid', model, payload.uid));
+    const lookup = (k: string) => (tx: Chain) => {
+      if (expiresIn) tx.set(k, id, 'EX', expiresIn);
+      else tx.set(k, id);
+    };
+    if (payload.grantId && GRANTABLE_MODELS.has(model)) indexes.push(extend(this.grantKey(payload.grantId), key));
+    if (payload.accountId) indexes.push(extend(this.accountKey(payload.accountId, model), id));
+    rest.push((tx) => {
+      tx.del(key).hset(key, 'payload', JSON.stringify(payload));
+      if (payload.consumed) tx.hset(key, 'consumed', String(payload.consumed));
+      if (expiresIn) tx.expire(key, expiresIn);
+    });
+    if (payload.uid) rest.push(lookup(this.lookupKey('uid', model, payload.uid)));
+    if (payload.userCode) rest.push(lookup(this.lookupKey('usercode', model, payload.userCode)));
+
+    if (!this.cluster) {
+      const tx = this.redis.multi();
+      for (const write of [...indexes, ...rest]) write(tx);
+      await tx.exec();
+      return;
     }
-    if (payload.userCode) {
-      tx.set(this.lookupKey('usercode', model, payload.userCode), id);
-      expire(this.lookupKey('usercode', model, payload.userCode));
-    }
-    await tx.exec();
+    const run = (writes: Write[]) =>
+      Promise.all(
+        writes.map((write) => {
+          const tx = this.redis.multi();
+          write(tx);
+          return tx.exec();
+        }),
+      );
+    await run(indexes);
+    await run(rest);
   }
 
   async find(model: string, id: string): Promise<Payload | undefined> {
@@ -92,7 +120,14 @@ export class RedisOidcStore implements OidcStore {
   async revokeByGrantId(grantId: string): Promise<void> {
     const grantKey = this.grantKey(grantId);
     const keys = await this.redis.smembers(grantKey);
-    await this.redis.del(...keys, grantKey);
+    if (!this.cluster) {
+      await this.redis.del(...keys, grantKey);
+      return;
+    }
+    // One DEL per key (they lie in different slots), the index last: should this stop half-way, the
+    // index still names what is left for the next revocation.
+    await Promise.all(keys.map((k) => this.redis.del(k)));
+    await this.redis.del(grantKey);
   }
 
   async listByAccount(accountId: string, model: string) {
