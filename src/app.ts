@@ -57,13 +57,31 @@ function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
 
 /**
  * Every URL built from the request (oidc-provider's discovery and JWKS URI, form actions, redirects) uses
- * koa's href (protocol and host). They are pinned to ISSUER's here, before anything reads them,
- * so Host, X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a
- * trusted proxy or not. `ctx.secure` is left alone: cookies are Secure when the request really arrived
- * over https (the socket, or X-Forwarded-Proto from a trusted proxy).
+ * koa's href (protocol and host). They are pinned to ISSUER's here, before anything reads them, so Host,
+ * X-Forwarded-Host, X-Forwarded-Proto and an absolute request target change no URL, behind a trusted
+ * proxy or not: host, hostname, href and URL are getters on the app's request prototype, defined once
+ * (no per-request property definitions), and the middleware rewrites what a request itself carries.
+ * `ctx.secure` is left alone: cookies are Secure when the request really arrived over https (the
+ * socket, or X-Forwarded-Proto from a trusted proxy).
  */
-function pinnedToIssuer(issuer: string) {
+function pinnedToIssuer(provider: Provider, issuer: string) {
   const { origin, host, hostname } = new URL(issuer);
+  Object.defineProperties(provider.app.request, {
+    host: { get: () => host, configurable: true },
+    hostname: { get: () => hostname, configurable: true },
+    href: {
+      get(this: { originalUrl: string }) {
+        return `${origin}${this.originalUrl}`;
+      },
+      configurable: true,
+    },
+    URL: {
+      get(this: { originalUrl: string }) {
+        return new URL(this.originalUrl, origin);
+      },
+      configurable: true,
+    },
+  });
   return async (ctx: Context, next: Next) => {
     const target = ctx.req.url ?? '/';
     if (!target.startsWith('/')) {
@@ -73,14 +91,6 @@ function pinnedToIssuer(issuer: string) {
     }
     ctx.req.headers.host = host;
     delete ctx.req.headers['x-forwarded-host'];
-    const path = ctx.originalUrl;
-    // koa builds href (what oidc-provider resolves its URLs against) and URL from protocol and host.
-    Object.defineProperties(ctx.request, {
-      host: { value: host, configurable: true },
-      hostname: { value: hostname, configurable: true },
-      href: { value: `${origin}${path}`, configurable: true },
-      URL: { get: () => new URL(path, origin), configurable: true },
-    });
     await next();
   };
 }
@@ -92,7 +102,8 @@ async function securityHeaders(ctx: Context, next: Next) {
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('Referrer-Policy', 'no-referrer');
   await next();
-  if (ctx.response.is('html')) ctx.set('Cache-Control', 'no-store');
+  // The Content-Type's start, not koa's response.is (which parses it with type-is on every answer).
+  if (String(ctx.response.get('Content-Type')).startsWith('text/html')) ctx.set('Cache-Control', 'no-store');
 }
 
 /** The composition root: wires config → stores → services → provider and pages. */
@@ -138,7 +149,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   }
   // First: the request id, the access log and the latency histogram cover every answer.
   provider.use(observeRequests(logger, services.metrics, { extraPaths: ASSET_PATHS }));
-  provider.use(pinnedToIssuer(config.issuer));
+  provider.use(pinnedToIssuer(provider, config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
   provider.use(failClosedWhenUnavailable(services.dependencies));
   provider.use(securityHeaders);
