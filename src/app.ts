@@ -135,7 +135,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(observeRequests(logger, services.metrics, { extraPaths: ASSET_PATHS }));
   provider.use(pinnedToIssuer(config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
-  provider.use(failClosedWhenUnavailable(services.dependencies));
+  provider.use(failClosedWhenUnavailable(services.dependencies, (model, id, claim) => services.oidcStore.unconsume(model, id, claim)));
   provider.use(securityHeaders);
   // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
   provider.use(inputGuard());

@@ -7,7 +7,7 @@ export interface AppConfig {
   port: number;
   host: string;
   issuer: string;
-  database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
+  database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string; timeoutMs: number };
   redis?: { url: string; prefix: string; timeoutMs: number };
   cookieKeys?: string[];
   dataEncryptionKey?: string;
@@ -25,6 +25,8 @@ export interface AppConfig {
   };
   resourceServers: Record<string, { scopes: string[] }>;
   sweepIntervalSeconds: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
+  shutdownGraceSeconds: number;
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
@@ -101,7 +103,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 
   const database: AppConfig['database'] = e.DATABASE_URL.startsWith('sqlite:')
     ? { kind: 'sqlite', filename: e.DATABASE_URL.slice('sqlite:'.length) }
-    : { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA };
+    : { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, timeoutMs: e.DATABASE_TIMEOUT_MS };
 
   return {
     env: e.NODE_ENV,
@@ -124,6 +126,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     resourceServers: e.RESOURCE_SERVERS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
     dns: {
       servers: e.DNS_SERVERS,
       timeoutMs: e.DNS_TIMEOUT_MS,

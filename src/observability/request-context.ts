@@ -12,6 +12,8 @@ export interface RequestScope {
   logger?: Logger;
   /** Attempt counters this request brought to the lockout threshold and did not give back (yet). */
   armedLocks?: Set<string>;
+  /** Artifacts (refresh tokens, codes…) this request consumed: taken back if it fails for want of a backing service. */
+  consumed?: Array<{ model: string; id: string; claim: string }>;
 }
 
 export const requestScopes = new AsyncLocalStorage<RequestScope>();

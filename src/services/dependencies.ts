@@ -38,7 +38,8 @@ export function dependencyOf(err: unknown): Dependency | undefined {
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_MESSAGES.includes(err.message)) return 'redis';
   const code = (err as { code?: unknown }).code;
   if (DATABASE_NAMES.includes(err.name) || (typeof code === 'string' && DATABASE_CODES.includes(code))) return 'database';
-  if (DATABASE_MESSAGES.some((m) => err.message.startsWith(m))) return 'database';
+  // knex prefixes the failed statement to the driver's message: "select … - Connection terminated unexpectedly".
+  if (DATABASE_MESSAGES.some((m) => err.message.startsWith(m) || err.message.includes(` - ${m}`))) return 'database';
   return err.cause !== undefined && err.cause !== err ? dependencyOf(err.cause) : undefined;
 }
 
@@ -90,12 +91,20 @@ export class DependencyMonitor {
     if (!check) return this.reportUp(dependency); // nothing to probe with: the next request finds out
     if (this.probing.has(dependency)) return;
     this.probing.add(dependency);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await check();
+      // A probe that hangs (a pool still waiting on a dead connection) must not keep the outage open.
+      await Promise.race([
+        check(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('probe timed out')), this.probeMs * 2);
+        }),
+      ]);
       this.reportUp(dependency);
     } catch {
       // still down; the next tick tries again
     } finally {
+      clearTimeout(timer);
       this.probing.delete(dependency);
     }
   }

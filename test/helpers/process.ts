@@ -34,6 +34,8 @@ export interface SpawnedGatehouse {
   logs: Array<Record<string, unknown>>;
   /** Settles when the process has exited, whatever the way. */
   exited: Promise<void>;
+  /** What the process has written to stderr so far. */
+  stderr(): string;
 }
 
 /** Spawns `node dist/src/main.js` with exactly `env`; resolves once it logs that it is running. */
@@ -60,7 +62,7 @@ export async function spawnGatehouse(env: Record<string, string>): Promise<Spawn
     child.once('exit', (code, signal) => reject(new Error(`gatehouse exited with ${code ?? signal} before it was running: ${stderr}`)));
   });
   await running;
-  return { child, logs, exited };
+  return { child, logs, exited, stderr: () => stderr };
 }
 
 /**
