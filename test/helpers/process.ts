@@ -15,6 +15,9 @@ export interface GatehouseProcess {
   /** Every JSON log line the process has written so far. */
   logs: Array<Record<string, unknown>>;
   platformToken: string;
+  /** The process itself (to signal it), and a promise that settles when it has exited. */
+  child: ChildProcess;
+  exited: Promise<void>;
   /** Calls the admin API with the platform token. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   stop(): Promise<void>;
@@ -105,6 +108,8 @@ export async function startGatehouseProcess(extraEnv: Record<string, string> = {
     backend,
     logs,
     platformToken,
+    child,
+    exited,
     async api(method, path, body) {
       const res = await fetch(`${issuer}/admin/v1${path}`, {
         method,
