@@ -32,9 +32,12 @@ const DATABASE_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH
 const DATABASE_MESSAGES = ['Connection terminated', 'Client has encountered a connection error'];
 
 /** Which backing service an error says is unavailable, if it says so. */
-export function dependencyOf(err: unknown): Dependency | undefined {
-  if (err instanceof DependencyUnavailableError) return err.dependency;
-  if (!(err instanceof Error)) return undefined;
+export function dependencyOf(thrown: unknown): Dependency | undefined {
+  if (thrown instanceof DependencyUnavailableError) return thrown.dependency;
+  // Shaped like an Error, not necessarily an instance of this realm's (socket errors made by Node's own
+  // modules are not, under a VM context such as jest's).
+  if (typeof thrown !== 'object' || thrown === null || typeof (thrown as Error).message !== 'string') return undefined;
+  const err = thrown as Error;
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_MESSAGES.includes(err.message)) return 'redis';
   const code = (err as { code?: unknown }).code;
   if (DATABASE_NAMES.includes(err.name) || (typeof code === 'string' && DATABASE_CODES.includes(code))) return 'database';

@@ -56,6 +56,11 @@ export class PrivatePostgres {
     return cluster;
   }
 
+  /** The cluster's data directory (postmaster.pid holds the server's pid). */
+  get dataDir(): string {
+    return this.data;
+  }
+
   private get data(): string {
     return join(this.dir, 'data');
   }
