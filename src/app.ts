@@ -36,7 +36,13 @@ export interface App {
   metrics?: MetricsListener;
   /** Starts listening; resolves with the bound base URL. */
   listen(port?: number, host?: string): Promise<string>;
-  close(): Promise<void>;
+  /**
+   * Stops: no new connections; requests already being served get up to `graceMs` (default
+   * SHUTDOWN_GRACE_SECONDS) to finish, each answered with `Connection: close`; idle keep-alive
+   * connections are closed at once and whatever is still open when the grace ends is cut. Then the
+   * timers stop and the metrics listener, the database pool and Redis are closed.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -151,7 +157,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(observeRequests(logger, services.metrics, { extraPaths: ASSET_PATHS }));
   provider.use(pinnedToIssuer(provider, config.issuer));
   provider.use(forwardedHeadersFromTrustedProxiesOnly(config.trustedProxies));
-  provider.use(failClosedWhenUnavailable(services.dependencies));
+  provider.use(failClosedWhenUnavailable(services.dependencies, (model, id, claim) => services.oidcStore.unconsume(model, id, claim)));
   provider.use(securityHeaders);
   // Before anything reads a path, query or body: bad text is refused here, for every route (item 11).
   provider.use(inputGuard());
@@ -209,6 +215,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   }
 
   let server: Server | undefined;
+  let closing = false;
+  const handle = provider.callback();
   return {
     config,
     provider,
@@ -216,7 +224,12 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     logger,
     metrics: metricsListener,
     listen(port = config.port, host = config.host) {
-      server = createServer(provider.callback());
+      server = createServer((req, res) => {
+        // While shutting down, a request that still arrives on an open keep-alive connection is served,
+        // and its connection closed after the answer.
+        if (closing) res.setHeader('Connection', 'close');
+        void handle(req, res);
+      });
       return new Promise((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(port, host, () => {
@@ -225,13 +238,28 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
         });
       });
     },
-    async close() {
+    async close(options = {}) {
+      const graceMs = options.graceMs ?? config.shutdownGraceSeconds * 1000;
+      closing = true;
       keyRefresher.stop();
-      await metricsListener?.close();
-      if (server) {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server!.close(() => resolve()));
+      services.jobs.stop();
+      if (server?.listening) {
+        const s = server;
+        // close() stops accepting and resolves once every connection has ended; idle ones end now.
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        // Answers finishing now close their connection (closing is set); connections that go idle
+        // between requests are closed as they do; past the grace, whatever is left is cut.
+        const sweep = setInterval(() => s.closeIdleConnections(), 100);
+        const cut = setTimeout(() => {
+          logger.warn({ graceMs }, 'shutdown grace over: closing the connections still open');
+          s.closeAllConnections();
+        }, graceMs);
+        await closed;
+        clearInterval(sweep);
+        clearTimeout(cut);
       }
+      await metricsListener?.close();
       await services.close();
     },
   };

@@ -32,8 +32,20 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.logger.info({ signal }, 'shutting down');
-    await app.close();
+    const graceMs = config.shutdownGraceSeconds * 1000;
+    app.logger.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down: no new connections, finishing requests in flight');
+    // Closing the pools should take moments once the connections are gone; never hang on it.
+    setTimeout(() => {
+      app.logger.error({ signal }, 'shutdown did not finish in time: exiting anyway');
+      process.exit(1);
+    }, graceMs + 5000).unref();
+    try {
+      await app.close({ graceMs });
+    } catch (err) {
+      app.logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+    app.logger.info({ signal }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -8,7 +8,7 @@ export interface AppConfig {
   port: number;
   host: string;
   issuer: string;
-  database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string };
+  database: { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string; schema: string; timeoutMs: number };
   /** `url` as given; `target` is what it names (one server, a Sentinel set or a Cluster). */
   redis?: { url: string; target: RedisTarget; prefix: string; timeoutMs: number };
   cookieKeys?: string[];
@@ -29,6 +29,8 @@ export interface AppConfig {
   sweepIntervalSeconds: number;
   /** How often each node re-reads the signing keys (a rotation elsewhere reaches it within this). */
   keysRefreshSeconds: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
+  shutdownGraceSeconds: number;
   dns: { servers?: string[]; timeoutMs: number; reverifyIntervalSeconds: number; reverifyMaxFailures: number };
   bootstrapClient?: { clientId: string; clientSecret: string };
   mail: { smtpUrl?: string; from: string };
@@ -105,7 +107,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 
   const database: AppConfig['database'] = e.DATABASE_URL.startsWith('sqlite:')
     ? { kind: 'sqlite', filename: e.DATABASE_URL.slice('sqlite:'.length) }
-    : { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA };
+    : { kind: 'postgres', url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, timeoutMs: e.DATABASE_TIMEOUT_MS };
 
   return {
     env: e.NODE_ENV,
@@ -129,6 +131,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     resourceServers: e.RESOURCE_SERVERS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     keysRefreshSeconds: e.KEYS_REFRESH_SECONDS,
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
     dns: {
       servers: e.DNS_SERVERS,
       timeoutMs: e.DNS_TIMEOUT_MS,

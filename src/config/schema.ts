@@ -67,6 +67,12 @@ export const envSchema = z.object({
   /** PostgreSQL schema holding Gatehouse's tables (created if missing). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('public'),
   /**
+   * PostgreSQL: how long opening a connection, or waiting for a free one from the pool, may take, in
+   * milliseconds. Past it (or at once when the server refuses or drops connections) the request fails
+   * closed with 503 and Retry-After, and Gatehouse keeps checking in the background until the database answers again.
+   */
+  DATABASE_TIMEOUT_MS: int(100, 60000).default(2000),
+  /**
    * Redis for tokens, sessions and cross-node signals; unset keeps them in the SQL database. One server
    * (`redis://…`, `rediss://…`), a Sentinel set (`redis+sentinel://host:port,…/masterName`) or a Cluster
    * (`redis+cluster://host:port,…`): see src/config/redis-url.ts.
@@ -173,6 +179,12 @@ export const envSchema = z.object({
   WEBAUTHN_ORIGINS: list.pipe(z.array(webOrigin).min(1)).optional(),
   /** The name authenticators show next to a passkey. */
   WEBAUTHN_RP_NAME: z.string().trim().min(1).max(64).default('Gatehouse'),
+  /**
+   * On SIGTERM or SIGINT: how long requests already being served may take to finish, in seconds, once
+   * the listener has stopped accepting connections. Whatever is still open after it is closed, then
+   * the process exits.
+   */
+  SHUTDOWN_GRACE_SECONDS: int(0, 600).default(10),
   /** Seconds between sweeps of expired rows from the SQL token store (once per interval across all nodes). */
   SWEEP_INTERVAL_SECONDS: int(10, 86400).default(300),
   /** Seconds between runs of the password-expiry warning job, which emails users due a warning (once per interval across all nodes). */

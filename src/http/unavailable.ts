@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import { render } from '../interaction/views.js';
+import { requestScopes } from '../observability/request-context.js';
 import { dependencyOf, type Dependency, type DependencyMonitor } from '../services/dependencies.js';
 
 /** Seconds a client is told to wait before retrying while a backing service is down. */
@@ -20,13 +21,40 @@ export function markIfUnavailable(ctx: Context, err: unknown): boolean {
   return dependency !== undefined;
 }
 
+/** Takes back one consumed artifact (OidcStore.unconsume). */
+export type TakeBack = (model: string, id: string, claim: string) => Promise<void>;
+
+/** How often, and for how long, a take-back that could not be made (the store itself is down) is tried again. */
+const TAKE_BACK_RETRY_MS = 100;
+const TAKE_BACK_GIVE_UP_MS = 10 * 60_000;
+
+/**
+ * A request that consumed a refresh token or code and then failed for want of a backing service never
+ * handed out the successor: the client still holds only what it sent, and will send it again after
+ * Retry-After. Left consumed, that retry would read as reuse and revoke the whole grant. So each such
+ * consume is taken back; if the store that holds it is the one that is down, again every
+ * TAKE_BACK_RETRY_MS until it answers (the client is told to wait RETRY_AFTER_SECONDS, far longer).
+ */
+function takeBackConsumed(takeBack: TakeBack): void {
+  const consumed = requestScopes.getStore()?.consumed?.splice(0);
+  if (!consumed?.length) return;
+  const giveUp = Date.now() + TAKE_BACK_GIVE_UP_MS;
+  const attempt = async (): Promise<void> => {
+    const left: typeof consumed = [];
+    await Promise.all(consumed.map((c) => takeBack(c.model, c.id, c.claim).catch(() => void left.push(c))));
+    consumed.splice(0, consumed.length, ...left);
+    if (consumed.length && Date.now() < giveUp) setTimeout(() => void attempt(), TAKE_BACK_RETRY_MS).unref();
+  };
+  void attempt();
+}
+
 /**
  * The one place where "a backing service is unavailable" becomes an answer: 503 with Retry-After, as a
  * page for browsers, problem+json for the admin API, an OAuth-style JSON error otherwise. Covers errors
  * thrown by Gatehouse's routers and, through markIfUnavailable, those oidc-provider already rendered.
- * Everything else passes through untouched.
+ * Whatever the request consumed is taken back (takeBackConsumed). Everything else passes through untouched.
  */
-export function failClosedWhenUnavailable(monitor: DependencyMonitor) {
+export function failClosedWhenUnavailable(monitor: DependencyMonitor, takeBack?: TakeBack) {
   return async (ctx: Context, next: Next) => {
     let dependency: Dependency | undefined;
     try {
@@ -39,6 +67,7 @@ export function failClosedWhenUnavailable(monitor: DependencyMonitor) {
     }
     if (!dependency) return;
     monitor.reportDown(dependency);
+    if (takeBack) takeBackConsumed(takeBack);
     await answerUnavailable(ctx);
   };
 }

@@ -14,6 +14,8 @@ export interface RequestScope {
   armedLocks?: Set<string>;
   /** Reads done once for this request (see oncePerRequest). */
   reads?: Map<string, Promise<unknown>>;
+  /** Artifacts (refresh tokens, codes…) this request consumed: taken back if it fails for want of a backing service. */
+  consumed?: Array<{ model: string; id: string; claim: string }>;
 }
 
 export const requestScopes = new AsyncLocalStorage<RequestScope>();

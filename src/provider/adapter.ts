@@ -1,4 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { randomBytes } from 'node:crypto';
+import { requestScopes } from '../observability/request-context.js';
+import { dependencyOf } from '../services/dependencies.js';
 import type { OidcStore, Payload } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
 import { oncePerRequest } from '../observability/request-context.js';
@@ -34,7 +37,22 @@ class StoreAdapter implements Adapter {
    * Grant itself, so tokens the winner is still issuing die too) and the request gets invalid_grant.
    */
   async consume(id: string) {
-    if (await this.store.consume(this.model, id)) return;
+    // Remembered for the request: should it fail for want of a backing service before answering
+    // (src/http/unavailable.ts), it is taken back. A consume whose answer was lost with the connection
+    // may have happened: taken back too where the store can tell it was this one.
+    const scope = requestScopes.getStore();
+    const claim = randomBytes(12).toString('base64url');
+    let consumed: boolean;
+    try {
+      consumed = await this.store.consume(this.model, id, claim);
+    } catch (err) {
+      if (scope && this.store.claimsConsumes && dependencyOf(err)) (scope.consumed ??= []).push({ model: this.model, id, claim });
+      throw err;
+    }
+    if (consumed) {
+      if (scope) (scope.consumed ??= []).push({ model: this.model, id, claim });
+      return;
+    }
     const grantId = (await this.store.find(this.model, id))?.grantId;
     if (grantId) await revokeGrant(this.store, grantId);
     // A pushed authorization request is redeemed at /auth, where oidc-provider answers reuse with invalid_request_uri.

@@ -39,14 +39,18 @@ const DATABASE_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH
 const DATABASE_MESSAGES = ['Connection terminated', 'Client has encountered a connection error'];
 
 /** Which backing service an error says is unavailable, if it says so. */
-export function dependencyOf(err: unknown): Dependency | undefined {
-  if (err instanceof DependencyUnavailableError) return err.dependency;
-  if (!(err instanceof Error)) return undefined;
+export function dependencyOf(thrown: unknown): Dependency | undefined {
+  if (thrown instanceof DependencyUnavailableError) return thrown.dependency;
+  // Shaped like an Error, not necessarily an instance of this realm's (socket errors made by Node's own
+  // modules are not, under a VM context such as jest's).
+  if (typeof thrown !== 'object' || thrown === null || typeof (thrown as Error).message !== 'string') return undefined;
+  const err = thrown as Error;
   if (err.name === 'MaxRetriesPerRequestError' || REDIS_MESSAGES.includes(err.message)) return 'redis';
   if (REDIS_PREFIXES.some((p) => err.message.startsWith(p))) return 'redis';
   const code = (err as { code?: unknown }).code;
   if (DATABASE_NAMES.includes(err.name) || (typeof code === 'string' && DATABASE_CODES.includes(code))) return 'database';
-  if (DATABASE_MESSAGES.some((m) => err.message.startsWith(m))) return 'database';
+  // knex prefixes the failed statement to the driver's message: "select … - Connection terminated unexpectedly".
+  if (DATABASE_MESSAGES.some((m) => err.message.startsWith(m) || err.message.includes(` - ${m}`))) return 'database';
   return err.cause !== undefined && err.cause !== err ? dependencyOf(err.cause) : undefined;
 }
 
@@ -98,12 +102,20 @@ export class DependencyMonitor {
     if (!check) return this.reportUp(dependency); // nothing to probe with: the next request finds out
     if (this.probing.has(dependency)) return;
     this.probing.add(dependency);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await check();
+      // A probe that hangs (a pool still waiting on a dead connection) must not keep the outage open.
+      await Promise.race([
+        check(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('probe timed out')), this.probeMs * 2);
+        }),
+      ]);
       this.reportUp(dependency);
     } catch {
       // still down; the next tick tries again
     } finally {
+      clearTimeout(timer);
       this.probing.delete(dependency);
     }
   }

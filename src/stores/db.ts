@@ -62,11 +62,15 @@ export function openDb(database: AppConfig['database']): Db {
       },
     });
   }
+  // Fail fast when PostgreSQL is away: a refused or dropped connection fails the query at once (see
+  // services/dependencies.ts), and neither opening a connection nor waiting for a pooled one may take
+  // longer than the timeout (knex would wait a minute). TCP keep-alive finds connections to a vanished host.
   return knexFactory({
     client: 'pg',
-    connection: database.url,
+    connection: { connectionString: database.url, connectionTimeoutMillis: database.timeoutMs, keepAlive: true },
     searchPath: [database.schema],
-    pool: { min: 0, max: 10 },
+    acquireConnectionTimeout: database.timeoutMs,
+    pool: { min: 0, max: 10, createTimeoutMillis: database.timeoutMs },
   });
 }
 

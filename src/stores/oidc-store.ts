@@ -37,7 +37,17 @@ export interface OidcStore {
    * payload was already consumed or does not exist. Never read-then-write: codes and refresh tokens are
    * single-use only because of this.
    */
-  consume(model: string, id: string): Promise<boolean>;
+  consume(model: string, id: string, claim?: string): Promise<boolean>;
+  /**
+   * Takes back a consume() whose request then failed before answering (a backing service went away
+   * between consuming a refresh token or code and handing out its successor): the client still holds
+   * only the old one, and must be able to present it again. With `claimsConsumes`, only the consume made
+   * under `claim` is taken back (so one whose outcome is unknown, its answer lost with the connection,
+   * can be taken back safely); without, whatever consume there was.
+   */
+  unconsume(model: string, id: string, claim: string): Promise<void>;
+  /** Whether consume() records its claim and unconsume() checks it. */
+  readonly claimsConsumes: boolean;
   destroy(model: string, id: string): Promise<void>;
   /** Removes every artifact issued from the grant (GRANTABLE_MODELS), and nothing else. */
   revokeByGrantId(grantId: string): Promise<void>;

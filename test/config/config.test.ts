@@ -25,7 +25,7 @@ describe('configuration', () => {
   it('derives the issuer from PORT and reads PostgreSQL and Redis URLs', () => {
     const c = loadConfig({ PORT: '4000', DATABASE_URL: 'postgres://u@db/gh', REDIS_URL: 'redis://cache:6379' });
     expect(c.issuer).toBe('http://localhost:4000');
-    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db/gh', schema: 'public' });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db/gh', schema: 'public', timeoutMs: 2000 });
     expect(c.redis).toEqual({ url: 'redis://cache:6379', target: { mode: 'standalone', url: 'redis://cache:6379' }, prefix: 'gatehouse:', timeoutMs: 1000 });
     // A bounded wait for Redis, configurable, never above the 2 s the contract allows by default.
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379', REDIS_TIMEOUT_MS: '250' }).redis?.timeoutMs).toBe(250);

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -11,13 +14,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A throw-away redis-server a test starts, kills and restarts: no persistence, loopback only, never the shared one. */
+/**
+ * A throw-away redis-server a test starts, kills and restarts: loopback only, never the shared one.
+ * No persistence by default; `persistent` keeps an append-only file fsynced on every write in a
+ * temporary directory (as a production Redis holding sessions would), so what Redis acknowledged
+ * survives a SIGKILL and a restart.
+ */
 export class PrivateRedis {
   private child?: ChildProcess;
-  constructor(readonly port: number) {}
+  private readonly dir?: string;
+  constructor(
+    readonly port: number,
+    options: { persistent?: boolean } = {},
+  ) {
+    if (options.persistent) this.dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-'));
+  }
 
-  static async onFreePort(): Promise<PrivateRedis> {
-    return new PrivateRedis(await freePort());
+  static async onFreePort(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
+    return new PrivateRedis(await freePort(), options);
   }
 
   get url(): string {
@@ -25,7 +39,8 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const persistence = this.dir ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: 'ignore',
     });
     this.child = child;
@@ -52,5 +67,11 @@ export class PrivateRedis {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /** Kills the server and removes its files (persistent mode). */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,9 @@ export interface GatehouseProcess {
   /** Every JSON log line the process has written so far. */
   logs: Array<Record<string, unknown>>;
   platformToken: string;
+  /** The process itself (to signal it), and a promise that settles when it has exited. */
+  child: ChildProcess;
+  exited: Promise<void>;
   /** Calls the admin API with the platform token. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   stop(): Promise<void>;
@@ -34,6 +37,8 @@ export interface SpawnedGatehouse {
   logs: Array<Record<string, unknown>>;
   /** Settles when the process has exited, whatever the way. */
   exited: Promise<void>;
+  /** What the process has written to stderr so far. */
+  stderr(): string;
 }
 
 /** Spawns `node dist/src/main.js` with exactly `env`; resolves once it logs that it is running. */
@@ -60,7 +65,7 @@ export async function spawnGatehouse(env: Record<string, string>): Promise<Spawn
     child.once('exit', (code, signal) => reject(new Error(`gatehouse exited with ${code ?? signal} before it was running: ${stderr}`)));
   });
   await running;
-  return { child, logs, exited };
+  return { child, logs, exited, stderr: () => stderr };
 }
 
 /**
@@ -103,6 +108,8 @@ export async function startGatehouseProcess(extraEnv: Record<string, string> = {
     backend,
     logs,
     platformToken,
+    child,
+    exited,
     async api(method, path, body) {
       const res = await fetch(`${issuer}/admin/v1${path}`, {
         method,

@@ -22,6 +22,7 @@ describe('dependencyOf', () => {
     ['PostgreSQL shutting down', withCode('terminating connection due to administrator command', '57P01'), 'database'],
     ['PostgreSQL not accepting connections yet', withCode('the database system is starting up', '57P03'), 'database'],
     ['a connection lost', new Error('Connection terminated unexpectedly'), 'database'],
+    ['a connection lost under a knex query (knex prefixes the statement)', new Error('select * from "clients" where "client_id" = $1 limit $2 - Connection terminated unexpectedly'), 'database'],
     ['a wrapped cause', new Error('lookup failed', { cause: new Error('Command timed out') }), 'redis'],
   ])('recognises %s', (_label, err, expected) => {
     expect(dependencyOf(err)).toBe(expected);

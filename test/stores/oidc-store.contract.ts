@@ -53,6 +53,22 @@ export function oidcStoreContract(name: string, open: () => Promise<{ store: Oid
       expect(await store.consume('RefreshToken', 'r-used')).toBe(false);
     });
 
+    it('takes a consume back: the payload is unconsumed and can be consumed once again; a missing one stays missing', async () => {
+      await store.upsert('RefreshToken', 'r-back', { grantId: 'g4', accountId: 'a4' }, 60);
+      expect(await store.consume('RefreshToken', 'r-back', 'claim-1')).toBe(true);
+      if (store.claimsConsumes) {
+        // Someone else's claim takes back nothing.
+        await store.unconsume('RefreshToken', 'r-back', 'claim-2');
+        expect((await store.find('RefreshToken', 'r-back'))?.consumed).toEqual(expect.any(Number));
+      }
+      await store.unconsume('RefreshToken', 'r-back', 'claim-1');
+      expect(await store.find('RefreshToken', 'r-back')).toEqual({ grantId: 'g4', accountId: 'a4' });
+      expect(await store.consume('RefreshToken', 'r-back', 'claim-3')).toBe(true);
+      expect(await store.consume('RefreshToken', 'r-back', 'claim-4')).toBe(false);
+      await store.unconsume('RefreshToken', 'never-stored', 'claim-5');
+      expect(await store.find('RefreshToken', 'never-stored')).toBeUndefined();
+    });
+
     it('lets exactly one of N simultaneous consumes win, round after round', async () => {
       const N = 12;
       for (let round = 0; round < 5; round++) {

@@ -4,9 +4,14 @@ import { GRANTABLE_MODELS, type OidcStore, type Payload } from '../oidc-store.js
 import { nowSeconds } from '../db.js';
 
 // Check and set in one script, which Redis runs without interleaving: 1 for the call that consumed it.
+// The claim (a random value per consume) lets a failed request take back exactly its own consume.
 const CONSUME = `if redis.call('hexists', KEYS[1], 'payload') == 1 and redis.call('hexists', KEYS[1], 'consumed') == 0 then
-  redis.call('hset', KEYS[1], 'consumed', ARGV[1])
+  redis.call('hset', KEYS[1], 'consumed', ARGV[1], 'claim', ARGV[2])
   return 1
+end
+return 0`;
+const UNCONSUME = `if redis.call('hget', KEYS[1], 'claim') == ARGV[1] then
+  redis.call('hdel', KEYS[1], 'consumed', 'claim')
 end
 return 0`;
 
@@ -14,7 +19,7 @@ type Chain = ChainableCommander;
 type Write = (tx: Chain) => void;
 
 /**
- * OidcStore on Redis. Each artifact is a hash { payload, consumed } with the artifact's TTL; sets index
+ * OidcStore on Redis. Each artifact is a hash { payload, consumed, claim } with the artifact's TTL; sets index
  * artifacts by grant and by account; plain keys map uid and user code to ids. Index entries whose
  * artifact has expired are dropped when next read.
  */
@@ -109,8 +114,14 @@ export class RedisOidcStore implements OidcStore {
     return this.findVia('usercode', model, userCode);
   }
 
-  async consume(model: string, id: string): Promise<boolean> {
-    return (await this.redis.eval(CONSUME, 1, this.key(model, id), String(nowSeconds()))) === 1;
+  readonly claimsConsumes = true;
+
+  async consume(model: string, id: string, claim = ''): Promise<boolean> {
+    return (await this.redis.eval(CONSUME, 1, this.key(model, id), String(nowSeconds()), claim)) === 1;
+  }
+
+  async unconsume(model: string, id: string, claim: string): Promise<void> {
+    await this.redis.eval(UNCONSUME, 1, this.key(model, id), claim);
   }
 
   async destroy(model: string, id: string): Promise<void> {

@@ -66,6 +66,13 @@ export class SqlOidcStore implements OidcStore {
     return changed === 1;
   }
 
+  /** No column for a claim: only consumes known to have been made are taken back. */
+  readonly claimsConsumes = false;
+
+  async unconsume(model: string, id: string): Promise<void> {
+    await this.db('oidc_payloads').where({ model, id }).update({ consumed_at: null });
+  }
+
   async destroy(model: string, id: string): Promise<void> {
     await this.db('oidc_payloads').where({ model, id }).delete();
   }
