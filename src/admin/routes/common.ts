@@ -3,6 +3,8 @@ import type { AccountRecord } from '../../stores/sql/accounts.js';
 import type { ClientRecord } from '../../stores/sql/clients.js';
 import type { OrganizationRecord } from '../../stores/sql/organizations.js';
 import { passwordExpiresAt } from '../../policy/password-rules.js';
+import { emailDomain } from '../../policy/effective-policy.js';
+import type { SecurityPolicy } from '../../policy/security-policy.js';
 import { enrolledFactors, hasSecondFactor, type FactorRecord } from '../../stores/factors.js';
 import type { OrganizationAction } from '../../policy/authorization.js';
 import type { Principal } from '../auth.js';
@@ -23,8 +25,28 @@ export const factorView = (f: FactorRecord) => ({
 });
 /** A user as the API shows it; the password's expiry comes from the policy that governs them now. */
 export async function userView(a: AccountRecord, services: Services) {
-  const { policy } = await services.policies.effectiveFor(a);
-  const factors = await services.twoFactor.list(a.id);
+  const [{ policy }, factors] = await Promise.all([services.policies.effectiveFor(a), services.twoFactor.list(a.id)]);
+  return viewOf(a, policy, factors);
+}
+
+/**
+ * Users as userView shows each, for one page of a list: the governing policy read once per email
+ * domain (it depends on nothing else) and every account's factors in one query, both read now, for
+ * this request only. Per user, the page cost four queries; fifty users, two hundred.
+ */
+export async function userViews(accounts: readonly AccountRecord[], services: Services) {
+  const factors = services.twoFactor.listMany(accounts.map((a) => a.id));
+  const policies = new Map<string, ReturnType<Services['policies']['effectiveFor']>>();
+  for (const a of accounts) {
+    const domain = emailDomain(a.email);
+    if (!policies.has(domain)) policies.set(domain, services.policies.effectiveFor(a));
+  }
+  // Every read started before any is awaited; none left unobserved if one fails.
+  const [byAccount, effective] = await Promise.all([factors, Promise.all(accounts.map((a) => policies.get(emailDomain(a.email))!))]);
+  return accounts.map((a, i) => viewOf(a, effective[i]!.policy, byAccount.get(a.id) ?? []));
+}
+
+function viewOf(a: AccountRecord, policy: SecurityPolicy, factors: readonly FactorRecord[]) {
   const expiresAt = passwordExpiresAt(policy.password, a.passwordChangedAt);
   return {
     id: a.id,
