@@ -235,18 +235,20 @@ async function seed(size: number, tag: string): Promise<Seeded> {
     const bigOrg = (await db.raw(`SELECT ${orgId('1')} AS id`)).rows[0].id as string;
     const smallOrg = (await db.raw(`SELECT ${orgId('?')} AS id`, [orgs])).rows[0].id as string;
     const midOrg = (await db.raw(`SELECT ${orgId('?')} AS id`, [Math.ceil(orgs / 2)])).rows[0].id as string;
-    const adminOf = async (org: string) => {
+    // Two different accounts (with two organizations, the largest is also the middle one): signing one
+    // account in twice would end its first session, and the first admin token with it.
+    const adminOf = async (org: string, not = '') => {
       const a = (
         await db.raw(
-          `SELECT id, email FROM accounts a WHERE organization_id = ? AND status = 'active' AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.account_id = a.id) ORDER BY id LIMIT 1`,
-          [org],
+          `SELECT id, email FROM accounts a WHERE organization_id = ? AND id <> ? AND status = 'active' AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.account_id = a.id) ORDER BY id LIMIT 1`,
+          [org, not],
         )
       ).rows[0] as { id: string; email: string };
       await db('accounts').where({ id: a.id }).update({ org_role: 'admin' });
       return a;
     };
     const admin = await adminOf(midOrg);
-    const bigAdmin = await adminOf(bigOrg);
+    const bigAdmin = await adminOf(bigOrg, admin.id);
     // The admins' tokens must outlive the sign-in workload (which ends other sessions of the account it signs in).
     signable.splice(0, signable.length, ...signable.filter((e: string) => e !== admin.email && e !== bigAdmin.email));
     const bigOrgSize = Number((await db('accounts').where({ organization_id: bigOrg }).count({ n: '*' }).first())!.n);
