@@ -20,7 +20,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -30,7 +29,7 @@ import * as nodeRsArgon2 from '@node-rs/argon2';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
-import { CALLBACK, PASSWORD, signIn } from './client.js';
+import { CALLBACK, PASSWORD, freePort, loopSlice, merge, signIn, waitHealthy, type Row, type Slice } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -67,86 +66,9 @@ async function backendCounts(metricsUrl: string): Promise<{ sql: number; redis: 
   return { sql: sum('gatehouse_db_query_duration_seconds_count'), redis: sum('gatehouse_redis_command_duration_seconds_count') };
 }
 
-interface Row {
-  name: string;
-  perSecond: number;
-  /** Server CPU milliseconds per operation, where measured. */
-  cpuMsPerOp?: number | null;
-  p50ms: number | null;
-  p99ms: number | null;
-  count: number;
-  errors: number;
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : null;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Slice {
-  count: number;
-  /** CPU seconds the target server used during the slice (null: not measured). */
-  cpu?: number | null;
-  errors: number;
-  seconds: number;
-  latencies?: number[];
-  p50ms?: number | null;
-  p99ms?: number | null;
-}
-
-/** Runs `op` from `concurrency` loops for `seconds`; each resolved call is one operation. */
-async function loopSlice(name: string, concurrency: number, op: (worker: number) => Promise<void>, seconds: number): Promise<Slice> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await op(worker);
-          latencies.push(performance.now() - t);
-        } catch (err) {
-          errors++;
-          if (errors <= 3) console.error(`${name}: ${(err as Error).message}`);
-        }
-      }
-    }),
-  );
-  return { count: latencies.length, errors, seconds: (performance.now() - started) / 1000, latencies };
-}
-
 async function cannonSlice(opts: autocannon.Options, seconds: number): Promise<Slice> {
   const r = await autocannon({ connections: CONNECTIONS, duration: seconds, ...opts });
   return { count: r.requests.total, errors: r.errors + r.non2xx, seconds: r.duration, p50ms: r.latency.p50, p99ms: r.latency.p99 };
-}
-
-/** Slices of one target merged: exact percentiles for closed loops, the mean of the slices' for autocannon's. */
-function merge(name: string, slices: Slice[]): Row {
-  const count = slices.reduce((n, s) => n + s.count, 0);
-  const seconds = slices.reduce((n, s) => n + s.seconds, 0);
-  const errors = slices.reduce((n, s) => n + s.errors, 0);
-  let p50ms: number | null;
-  let p99ms: number | null;
-  if (slices.every((s) => s.latencies)) {
-    const all = slices.flatMap((s) => s.latencies!).sort((x, y) => x - y);
-    p50ms = percentile(all, 50);
-    p99ms = percentile(all, 99);
-  } else {
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : null);
-    p50ms = mean(slices.map((s) => s.p50ms ?? 0));
-    p99ms = mean(slices.map((s) => s.p99ms ?? 0));
-  }
-  const cpu = slices.every((s) => typeof s.cpu === 'number') ? slices.reduce((n, s) => n + s.cpu!, 0) : null;
-  return { name, perSecond: seconds ? count / seconds : 0, p50ms, p99ms, count, errors, cpuMsPerOp: cpu !== null && count ? (1000 * cpu) / count : null };
 }
 
 async function closedLoop(name: string, concurrency: number, op: (worker: number) => Promise<void>): Promise<Row> {
@@ -239,14 +161,6 @@ interface Compared {
   fraction: number | null;
   /** BENCH_COUNT: SQL statements and Redis commands per Gatehouse operation. */
   perOperation?: { sql: number; redis: number };
-}
-
-async function waitHealthy(base: string, what: string) {
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/healthz`).catch(() => undefined))?.ok) return;
-    if (i > 150) throw new Error(`${what} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function main() {

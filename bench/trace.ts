@@ -6,13 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
-import { CALLBACK, PASSWORD, signIn } from './client.js';
+import { CALLBACK, PASSWORD, freePort, signIn } from './common.js';
 
 const API = 'https://api.bench.test/';
 
@@ -34,15 +33,6 @@ function tally(lines: string[]): string {
     }
   }
   return `${sql} SQL, ${redis} Redis commands in ${trips} round trips`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A debug line of knex (`knex:query <sql>`) or ioredis (`ioredis:redis write command[…]: 0 -> get([…])`), shortened. */
@@ -116,11 +106,11 @@ async function main() {
     // The sign-in request by request.
     lines.length = 0;
     let perRequest = '';
-    await signIn(base, client.clientId, clientSecret!, 'trace@example.com', async (request) => {
+    await signIn(base, client.clientId, clientSecret!, 'trace@example.com', { afterEach: async (request) => {
       await settle();
       perRequest += `\n### ${request}: ${tally(lines)}\n${lines.map((l) => `  ${l}\n`).join('')}`;
       lines.length = 0;
-    });
+    } });
     console.log(`## full sign-in, request by request${perRequest}`);
     for (const [name, requests, op] of operations) {
       lines.length = 0;

@@ -35,7 +35,7 @@ export class FlowStore {
   async load(uid: string): Promise<SignInFlow | undefined> {
     const flow = (await this.store.find(MODEL, uid)) as SignInFlow | undefined;
     // A flow saved before `established` existed (a sign-in in progress across an upgrade) starts over.
-    return flow && flow.established ? flow : undefined;
+    return flow && flow.established ? { ...flow, uid } : undefined;
   }
 
   async start(uid: string, step: StepName): Promise<SignInFlow> {
@@ -44,8 +44,14 @@ export class FlowStore {
     return flow;
   }
 
+  /**
+   * Stored under its uid without the uid in the payload: a payload's `uid` makes the store keep a
+   * uid → id lookup (for oidc-provider's sessions), which for a flow would map the uid to itself and,
+   * on Redis, outlive the flow until its TTL (two keys per sign-in).
+   */
   save(flow: SignInFlow): Promise<void> {
-    return this.store.upsert(MODEL, flow.uid, { ...flow }, this.ttlSeconds);
+    const { uid, ...payload } = flow;
+    return this.store.upsert(MODEL, uid, payload, this.ttlSeconds);
   }
 
   end(uid: string): Promise<void> {

@@ -131,6 +131,29 @@ export class PolicyService {
   }
 
   /**
+   * effectiveFor of many accounts (a page of an admin list) in three reads whatever their number: the
+   * verified claims on their domains, the policies of those claims' organizations, and the baseline.
+   * Read now, like effectiveFor; an unreadable policy throws as it does there.
+   */
+  async effectiveForMany(accounts: ReadonlyArray<Pick<AccountRecord, 'email'>>): Promise<EffectivePolicy[]> {
+    const claims = await this.claims.findVerifiedMany([...new Set(accounts.map((a) => emailDomain(a.email)))]);
+    const stored = await this.policies.getMany([...new Set([...claims.values()].map((c) => c.organizationId)), BASELINE]);
+    const policies = new Map<string, SecurityPolicy | undefined>();
+    const policy = (subject: string) => {
+      if (!policies.has(subject)) {
+        const found = stored.get(subject);
+        policies.set(subject, this.parse(found));
+      }
+      return policies.get(subject);
+    };
+    const baseline = policy(BASELINE) ?? DEFAULT_POLICY;
+    return accounts.map((a) => {
+      const claim = claims.get(emailDomain(a.email));
+      return effectivePolicy({ email: a.email, verifiedClaim: claim, organizationPolicy: claim ? policy(claim.organizationId) : undefined, baseline, defaults: DEFAULT_POLICY });
+    });
+  }
+
+  /**
    * The organization whose audit trail events about this user belong in: the one whose policy governs
    * them, else (a baseline user) the one they are a member of. An organization that administers a user
    * reaches them by one of these two (policy/authorization.ts), so its trail has the event.

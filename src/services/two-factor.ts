@@ -210,6 +210,11 @@ export class TwoFactorService {
     return this.deps.factors.listByAccount(accountId);
   }
 
+  /** `list` for many accounts in one read, by account id. */
+  listMany(accountIds: readonly string[]): Promise<Map<string, FactorRecord[]>> {
+    return this.deps.factors.listByAccounts(accountIds);
+  }
+
   /**
    * Removes all of the user's second factors (TOTP and passkeys) and recovery codes (admin support
    * action); an enforcing policy enrolls them again. Any enrollment started before dies. Mailed when

@@ -61,6 +61,8 @@ export const hasSecondFactor = (f: EnrolledFactors) => f.totp || f.passkeys > 0;
 
 export interface FactorStore {
   listByAccount(accountId: string): Promise<FactorRecord[]>;
+  /** listByAccount for many accounts in one read (admin lists): every given id is a key, oldest factor first. */
+  listByAccounts(accountIds: readonly string[]): Promise<Map<string, FactorRecord[]>>;
   findPasskey(credentialId: string): Promise<PasskeyFactor | undefined>;
   /** The account's factor generation: every addition and removal moves it on (enrollments started before die). */
   generation(accountId: string): Promise<number>;

@@ -62,6 +62,32 @@ describe('users', () => {
     expect((await h.api('GET', '/users?limit=201')).status).toBe(400);
   });
 
+  it('a page of users shows each exactly as reading that user does: factors, and the password expiry of the policy governing their domain', async () => {
+    const viewsOrg = await organizationWithDomain(h, 'Views', 'views.example');
+    await h.app.services.policies.update(viewsOrg, 'merge', { password: { expirationDays: 90 } }, {
+      actor: { type: 'system', id: 'test' },
+      request: { ip: null, userAgent: null },
+    });
+    const ids: string[] = [];
+    for (const email of ['a@views.example', 'b@views.example', 'c@listed.example', 'd@views.example']) {
+      ids.push((await h.api('POST', '/users', { email, password: PASSWORD, name: email })).body.id);
+    }
+    expect(await h.app.services.factorStore.addFirst(totpOf(ids[1]!, 1_800_000_000), 0)).toBe(true);
+    expect(await h.app.services.factorStore.addFirst(totpOf(ids[2]!, 1_800_000_500), 0)).toBe(true);
+    expect(await h.app.services.factorStore.add(passkeyOf(ids[2]!, 1_800_000_600))).toBe(true);
+    const singles = await Promise.all(ids.map(async (id) => (await h.api('GET', `/users/${id}`)).body));
+    expect(singles.map((u) => u.passwordExpiresAt === null)).toEqual([false, false, true, false]);
+    expect(singles.map((u) => u.factors.length)).toEqual([0, 1, 2, 0]);
+    const listed: Array<{ id: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { items: Array<{ id: string }>; nextCursor: string | null } } = await h.api('GET', `/users?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      listed.push(...res.body.items);
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(ids.map((id) => listed.find((u) => u.id === id))).toEqual(singles);
+  });
+
   it('explains which policy governs a user', async () => {
     const governed = await h.api('POST', '/users', { email: 'ivy@globex.example', password: PASSWORD });
     expect((await h.api('GET', `/users/${governed.body.id}/effective-policy`)).body).toMatchObject({

@@ -157,6 +157,11 @@ describe('an unreadable stored policy fails closed', () => {
     expect(read.status).toBe(503);
     expect(read.body).toMatchObject({ type: 'urn:gatehouse:problem:policy-unreadable', subject: orgId, reason: expect.stringContaining('authentication.enforce2fa') });
     expect(read.body.detail).toContain(orgId);
+    // A page of users holding a governed user says so too (its password expiry comes from that policy); one without does not.
+    const listed = await h.api('GET', `/users?email=${encodeURIComponent(GOVERNED)}`);
+    expect(listed.status).toBe(503);
+    expect(listed.body).toMatchObject({ type: 'urn:gatehouse:problem:policy-unreadable', subject: orgId });
+    expect((await h.api('GET', `/users?email=${encodeURIComponent(BASELINE_USER)}`)).body.items).toEqual([expect.objectContaining({ email: BASELINE_USER })]);
     expect((await h.api('PATCH', `/organizations/${orgId}/security-policy`, { policy: { password: { minLength: 12 } } })).status).toBe(503);
     const replaced = await h.api('PUT', `/organizations/${orgId}/security-policy`, { policy: { password: { minLength: 10 } } });
     expect(replaced.status).toBe(200);

@@ -81,6 +81,23 @@ export function factorStoreContract(name: string, open: () => Promise<OpenedFact
       expect(await store.generation(a)).toBe(1);
     });
 
+    it('listByAccounts reads many accounts at once: each its own factors, oldest first, and an empty list for one without', async () => {
+      const [a, b, none] = [await account(), await account(), await account()];
+      const t = totp(a, { createdAt: 1_800_000_200 });
+      const p1 = passkey(a, { createdAt: 1_800_000_100 });
+      const p2 = passkey(b);
+      expect(await store.addFirst(p1, 0)).toBe(true);
+      expect(await store.add(t)).toBe(true);
+      expect(await store.addFirst(p2, 0)).toBe(true);
+      const found = await store.listByAccounts([a, b, none, a]);
+      expect([...found.keys()].sort()).toEqual([a, b, none].sort());
+      expect(found.get(a)).toEqual([p1, t]);
+      expect(found.get(b)).toEqual([p2]);
+      expect(found.get(none)).toEqual([]);
+      for (const id of [a, b, none]) expect(found.get(id)).toEqual(await store.listByAccount(id));
+      expect((await store.listByAccounts([])).size).toBe(0);
+    });
+
     it('addFirst refuses an enrollment started at another generation', async () => {
       const a = await account();
       expect(await store.addFirst(totp(a), 1)).toBe(false);

@@ -3,6 +3,7 @@ import type { AccountRecord } from '../../stores/sql/accounts.js';
 import type { ClientRecord } from '../../stores/sql/clients.js';
 import type { OrganizationRecord } from '../../stores/sql/organizations.js';
 import { passwordExpiresAt } from '../../policy/password-rules.js';
+import type { SecurityPolicy } from '../../policy/security-policy.js';
 import { enrolledFactors, hasSecondFactor, type FactorRecord } from '../../stores/factors.js';
 import type { OrganizationAction } from '../../policy/authorization.js';
 import type { Principal } from '../auth.js';
@@ -23,8 +24,21 @@ export const factorView = (f: FactorRecord) => ({
 });
 /** A user as the API shows it; the password's expiry comes from the policy that governs them now. */
 export async function userView(a: AccountRecord, services: Services) {
-  const { policy } = await services.policies.effectiveFor(a);
-  const factors = await services.twoFactor.list(a.id);
+  const [{ policy }, factors] = await Promise.all([services.policies.effectiveFor(a), services.twoFactor.list(a.id)]);
+  return viewOf(a, policy, factors);
+}
+
+/**
+ * Users as userView shows each, for one page of a list, in a fixed number of reads whatever the page
+ * holds: every account's factors in one query, and the governing policies in three (services/policies
+ * effectiveForMany), read now for this request only. Per user, the page cost four queries; fifty users, two hundred.
+ */
+export async function userViews(accounts: readonly AccountRecord[], services: Services) {
+  const [byAccount, effective] = await Promise.all([services.twoFactor.listMany(accounts.map((a) => a.id)), services.policies.effectiveForMany(accounts)]);
+  return accounts.map((a, i) => viewOf(a, effective[i]!.policy, byAccount.get(a.id) ?? []));
+}
+
+function viewOf(a: AccountRecord, policy: SecurityPolicy, factors: readonly FactorRecord[]) {
   const expiresAt = passwordExpiresAt(policy.password, a.passwordChangedAt);
   return {
     id: a.id,

@@ -1,7 +1,7 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
-import { common, problem, userOrganization, userView, withNotFound } from './common.js';
+import { common, problem, userOrganization, userView, userViews, withNotFound } from './common.js';
 
 /** Users: create, find, read, effective policy, disable/enable, password reset. */
 export const userRoutes: AdminRoute[] = [
@@ -45,7 +45,7 @@ export const userRoutes: AdminRoute[] = [
     responses: { 200: { description: 'One page of users', schema: s.page(s.userSchema) }, ...common },
     async handler({ principal, query, services }) {
       const result = await services.authorization.list(principal, { email: query.email, organizationId: query.organizationId, cursor: query.cursor, limit: query.limit });
-      return { status: 200, body: { items: await Promise.all(result.items.map((u) => userView(u, services))), nextCursor: result.nextCursor } };
+      return { status: 200, body: { items: await userViews(result.items, services), nextCursor: result.nextCursor } };
     },
   },
   {

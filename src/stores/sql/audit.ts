@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 
 export interface AuditEventInput {
@@ -54,7 +55,14 @@ export class AuditStore {
     });
   }
 
-  /** Newest first; `beforeId` is the cursor. */
+  /**
+   * Newest first; `beforeId` is the cursor. With both `sinceMs` and `untilMs`, the window's ids are read
+   * first through the (organization_id, at_ms, id) or (at_ms, id) index and only the page's rows after:
+   * walking the trail newest first and skipping everything newer than `untilMs` cost time in
+   * proportion to the events since the window (seconds, months back in millions of events), which
+   * PostgreSQL's planner cannot foresee (it assumes time and id uncorrelated). This way the cost follows
+   * the events inside the window.
+   */
   async list(filter: {
     /** Unset: the whole trail (platform administrators). */
     organizationId?: string;
@@ -64,13 +72,24 @@ export class AuditStore {
     beforeId?: number;
     limit: number;
   }): Promise<AuditEvent[]> {
-    const q = this.db<Row>('audit_events').orderBy('id', 'desc').limit(filter.limit);
-    if (filter.organizationId !== undefined) q.where({ organization_id: filter.organizationId });
-    if (filter.types?.length) q.whereIn('type', filter.types);
-    if (filter.sinceMs !== undefined) q.where('at_ms', '>=', filter.sinceMs);
-    if (filter.untilMs !== undefined) q.where('at_ms', '<', filter.untilMs);
-    if (filter.beforeId !== undefined) q.where('id', '<', filter.beforeId);
-    return (await q).map((r) => ({
+    const where = (q: Knex.QueryBuilder) => {
+      if (filter.organizationId !== undefined) q.where({ organization_id: filter.organizationId });
+      if (filter.types?.length) q.whereIn('type', filter.types);
+      if (filter.sinceMs !== undefined) q.where('at_ms', '>=', filter.sinceMs);
+      if (filter.untilMs !== undefined) q.where('at_ms', '<', filter.untilMs);
+      if (filter.beforeId !== undefined) q.where('id', '<', filter.beforeId);
+      return q;
+    };
+    const q =
+      filter.sinceMs !== undefined && filter.untilMs !== undefined
+        ? this.db
+            .withMaterialized('audit_window', where(this.db('audit_events').select('id')))
+            .select('*')
+            .from('audit_events')
+            .whereIn('id', this.db('audit_window').select('id').orderBy('id', 'desc').limit(filter.limit))
+            .orderBy('id', 'desc')
+        : where(this.db('audit_events').select('*')).orderBy('id', 'desc').limit(filter.limit);
+    return ((await q) as Row[]).map((r) => ({
       id: String(r.id),
       at: new Date(Number(r.at_ms)).toISOString(),
       type: r.type,

@@ -92,6 +92,13 @@ export class DomainClaimStore {
     return row && claimFromRow(row);
   }
 
+  /** findVerified of many domains in one read, by domain (a domain without a verified claim is absent). */
+  async findVerifiedMany(domains: readonly string[]): Promise<Map<string, DomainClaimRecord>> {
+    if (!domains.length) return new Map();
+    const rows = await this.db<ClaimRow>('domain_claims').whereIn('domain', [...domains]).andWhere({ status: 'verified' });
+    return new Map(rows.map((r) => [r.domain, claimFromRow(r)]));
+  }
+
   async verifiedDomainsOf(organizationId: string): Promise<string[]> {
     return this.db<ClaimRow>('domain_claims').where({ organization_id: organizationId, status: 'verified' }).pluck('domain');
   }

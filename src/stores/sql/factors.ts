@@ -141,6 +141,16 @@ export class SqlFactorStore implements FactorStore {
     return rows.map(toRecord);
   }
 
+  async listByAccounts(accountIds: readonly string[]): Promise<Map<string, FactorRecord[]>> {
+    const found = new Map<string, FactorRecord[]>(accountIds.map((id) => [id, []]));
+    if (!accountIds.length) return found;
+    const rows = await this.db<FactorRow>('factors')
+      .whereIn('account_id', [...new Set(accountIds)])
+      .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+    for (const row of rows) found.get(row.account_id)!.push(toRecord(row));
+    return found;
+  }
+
   async findPasskey(credentialId: string): Promise<PasskeyFactor | undefined> {
     const row = await this.db<FactorRow>('factors').where({ credential_id: credentialId, kind: 'passkey' }).first();
     return row && (toRecord(row) as PasskeyFactor);

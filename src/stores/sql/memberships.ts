@@ -98,6 +98,9 @@ export class MembershipStore {
   /**
    * Accounts in id order after `afterId`: all of them, or (with `scope`) the members of
    * `scope.organizationId` and the accounts on `scope.domains`. Callers filter by authorization.
+   * With a scope, each condition is its own keyset branch ordered by an index (organization_id, id) or
+   * (email_domain, id), merged in id order: one `… OR email_domain IN …` filter ordered by id made
+   * PostgreSQL walk the whole table in id order for a small organization among a million accounts.
    */
   async list(filter: {
     scope?: { organizationId: string; domains: string[] };
@@ -105,16 +108,20 @@ export class MembershipStore {
     afterId?: string;
     limit: number;
   }): Promise<MemberRecord[]> {
-    const q = this.db<MemberRow>('accounts').orderBy('id', 'asc').limit(filter.limit);
+    const branch = (where: Partial<MemberRow>) => {
+      const q = this.db<MemberRow>('accounts').where(where).orderBy('id', 'asc').limit(filter.limit);
+      if (filter.email !== undefined) q.where({ email: filter.email });
+      if (filter.afterId) q.where('id', '>', filter.afterId);
+      return q;
+    };
     const scope = filter.scope;
-    if (scope) {
-      q.where((w) => {
-        w.where({ organization_id: scope.organizationId });
-        if (scope.domains.length) w.orWhereIn('email_domain', scope.domains);
-      });
-    }
-    if (filter.email !== undefined) q.where({ email: filter.email });
-    if (filter.afterId) q.where('id', '>', filter.afterId);
-    return (await q).map(toMember);
+    if (!scope) return (await branch({})).map(toMember);
+    const branches = [{ organization_id: scope.organizationId }, ...[...new Set(scope.domains)].map((d) => ({ email_domain: d }))].map(branch);
+    if (branches.length === 1) return (await branches[0]!).map(toMember);
+    // Each branch as a subquery (SQLite allows no ORDER BY / LIMIT directly in a compound SELECT); UNION drops the rows two branches share.
+    const [first, ...rest] = branches.map((b, i) => this.db.select('*').from(b.as(`b${i}`)));
+    const union = first!.union(rest);
+    const rows: MemberRow[] = await this.db.select('*').from(union.as('u')).orderBy('id', 'asc').limit(filter.limit);
+    return rows.map(toMember);
   }
 }

@@ -50,6 +50,13 @@ export class PolicyStore {
     return row ? toStored(row) : undefined;
   }
 
+  /** get of many subjects in one read, by subject (one without a document is absent). */
+  async getMany(subjects: readonly string[]): Promise<Map<string, StoredPolicy>> {
+    if (!subjects.length) return new Map();
+    const rows = await this.db('security_policies').whereIn('subject', [...subjects]).select('subject', 'policy', 'schema_version');
+    return new Map(rows.map((r) => [r.subject as string, toStored(r)]));
+  }
+
   /** Every stored document, for the start-up check. */
   async all(): Promise<StoredPolicy[]> {
     return (await this.db('security_policies').select('subject', 'policy', 'schema_version').orderBy('subject')).map(toStored);
