@@ -69,20 +69,22 @@ function temporarilyUnavailable(): Error {
 
 /** Builds the oidc-provider instance: every option Gatehouse sets, with the reason beside it. */
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, accounts } = deps;
+  const { config } = deps;
   const lt = config.lifetimes;
   const ceiling = lt.refreshTokenMaxHours;
   const checkpoints = { trustedProxies: config.trustedProxies, sessions: deps.sessions, audit: deps.audit };
 
   async function findAccount(ctx: KoaContextWithOIDC, id: string): Promise<GatehouseAccount | undefined> {
-    const account = await accounts.findById(id);
-    if (!account || account.status !== 'active') return undefined;
-    // Read on every token issuance, never cached: a revoked claim changes lifetimes at the next refresh.
-    const { policy, organizationId } = await deps.policies.effectiveFor(account).catch((err) => {
+    // The account and its governing policy, read together on every token issuance, never cached: a
+    // disabled account or a revoked claim holds at the next refresh.
+    const read = await deps.policies.accountWithPolicy(id).catch((err) => {
       // Fail closed: an unreadable stored policy refuses the token or sign-in (503), never the defaults.
       if (err instanceof PolicyUnreadableError) throw temporarilyUnavailable();
       throw err;
     });
+    if (!read || read.account.status !== 'active') return undefined;
+    const { account } = read;
+    const { policy, organizationId } = read.effective;
     const found: GatehouseAccount = {
       accountId: account.id,
       policy,

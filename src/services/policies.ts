@@ -6,7 +6,7 @@ import { POLICY_DOCUMENT_VERSION, readPolicyDocument } from '../policy/policy-do
 import { DEFAULT_POLICY, mergePolicy, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
 import type { AccountRecord, AccountStore } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
-import { BASELINE_SUBJECT, type PolicyStore, type StoredPolicy } from '../stores/sql/policies.js';
+import { BASELINE_SUBJECT, type GoverningDocuments, type PolicyStore, type StoredPolicy } from '../stores/sql/policies.js';
 import type { FactorStore } from '../stores/factors.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
@@ -124,10 +124,30 @@ export class PolicyService {
   }
 
   async effectiveFor(account: Pick<AccountRecord, 'email'>): Promise<EffectivePolicy> {
-    const { claim, organization, baseline: storedBaseline } = await this.policies.governing(emailDomain(account.email));
-    const organizationPolicy = this.parse(organization);
-    const baseline = this.parse(storedBaseline) ?? DEFAULT_POLICY;
-    return effectivePolicy({ email: account.email, verifiedClaim: claim, organizationPolicy, baseline, defaults: DEFAULT_POLICY });
+    return this.effectiveFrom(account.email, await this.policies.governing(emailDomain(account.email)));
+  }
+
+  /**
+   * An account and the policy that governs it, read together in one statement (findAccount, on every
+   * token, userinfo and sign-in request). Never cached, like effectiveFor.
+   */
+  async accountWithPolicy(accountId: string): Promise<{ account: AccountRecord; effective: EffectivePolicy } | undefined> {
+    const found = await this.policies.accountWithGoverning(accountId);
+    if (!found) return undefined;
+    const { account } = found;
+    // The stored email_domain is written with the email; should they ever differ, the email decides.
+    const governing = found.domain === emailDomain(account.email) ? found.governing : await this.policies.governing(emailDomain(account.email));
+    return { account, effective: this.effectiveFrom(account.email, governing) };
+  }
+
+  private effectiveFrom(email: string, { claim, organization, baseline }: GoverningDocuments): EffectivePolicy {
+    return effectivePolicy({
+      email,
+      verifiedClaim: claim,
+      organizationPolicy: this.parse(organization),
+      baseline: this.parse(baseline) ?? DEFAULT_POLICY,
+      defaults: DEFAULT_POLICY,
+    });
   }
 
   /**
