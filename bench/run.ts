@@ -17,12 +17,13 @@
  * statements and Redis commands Gatehouse sent (from its own counters, read before and after each slice).
  * BENCH_PROFILE=<dir> runs Gatehouse with `--cpu-prof --cpu-prof-dir=<dir>` (open the .cpuprofile in
  * Chrome's DevTools or speedscope).
- * BENCH_NODES=N (PostgreSQL + Redis only) runs Gatehouse as a fleet of N processes on one schema and one
- * Redis prefix behind the round-robin proxy of the fleet tests (bench/fleet.ts, in this process, keeping its
- * connections to the nodes open), drives the Gatehouse side of every workload through the proxy's URL
- * (every node's ISSUER), still against the one baseline process, and prints how many requests each node
- * served; CPU per operation is then the sum over the N node processes (the proxy's own CPU is not in it),
- * and BENCH_COUNT sums the N nodes' counters.
+ * BENCH_NODES=N (N > 1: PostgreSQL + Redis only) runs Gatehouse as a fleet of N processes on one schema and
+ * one Redis prefix behind the round-robin proxy of the fleet tests (bench/fleet.ts, in this process, keeping
+ * its connections to the nodes open), drives the Gatehouse side of every workload through the proxy's URL
+ * (every node's ISSUER), still against the one baseline process addressed directly, and prints how many
+ * requests each node served; CPU per operation is then the sum over the N node processes (the proxy's own
+ * CPU is not in it), and BENCH_COUNT sums the N nodes' counters. BENCH_NODES=1 puts the one process behind
+ * the proxy, which isolates the proxy's share of the difference.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,7 +50,9 @@ for (const key of ONLY ?? []) if (!ROWS.includes(key)) throw new Error(`BENCH_ON
 const wanted = (key: string) => !ONLY || ONLY.has(key);
 const COUNT = process.env.BENCH_COUNT === '1';
 const PROFILE_DIR = process.env.BENCH_PROFILE;
-const NODES = Number(process.env.BENCH_NODES ?? 1);
+/** BENCH_NODES set (even to 1): Gatehouse behind the fleet proxy; unset: one process, addressed directly. */
+const FLEET = Boolean(process.env.BENCH_NODES);
+const NODES = Number(process.env.BENCH_NODES || 1);
 if (!Number.isInteger(NODES) || NODES < 1) throw new Error(`BENCH_NODES: a whole number of Gatehouse processes, 1 or more (got ${process.env.BENCH_NODES})`);
 if (NODES > 1 && !(process.env.DATABASE_URL?.startsWith('postgres') && process.env.REDIS_URL)) {
   console.error(
@@ -194,7 +197,7 @@ interface Compared {
 }
 
 async function main() {
-  const fleetMode = NODES > 1;
+  const fleetMode = FLEET;
   const port = await freePort();
   const tag = `bench${Date.now().toString(36)}`;
   const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
@@ -265,7 +268,7 @@ async function main() {
     await waitHealthy(`http://127.0.0.1:${basePort}`, 'the baseline provider');
     const slices = Math.max(1, Math.round(SECONDS / SLICE));
     const sliceSeconds = SECONDS / slices;
-    const shape = fleetMode ? `${NODES} Gatehouse processes behind a round-robin proxy (${base})` : 'Gatehouse';
+    const shape = fleetMode ? `${NODES} Gatehouse process${NODES === 1 ? '' : 'es'} behind a round-robin proxy (${base})` : 'Gatehouse';
     console.log(
       `${shape} on ${backend} against a bare oidc-provider (memory adapter); ${SECONDS}s per measurement and target ` +
         `in ${slices} alternating slice(s) of ${sliceSeconds}s, ${CONNECTIONS} connections, ${cpus().length} CPUs\n`,
