@@ -17,8 +17,16 @@
  * statements and Redis commands Gatehouse sent (from its own counters, read before and after each slice).
  * BENCH_PROFILE=<dir> runs Gatehouse with `--cpu-prof --cpu-prof-dir=<dir>` (open the .cpuprofile in
  * Chrome's DevTools or speedscope).
+ * BENCH_NODES=N (N > 1: PostgreSQL + Redis only) runs Gatehouse as a fleet of N processes on one schema and
+ * one Redis prefix behind the round-robin proxy of the fleet tests (bench/fleet.ts, in this process, keeping
+ * its connections to the nodes open), drives the Gatehouse side of every workload through the proxy's URL
+ * (every node's ISSUER), still against the one baseline process addressed directly, and prints how many
+ * requests each node served; CPU per operation is then the sum over the N node processes (the proxy's own
+ * CPU is not in it), and BENCH_COUNT sums the N nodes' counters. BENCH_NODES=1 puts the one process behind
+ * the proxy, which isolates the proxy's share of the difference.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -30,6 +38,7 @@ import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
 import { CALLBACK, PASSWORD, freePort, loopSlice, merge, signIn, waitHealthy, type Row, type Slice } from './common.js';
+import { startProxiedFleet, type ProxiedFleet } from './fleet.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -41,6 +50,17 @@ for (const key of ONLY ?? []) if (!ROWS.includes(key)) throw new Error(`BENCH_ON
 const wanted = (key: string) => !ONLY || ONLY.has(key);
 const COUNT = process.env.BENCH_COUNT === '1';
 const PROFILE_DIR = process.env.BENCH_PROFILE;
+/** BENCH_NODES set (even to 1): Gatehouse behind the fleet proxy; unset: one process, addressed directly. */
+const FLEET = Boolean(process.env.BENCH_NODES);
+const NODES = Number(process.env.BENCH_NODES || 1);
+if (!Number.isInteger(NODES) || NODES < 1) throw new Error(`BENCH_NODES: a whole number of Gatehouse processes, 1 or more (got ${process.env.BENCH_NODES})`);
+if (NODES > 1 && !(process.env.DATABASE_URL?.startsWith('postgres') && process.env.REDIS_URL)) {
+  console.error(
+    `BENCH_NODES=${NODES}: several Gatehouse processes must share PostgreSQL and Redis (an SQLite file and in-process memory cannot be shared);\n` +
+      'set DATABASE_URL=postgres://… and REDIS_URL=redis://…, or leave BENCH_NODES unset for one process.',
+  );
+  process.exit(2);
+}
 
 /**
  * CPU seconds (user + system) a process has used, from /proc (Linux). Per operation, it is a server's own
@@ -55,9 +75,20 @@ function cpuSeconds(pid: number): number | null {
   }
 }
 
-/** SQL statements and Redis commands Gatehouse has sent so far, from its Prometheus counters. */
-async function backendCounts(metricsUrl: string): Promise<{ sql: number; redis: number }> {
-  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+/** The CPU seconds of several processes (a fleet's nodes) together; null if any cannot be read. */
+function cpuSecondsOf(pids: number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const cpu = cpuSeconds(pid);
+    if (cpu === null) return null;
+    total += cpu;
+  }
+  return total;
+}
+
+/** SQL statements and Redis commands Gatehouse has sent so far, from its Prometheus counters (summed over a fleet's nodes). */
+async function backendCounts(metricsUrls: string[]): Promise<{ sql: number; redis: number }> {
+  const text = (await Promise.all(metricsUrls.map(async (url) => (await fetch(`${url}/metrics`)).text()))).join('\n');
   const sum = (name: string) =>
     text
       .split('\n')
@@ -138,8 +169,8 @@ async function historyCheck(config: ReturnType<typeof loadConfig>) {
 
 interface Target {
   label: 'gatehouse' | 'baseline';
-  /** The server process, whose CPU time each slice reads. */
-  pid: number;
+  /** The server processes (one, or a fleet's nodes), whose CPU time each slice reads. */
+  pids: number[];
   base: string;
   clientId: string;
   secret: string;
@@ -161,11 +192,13 @@ interface Compared {
   fraction: number | null;
   /** BENCH_COUNT: SQL statements and Redis commands per Gatehouse operation. */
   perOperation?: { sql: number; redis: number };
+  /** BENCH_NODES: requests the proxy sent to each node during this workload's Gatehouse slices (setup included). */
+  servedByNode?: number[];
 }
 
 async function main() {
+  const fleetMode = FLEET;
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const tag = `bench${Date.now().toString(36)}`;
   const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
   const env: Record<string, string> = {
@@ -173,14 +206,19 @@ async function main() {
     NODE_ENV: 'test',
     PORT: String(port),
     HOST: '127.0.0.1',
-    ISSUER: base,
+    ISSUER: `http://127.0.0.1:${port}`,
     LOG_LEVEL: 'warn',
     DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${sqliteFile}`,
     ...(process.env.DATABASE_URL?.startsWith('postgres') ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
     ...(process.env.REDIS_URL ? { REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
     RESOURCE_SERVERS: JSON.stringify({ [API]: { scopes: ['read'] } }),
+    // A fleet's nodes share their keys (the fleet's ISSUER, HOST, PORT and TRUSTED_PROXIES replace the above);
+    // the node logs at info, which is how the harness knows it is running.
+    ...(fleetMode ? { COOKIE_KEYS: randomBytes(32).toString('hex'), DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'info' } : {}),
   };
-  const metricsUrl = COUNT ? `http://127.0.0.1:${(env.METRICS_PORT = String(await freePort()))}` : null;
+  const metricsPorts = COUNT ? await Promise.all(Array.from({ length: NODES }, () => freePort())) : [];
+  const metricsUrls = metricsPorts.map((p) => `http://127.0.0.1:${p}`);
+  if (COUNT && !fleetMode) env.METRICS_PORT = String(metricsPorts[0]);
   const config = loadConfig(env);
   const backend = `${config.database.kind}${config.redis ? ' + redis' : ''}`;
 
@@ -202,21 +240,43 @@ async function main() {
   };
 
   const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const server = spawn(process.execPath, [...profile, join(PROJECT_ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let server: ChildProcess | undefined;
+  let fleet: ProxiedFleet | undefined;
   const bare = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/bench/baseline.js')], { env: baselineEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
-    await waitHealthy(base, 'Gatehouse');
+    let base: string;
+    let pids: number[];
+    if (fleetMode) {
+      fleet = await startProxiedFleet({
+        nodes: NODES,
+        env,
+        nodeEnv: (i): Record<string, string> => (COUNT ? { METRICS_PORT: String(metricsPorts[i]) } : {}),
+        // Count per node only: the proxy would otherwise keep every request of the run.
+        record: false,
+        // As a load balancer keeps its upstream connections.
+        keepAlive: true,
+        spawn: { nodeArgs: profile, echoStderr: true },
+      });
+      base = fleet.issuer;
+      pids = fleet.nodes.map((n) => n.process!.child.pid!);
+    } else {
+      server = spawn(process.execPath, [...profile, join(PROJECT_ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      base = env.ISSUER!;
+      pids = [server.pid!];
+      await waitHealthy(base, 'Gatehouse');
+    }
     await waitHealthy(`http://127.0.0.1:${basePort}`, 'the baseline provider');
     const slices = Math.max(1, Math.round(SECONDS / SLICE));
     const sliceSeconds = SECONDS / slices;
+    const shape = fleetMode ? `${NODES} Gatehouse process${NODES === 1 ? '' : 'es'} behind a round-robin proxy (${base})` : 'Gatehouse';
     console.log(
-      `Gatehouse on ${backend} against a bare oidc-provider (memory adapter); ${SECONDS}s per measurement and target ` +
+      `${shape} on ${backend} against a bare oidc-provider (memory adapter); ${SECONDS}s per measurement and target ` +
         `in ${slices} alternating slice(s) of ${sliceSeconds}s, ${CONNECTIONS} connections, ${cpus().length} CPUs\n`,
     );
     const basic = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
     const targets: Target[] = [
-      { label: 'gatehouse', pid: server.pid!, base, clientId: client.clientId, secret: clientSecret!, basic },
-      { label: 'baseline', pid: bare.pid!, base: `http://127.0.0.1:${basePort}`, clientId: client.clientId, secret: clientSecret!, basic },
+      { label: 'gatehouse', pids, base, clientId: client.clientId, secret: clientSecret!, basic },
+      { label: 'baseline', pids: [bare.pid!], base: `http://127.0.0.1:${basePort}`, clientId: client.clientId, secret: clientSecret!, basic },
     ];
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -300,16 +360,17 @@ async function main() {
       const got: Record<string, Slice[]> = { gatehouse: [], baseline: [] };
       const state: Record<string, Record<string, unknown>> = { gatehouse: {}, baseline: {} };
       const sent = { sql: 0, redis: 0 };
+      const servedBefore = fleet ? [...fleet.servedBy] : null;
       // Alternate, starting with the other target each round, so drift in machine load falls on both alike.
       for (let i = 0; i < slices; i++) {
         for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
-          const before = metricsUrl && t.label === 'gatehouse' ? await backendCounts(metricsUrl) : null;
-          const cpuBefore = cpuSeconds(t.pid);
+          const before = COUNT && t.label === 'gatehouse' ? await backendCounts(metricsUrls) : null;
+          const cpuBefore = cpuSecondsOf(t.pids);
           const slice = await w.slice(t, sliceSeconds, state[t.label]!);
-          const cpuAfter = cpuSeconds(t.pid);
+          const cpuAfter = cpuSecondsOf(t.pids);
           got[t.label]!.push({ ...slice, cpu: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null });
           if (before) {
-            const after = await backendCounts(metricsUrl!);
+            const after = await backendCounts(metricsUrls);
             sent.sql += after.sql - before.sql;
             sent.redis += after.redis - before.redis;
           }
@@ -317,8 +378,9 @@ async function main() {
       }
       const g = merge(w.name, got.gatehouse!);
       const b = merge(w.name, got.baseline!);
-      const perOperation = metricsUrl && g.count ? { sql: sent.sql / g.count, redis: sent.redis / g.count } : undefined;
-      compared.push({ key: w.key, name: w.name, gatehouse: g, baseline: b, fraction: b.perSecond ? g.perSecond / b.perSecond : null, perOperation });
+      const perOperation = COUNT && g.count ? { sql: sent.sql / g.count, redis: sent.redis / g.count } : undefined;
+      const servedByNode = fleet && servedBefore ? fleet.servedBy.map((n, i) => n - servedBefore[i]!) : undefined;
+      compared.push({ key: w.key, name: w.name, gatehouse: g, baseline: b, fraction: b.perSecond ? g.perSecond / b.perSecond : null, perOperation, servedByNode });
     }
 
     const rows: Row[] = [];
@@ -339,6 +401,16 @@ async function main() {
         `${c.name.padEnd(48)} ${fmt(g.perSecond).padStart(11)} ${fmt(g.p50ms).padStart(7)} ${fmt(g.p99ms).padStart(7)} ${fmt(b.perSecond).padStart(10)} ${fmt(b.p50ms).padStart(7)} ${fmt(b.p99ms).padStart(7)} ${fmt(c.fraction, 2).padStart(8)} ${`${g.errors}/${b.errors}`.padStart(7)} ${`${fmt(g.cpuMsPerOp ?? null, 3)}/${fmt(b.cpuMsPerOp ?? null, 3)}`.padStart(15)} ${fmt(g.cpuMsPerOp && b.cpuMsPerOp ? b.cpuMsPerOp / g.cpuMsPerOp : null, 2).padStart(12)}` +
           (c.perOperation ? `   per operation: ${fmt(c.perOperation.sql, 2)} SQL, ${fmt(c.perOperation.redis, 2)} Redis` : ''),
       );
+    }
+    if (fleet && compared.length) {
+      console.log(`\n${'requests the proxy sent to each node (Gatehouse slices and their setup)'.padEnd(72)} ${fleet.nodes.map((n) => `node ${n.index}`.padStart(9)).join(' ')}`);
+      for (const c of compared) {
+        const served = c.servedByNode ?? [];
+        const total = served.reduce((x, y) => x + y, 0);
+        console.log(
+          `${c.name.padEnd(72)} ${served.map((n) => String(n).padStart(9)).join(' ')}   (${served.map((n) => `${total ? Math.round((100 * n) / total) : 0}%`).join(' / ')})`,
+        );
+      }
     }
     if (rows.length) {
       console.log(`\n${'measurement (in this process)'.padEnd(52)} ${'ops/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'count'.padStart(8)} ${'errors'.padStart(7)}`);
@@ -367,6 +439,7 @@ async function main() {
     const result = {
       date: new Date().toISOString(),
       backend,
+      nodes: NODES,
       seconds: SECONDS,
       sliceSeconds,
       connections: CONNECTIONS,
@@ -375,7 +448,8 @@ async function main() {
       rows: [...compared.map((c) => c.gatehouse), ...rows],
       baseline: compared.map((c) => c.baseline),
       fractions: Object.fromEntries(compared.map((c) => [c.key, c.fraction])),
-      ...(metricsUrl ? { perOperation: Object.fromEntries(compared.map((c) => [c.key, c.perOperation])) } : {}),
+      ...(fleet ? { servedByNode: Object.fromEntries(compared.map((c) => [c.key, c.servedByNode])) } : {}),
+      ...(COUNT ? { perOperation: Object.fromEntries(compared.map((c) => [c.key, c.perOperation])) } : {}),
       signInFractionOfArgon2Bound: signInOfBound,
       argon2Libraries: argon2s ? { argon2: argon2s.argon2.perSecond, nodeRsArgon2: argon2s.nodeRs.perSecond, compatibility: argon2s.compatibility } : null,
       ...(ONLY ? { only: [...ONLY] } : {}),
@@ -384,8 +458,9 @@ async function main() {
     writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`\nwritten: bench/results/latest.json`);
   } finally {
+    await fleet?.stop();
     for (const child of [server, bare]) {
-      if (child.exitCode === null) {
+      if (child && child.exitCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
 import { BOOTSTRAP_ID, BOOTSTRAP_SECRET } from './admin.js';
 import { testBackend, type TestBackend } from './backend.js';
+import { spawnGatehouse, type SpawnedGatehouse } from '../../bench/fleet.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
 
@@ -31,42 +32,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface SpawnedGatehouse {
-  child: ChildProcess;
-  /** Every JSON log line the process has written so far. */
-  logs: Array<Record<string, unknown>>;
-  /** Settles when the process has exited, whatever the way. */
-  exited: Promise<void>;
-  /** What the process has written to stderr so far. */
-  stderr(): string;
-}
-
-/** Spawns `node dist/src/main.js` with exactly `env`; resolves once it logs that it is running. */
-export async function spawnGatehouse(env: Record<string, string>): Promise<SpawnedGatehouse> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-  const child: ChildProcess = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let pending = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === 'Gatehouse is running') resolve();
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`gatehouse exited with ${code ?? signal} before it was running: ${stderr}`)));
-  });
-  await running;
-  return { child, logs, exited, stderr: () => stderr };
-}
+export { spawnGatehouse, type SpawnedGatehouse } from '../../bench/fleet.js';
 
 /**
  * Gatehouse exactly as `npm start` runs it: `node dist/src/main.js` in its own process, configured
