@@ -1,6 +1,11 @@
 /** Client-side helpers shared by `npm run bench` (bench/run.ts) and `npm run bench:scale` (bench/scale.ts). */
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AppConfig } from '../src/config/index.js';
+import { openServices } from '../src/services/index.js';
 
 export const CALLBACK = 'http://127.0.0.1:9/callback';
 export const PASSWORD = 'Bench-Pass-123';
@@ -165,3 +170,37 @@ export async function waitHealthy(base: string, what: string) {
   }
 }
 
+
+/**
+ * The environment of a Gatehouse started by a bench script: on loopback at `port`, quiet, and on
+ * throw-away storage named by `tag` (a SQLite file in the temporary directory, or a PostgreSQL schema
+ * and a Redis key prefix when DATABASE_URL / REDIS_URL name them). `extra` is added last.
+ */
+export function benchEnvironment(tag: string, port: number, extra: Record<string, string> = {}): { env: Record<string, string>; sqliteFile: string } {
+  const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${sqliteFile}`,
+    ...(process.env.DATABASE_URL?.startsWith('postgres') ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
+    ...extra,
+  };
+  return { env, sqliteFile };
+}
+
+/** Removes what a bench run stored: its PostgreSQL schema, its Redis keys, its SQLite file. */
+export async function removeBenchData(config: AppConfig, sqliteFile?: string): Promise<void> {
+  const cleanup = await openServices(config, { migrate: false });
+  if (config.database.kind === 'postgres') await cleanup.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [config.database.schema]);
+  if (cleanup.redis) {
+    const keys = await cleanup.redis.keys(`${config.redis!.prefix}*`);
+    for (let i = 0; i < keys.length; i += 1000) await cleanup.redis.del(...keys.slice(i, i + 1000));
+  }
+  await cleanup.close();
+  if (config.database.kind === 'sqlite' && sqliteFile) for (const s of ['', '-wal', '-shm']) rmSync(sqliteFile + s, { force: true });
+}

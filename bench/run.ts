@@ -27,8 +27,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -37,7 +37,7 @@ import * as nodeRsArgon2 from '@node-rs/argon2';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
-import { CALLBACK, PASSWORD, freePort, loopSlice, merge, signIn, waitHealthy, type Row, type Slice } from './common.js';
+import { CALLBACK, PASSWORD, benchEnvironment, freePort, loopSlice, merge, removeBenchData, signIn, waitHealthy, type Row, type Slice } from './common.js';
 import { startProxiedFleet, type ProxiedFleet } from './fleet.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -200,22 +200,12 @@ async function main() {
   const fleetMode = FLEET;
   const port = await freePort();
   const tag = `bench${Date.now().toString(36)}`;
-  const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    NODE_ENV: 'test',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: `http://127.0.0.1:${port}`,
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${sqliteFile}`,
-    ...(process.env.DATABASE_URL?.startsWith('postgres') ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
+  const { env, sqliteFile } = benchEnvironment(tag, port, {
     RESOURCE_SERVERS: JSON.stringify({ [API]: { scopes: ['read'] } }),
     // A fleet's nodes share their keys (the fleet's ISSUER, HOST, PORT and TRUSTED_PROXIES replace the above);
     // the node logs at info, which is how the harness knows it is running.
     ...(fleetMode ? { COOKIE_KEYS: randomBytes(32).toString('hex'), DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'info' } : {}),
-  };
+  });
   const metricsPorts = COUNT ? await Promise.all(Array.from({ length: NODES }, () => freePort())) : [];
   const metricsUrls = metricsPorts.map((p) => `http://127.0.0.1:${p}`);
   if (COUNT && !fleetMode) env.METRICS_PORT = String(metricsPorts[0]);
@@ -465,14 +455,7 @@ async function main() {
         await new Promise((r) => child.once('exit', r));
       }
     }
-    const cleanup = await openServices(config, { migrate: false });
-    if (config.database.kind === 'postgres') await cleanup.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [config.database.schema]);
-    if (cleanup.redis) {
-      const keys = await cleanup.redis.keys(`${config.redis!.prefix}*`);
-      if (keys.length) await cleanup.redis.del(...keys);
-    }
-    await cleanup.close();
-    if (config.database.kind === 'sqlite') for (const s of ['', '-wal', '-shm']) rmSync(sqliteFile + s, { force: true });
+    await removeBenchData(config, sqliteFile);
   }
 }
 

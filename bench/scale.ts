@@ -32,7 +32,7 @@ import { loadConfig, type AppConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { createApp } from '../src/app.js';
 import { PROJECT_ROOT } from '../src/paths.js';
-import { CALLBACK, PASSWORD, freePort, loopSlice, merge, signIn, waitHealthy, type Row, type Slice } from './common.js';
+import { CALLBACK, PASSWORD, freePort, loopSlice, merge, removeBenchData, signIn, waitHealthy, type Row, type Slice } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SLICE = Number(process.env.BENCH_SLICE_SECONDS ?? 5);
@@ -698,13 +698,7 @@ async function main() {
     }
     if (!KEEP) {
       for (const s of seededAll) {
-        const cleanup = await openServices(s.config, { migrate: false });
-        await cleanup.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [s.schema]);
-        if (cleanup.redis) {
-          const keys = await cleanup.redis.keys(`${s.config.redis!.prefix}*`);
-          for (let i = 0; i < keys.length; i += 1000) await cleanup.redis.del(...keys.slice(i, i + 1000));
-        }
-        await cleanup.close();
+        await removeBenchData(s.config);
       }
     }
   }

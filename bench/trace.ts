@@ -5,13 +5,11 @@
  * statements and Redis commands each one sent, in order, and their count per HTTP request.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.js';
 import { openServices } from '../src/services/index.js';
 import { PROJECT_ROOT } from '../src/paths.js';
-import { CALLBACK, PASSWORD, freePort, signIn } from './common.js';
+import { CALLBACK, PASSWORD, benchEnvironment, freePort, removeBenchData, signIn } from './common.js';
 
 const API = 'https://api.bench.test/';
 
@@ -48,22 +46,12 @@ async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const tag = `trace${Date.now().toString(36)}`;
-  const sqliteFile = join(tmpdir(), `gatehouse-${tag}.db`);
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    NODE_ENV: 'test',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: base,
-    LOG_LEVEL: 'warn',
+  const { env, sqliteFile } = benchEnvironment(tag, port, {
     DEBUG: 'knex:query,ioredis:redis',
     DEBUG_COLORS: '0',
     DEBUG_HIDE_DATE: '1',
-    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${sqliteFile}`,
-    ...(process.env.DATABASE_URL?.startsWith('postgres') ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),
     RESOURCE_SERVERS: JSON.stringify({ [API]: { scopes: ['read'] } }),
-  };
+  });
   const config = loadConfig(env);
   const services = await openServices(config);
   await services.accounts.create({ email: 'trace@example.com', password: PASSWORD });
@@ -122,14 +110,7 @@ async function main() {
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
-    const cleanup = await openServices(config, { migrate: false });
-    if (config.database.kind === 'postgres') await cleanup.db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [config.database.schema]);
-    if (cleanup.redis) {
-      const keys = await cleanup.redis.keys(`${config.redis!.prefix}*`);
-      if (keys.length) await cleanup.redis.del(...keys);
-    }
-    await cleanup.close();
-    if (config.database.kind === 'sqlite') for (const s of ['', '-wal', '-shm']) rmSync(sqliteFile + s, { force: true });
+    await removeBenchData(config, sqliteFile);
   }
 }
 

@@ -7,11 +7,11 @@ import { failClosedWhenUnavailable } from '../../src/http/unavailable.js';
 import { requestScopes } from '../../src/observability/request-context.js';
 import { adapterFactory } from '../../src/provider/adapter.js';
 import { DependencyMonitor, DependencyUnavailableError, type Dependency } from '../../src/services/dependencies.js';
-import { migrate, openDb, type Db } from '../../src/stores/db.js';
+import type { Db } from '../../src/stores/db.js';
 import type { OidcStore } from '../../src/stores/oidc-store.js';
 import { RedisOidcStore } from '../../src/stores/redis/oidc-store.js';
 import { SqlOidcStore } from '../../src/stores/sql/oidc-store.js';
-import { testBackend } from '../helpers/backend.js';
+import { migratedDb, testBackend } from '../helpers/backend.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
 
 /**
@@ -54,16 +54,10 @@ async function until(predicate: () => Promise<boolean>, ms: number) {
 }
 
 describe('on the SQL store', () => {
-  const backend = testBackend({ embedded: true });
+  const database = migratedDb(() => testBackend({ embedded: true }));
   let db: Db;
-  beforeAll(async () => {
-    const { database } = backend.config();
-    db = openDb(database);
-    await migrate(db, database);
-  });
-  afterAll(async () => {
-    await db.destroy();
-    await backend.cleanup();
+  beforeAll(() => {
+    db = database();
   });
 
   it('the database failing after the consume: 503 with Retry-After, and the refresh token can be used again', async () => {

@@ -7,6 +7,7 @@ import knexFactory from 'knex';
 import { loadConfig, type AppConfig } from '../../src/config/index.js';
 import { parseRedisUrl } from '../../src/config/redis-url.js';
 import { createRedisClient, type RedisClient } from '../../src/stores/redis/connection.js';
+import { migrate, openDb, type Db } from '../../src/stores/db.js';
 
 /**
  * Tests run on whatever backend the environment names, exactly as the server would: SQLite by default,
@@ -49,6 +50,33 @@ export function testBackend(options: { embedded?: boolean } = {}): TestBackend {
       if (redisUrl) await dropRedisPrefix(redisUrl, env.REDIS_KEY_PREFIX!);
     },
   };
+}
+
+/** The SQL databases a store test runs on, by name: SQLite always, PostgreSQL when DATABASE_URL names it. */
+export function sqlBackends(): Array<[string, () => TestBackend]> {
+  const backends: Array<[string, () => TestBackend]> = [['SQLite', () => testBackend({ embedded: true })]];
+  if (PG_URL) backends.push(['PostgreSQL', () => testBackend()]);
+  return backends;
+}
+
+/**
+ * A migrated database on a fresh test backend for the tests of the enclosing file or describe block:
+ * opened and migrated before them, removed after. Returns a getter (the database exists once beforeAll ran).
+ */
+export function migratedDb(makeBackend: () => TestBackend = () => testBackend()): () => Db {
+  let backend: TestBackend | undefined;
+  let db: Db | undefined;
+  beforeAll(async () => {
+    backend = makeBackend();
+    const { database } = backend.config();
+    db = openDb(database);
+    await migrate(db, database);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await backend?.cleanup();
+  });
+  return () => db!;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { migrate, openDb, type Db } from '../../src/stores/db.js';
 import { AccountStore } from '../../src/stores/sql/accounts.js';
 import { DomainClaimStore } from '../../src/stores/sql/domain-claims.js';
 import { BASELINE_SUBJECT, PolicyStore } from '../../src/stores/sql/policies.js';
-import { PG_URL, testBackend, type TestBackend } from '../helpers/backend.js';
+import { migratedDb, sqlBackends } from '../helpers/backend.js';
 
 /**
  * findAccount reads an account and what governs it in one statement (PolicyStore.accountWithGoverning,
@@ -11,13 +10,10 @@ import { PG_URL, testBackend, type TestBackend } from '../helpers/backend.js';
  * its domain's verified claim (never a pending or revoked one, never another domain's), that
  * organization's stored policy and the baseline's.
  */
-const backends: Array<[string, () => TestBackend]> = [['SQLite', () => testBackend({ embedded: true })]];
-if (PG_URL) backends.push(['PostgreSQL', () => testBackend()]);
-
-for (const [name, makeBackend] of backends) {
+for (const [name, makeBackend] of sqlBackends()) {
   describe(`the governing documents in one statement: ${name}`, () => {
-    let backend: TestBackend;
-    let db: Db;
+    const database = migratedDb(makeBackend);
+    const db = (table: string) => database()(table);
     let policies: PolicyStore;
     let accounts: AccountStore;
     let claims: DomainClaimStore;
@@ -33,13 +29,9 @@ for (const [name, makeBackend] of backends) {
       db('domain_claims').insert({ id: randomUUID(), organization_id, domain, status, token: randomUUID(), created_at: 1, verified_at: status === 'verified' ? 2 : null });
 
     beforeAll(async () => {
-      backend = makeBackend();
-      const { database } = backend.config();
-      db = openDb(database);
-      await migrate(db, database);
-      policies = new PolicyStore(db);
-      accounts = new AccountStore(db);
-      claims = new DomainClaimStore(db);
+      policies = new PolicyStore(database());
+      accounts = new AccountStore(database());
+      claims = new DomainClaimStore(database());
       await db('organizations').insert([orgA, orgB].map((id) => ({ id, name: id, created_at: 1, updated_at: 1 })));
       await claim(orgA, 'governed.example', 'verified');
       await claim(orgB, 'governed.example', 'revoked');
@@ -48,11 +40,6 @@ for (const [name, makeBackend] of backends) {
       await policies.put(orgA, { password: { minLength: 12 } }, 1, 'test', 1);
       await policies.put(orgB, { password: { minLength: 14 } }, 1, 'test', 1);
     });
-    afterAll(async () => {
-      await db.destroy();
-      await backend.cleanup();
-    });
-
     it.each([
       ['a verified domain with a stored policy', 'ann@governed.example'],
       ['a verified domain whose organization stored no policy', 'bob@nopolicy.example'],

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { migrate, openDb, type Db } from '../../src/stores/db.js';
+import type { Db } from '../../src/stores/db.js';
 import { MembershipStore } from '../../src/stores/sql/memberships.js';
 import { AuditStore, type AuditEventInput } from '../../src/stores/sql/audit.js';
-import { PG_URL, testBackend, type TestBackend } from '../helpers/backend.js';
+import { migratedDb, sqlBackends } from '../helpers/backend.js';
 
 /**
  * The two list queries rewritten for a million accounts (bench/scale.ts): an organization's reach
@@ -10,22 +10,12 @@ import { PG_URL, testBackend, type TestBackend } from '../helpers/backend.js';
  * window (since and until) read through the time index. Both must return exactly what the plain
  * filters describe, in the same order, page after page.
  */
-const backends: Array<[string, () => TestBackend]> = [['SQLite', () => testBackend({ embedded: true })]];
-if (PG_URL) backends.push(['PostgreSQL', () => testBackend()]);
-
-for (const [name, makeBackend] of backends) {
+for (const [name, makeBackend] of sqlBackends()) {
   describe(`list queries: ${name}`, () => {
-    let backend: TestBackend;
+    const database = migratedDb(makeBackend);
     let db: Db;
-    beforeAll(async () => {
-      backend = makeBackend();
-      const { database } = backend.config();
-      db = openDb(database);
-      await migrate(db, database);
-    });
-    afterAll(async () => {
-      await db.destroy();
-      await backend.cleanup();
+    beforeAll(() => {
+      db = database();
     });
 
     it("an organization's reach: its members and the accounts on its domains, each once, in id order, page after page", async () => {
