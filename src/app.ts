@@ -1,6 +1,7 @@
 import { ASSET_PATHS, staticAssets } from './http/assets.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -72,7 +73,8 @@ function forwardedHeadersFromTrustedProxiesOnly(trustedProxies: string[]) {
  */
 function pinnedToIssuer(provider: Provider, issuer: string) {
   const { origin, host, hostname } = new URL(issuer);
-  Object.defineProperties(provider.app.request, {
+  // oidc-provider 9's Provider is the Koa application itself (its `.app` getter is deprecated).
+  Object.defineProperties((provider as unknown as Koa).request, {
     host: { get: () => host, configurable: true },
     hostname: { get: () => hostname, configurable: true },
     href: {
