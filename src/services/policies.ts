@@ -12,7 +12,6 @@ import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import { ConflictError, PolicyUnreadableError, ValidationError } from './errors.js';
 
-export const BASELINE = BASELINE_SUBJECT;
 
 /** Who is changing a policy, as far as the lockout guard cares. */
 export interface PolicyCaller {
@@ -115,7 +114,7 @@ export class PolicyService {
   }
 
   async baseline(): Promise<SecurityPolicy> {
-    return (await this.load(BASELINE)) ?? DEFAULT_POLICY;
+    return (await this.load(BASELINE_SUBJECT)) ?? DEFAULT_POLICY;
   }
 
   async forOrganization(organizationId: string): Promise<{ active: boolean; policy: SecurityPolicy }> {
@@ -157,16 +156,10 @@ export class PolicyService {
    */
   async effectiveForMany(accounts: ReadonlyArray<Pick<AccountRecord, 'email'>>): Promise<EffectivePolicy[]> {
     const claims = await this.claims.findVerifiedMany([...new Set(accounts.map((a) => emailDomain(a.email)))]);
-    const stored = await this.policies.getMany([...new Set([...claims.values()].map((c) => c.organizationId)), BASELINE]);
-    const policies = new Map<string, SecurityPolicy | undefined>();
-    const policy = (subject: string) => {
-      if (!policies.has(subject)) {
-        const found = stored.get(subject);
-        policies.set(subject, this.parse(found));
-      }
-      return policies.get(subject);
-    };
-    const baseline = policy(BASELINE) ?? DEFAULT_POLICY;
+    const stored = await this.policies.getMany([...new Set([...claims.values()].map((c) => c.organizationId)), BASELINE_SUBJECT]);
+    // parse keeps what it read by the stored text, so each distinct document is read once.
+    const policy = (subject: string) => this.parse(stored.get(subject));
+    const baseline = policy(BASELINE_SUBJECT) ?? DEFAULT_POLICY;
     return accounts.map((a) => {
       const claim = claims.get(emailDomain(a.email));
       return effectivePolicy({ email: a.email, verifiedClaim: claim, organizationPolicy: claim ? policy(claim.organizationId) : undefined, baseline, defaults: DEFAULT_POLICY });
@@ -222,7 +215,7 @@ export class PolicyService {
   private async save(subject: string, organizationId: string | null, next: SecurityPolicy, before: unknown, caller: PolicyCaller) {
     const by = caller.actor.type === 'anonymous' ? 'anonymous' : `${caller.actor.type}:${caller.actor.id}`;
     await this.policies.put(subject, next, POLICY_DOCUMENT_VERSION, by, nowSeconds());
-    await this.audit.record(subject === BASELINE ? 'baseline_policy.updated' : 'security_policy.updated', {
+    await this.audit.record(subject === BASELINE_SUBJECT ? 'baseline_policy.updated' : 'security_policy.updated', {
       actor: caller.actor,
       organizationId,
       target: { type: 'security_policy', id: subject },
@@ -247,9 +240,9 @@ export class PolicyService {
   }
 
   async updateBaseline(input: unknown, caller: PolicyCaller): Promise<SecurityPolicy> {
-    const before = await this.beforeReplace(BASELINE);
+    const before = await this.beforeReplace(BASELINE_SUBJECT);
     const next = PolicyService.valid(validatePolicy(input));
-    await this.save(BASELINE, null, next, before, caller);
+    await this.save(BASELINE_SUBJECT, null, next, before, caller);
     return next;
   }
 

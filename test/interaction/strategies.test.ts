@@ -29,6 +29,10 @@ const OUTSIDE = '198.51.100.7';
 const OPEN = 'open.example';
 const WALLED = 'walled.example';
 
+/** The verdict on a passkey the strategy refuses, counted against `account`. */
+const passkeyRefused = (account: { email: string; id: string }) =>
+  ({ ok: false, status: 401, error: PASSKEY_FAILED, failure: 'passkey-refused', email: account.email, accountId: account.id }) as const;
+
 let h: AdminHarness;
 let services: Services;
 let origin: string;
@@ -259,14 +263,7 @@ describe('PasskeyStrategy', () => {
 
     it('without user verification it is refused, and counted', async () => {
       const { account: a, soft, passkey } = await withPasskey();
-      expect(await ceremony(soft, 'first', { lie: { userVerified: false } })).toEqual({
-        ok: false,
-        status: 401,
-        error: PASSKEY_FAILED,
-        failure: 'passkey-refused',
-        email: a.email,
-        accountId: a.id,
-      });
+      expect(await ceremony(soft, 'first', { lie: { userVerified: false } })).toEqual(passkeyRefused(a));
       expect(await failedAttempts(a)).toBe(1);
       expect(await storedCount(passkey)).toBe(0);
       // A security key that cannot verify its user never signs anyone in alone.
@@ -291,7 +288,7 @@ describe('PasskeyStrategy', () => {
     it('a disabled account is refused before anything moves', async () => {
       const { account: a, soft, passkey } = await withPasskey();
       await services.accounts.setStatus(a.id, 'disabled');
-      expect(await ceremony(soft, 'first')).toEqual({ ok: false, status: 401, error: PASSKEY_FAILED, failure: 'passkey-refused', email: a.email, accountId: a.id });
+      expect(await ceremony(soft, 'first')).toEqual(passkeyRefused(a));
       expect(await storedCount(passkey)).toBe(0);
       expect(await failedAttempts(a)).toBe(0);
       await services.accounts.setStatus(a.id, 'active');
@@ -331,7 +328,7 @@ describe('PasskeyStrategy', () => {
       const credential = JSON.stringify(soft.authenticate(options));
       const verdicts = await Promise.all([1, 2].map(() => strategy().verify(stepContext({ uid }), { credential, use: 'first' })));
       expect(verdicts.filter((v) => v.ok)).toHaveLength(1);
-      expect(verdicts.find((v) => !v.ok)).toEqual({ ok: false, status: 401, error: PASSKEY_FAILED, failure: 'passkey-refused', email: a.email, accountId: a.id });
+      expect(verdicts.find((v) => !v.ok)).toEqual(passkeyRefused(a));
       expect(await strategy().verify(stepContext({ uid }), { credential, use: 'first' })).toMatchObject({ ok: false, failure: 'passkey-refused' });
       // A fresh ceremony of the flow: the old answer does not fit its challenge.
       await services.passkeys.authenticationOptions(bindingOf(uid), { userVerification: 'required' });
@@ -374,14 +371,7 @@ describe('PasskeyStrategy', () => {
       const uid = randomUUID();
       const options = await services.passkeys.authenticationOptions(bindingOf(uid), { allow: await services.passkeys.list(a.id), userVerification: 'preferred' });
       const credential = JSON.stringify(other.soft.authenticate(options, { credentialId: other.passkey.credentialId }));
-      expect(await strategy().verify(stepContext({ uid, known: a }), { credential, use: 'second' })).toEqual({
-        ok: false,
-        status: 401,
-        error: PASSKEY_FAILED,
-        failure: 'passkey-refused',
-        email: a.email,
-        accountId: a.id,
-      });
+      expect(await strategy().verify(stepContext({ uid, known: a }), { credential, use: 'second' })).toEqual(passkeyRefused(a));
       expect(await failedAttempts(a)).toBe(1);
       expect(await failedAttempts(other.account)).toBe(0);
       expect(await storedCount(other.passkey)).toBe(0);
