@@ -22,6 +22,7 @@ import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
 import { failClosedWhenUnavailable } from './http/unavailable.js';
+import { languages } from './i18n/index.js';
 import { assertPoliciesReadable, cookieKeys, openServices, type Services } from './services/index.js';
 import { NO_METRICS, PrometheusMetrics } from './observability/metrics.js';
 import { observeRequests } from './observability/http.js';
@@ -168,6 +169,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(policyUnavailable);
   provider.use(concurrentWebSessionGuard(provider, services));
   provider.use(assets);
+  provider.use(languages(config.defaultLocale));
   const interactions = interactionRouter({
     provider,
     flows,

@@ -15,3 +15,4 @@ function findRoot(): string {
 
 export const PROJECT_ROOT = findRoot();
 export const VIEWS_DIR = join(PROJECT_ROOT, 'views');
+export const LOCALES_DIR = join(PROJECT_ROOT, 'locales');

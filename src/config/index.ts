@@ -36,6 +36,8 @@ export interface AppConfig {
   mail: { smtpUrl?: string; from: string };
   passwords: { resetTtlMinutes: number; expiryWarningDays: number; expiryWarningIntervalSeconds: number; resetLimitPerHour: number; invitationTtlHours: number };
   lockoutMinutes: number;
+  /** Language of pages and mails when nothing else names one (see src/i18n). */
+  defaultLocale: 'en' | 'vi';
   /** Passkeys: the relying party ID, its display name and the origins whose pages may use them. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
   /** The separate /metrics listener; unset: none, and nothing is collected. */
@@ -140,6 +142,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     lockoutMinutes: e.LOCKOUT_MINUTES,
+    defaultLocale: e.DEFAULT_LOCALE,
     webauthn,
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     passwords: {

@@ -157,6 +157,11 @@ export const envSchema = z.object({
   PASSWORD_RESET_TTL_MINUTES: int(5, 1440).default(30),
   /** Lifetime of an invitation link (a user created without a password chooses one through it), in hours. */
   INVITATION_TTL_HOURS: int(1, 720).default(72),
+  /**
+   * Language of pages and mails when neither the person's choice on a page, the app's ui_locales nor the
+   * browser's Accept-Language names one Gatehouse has (en, vi).
+   */
+  DEFAULT_LOCALE: z.enum(['en', 'vi']).default('en'),
   /** Days before a password expires that the user is warned (at sign-in and by email). */
   PASSWORD_EXPIRY_WARNING_DAYS: int(0, 90).default(14),
   /** Forgot-password requests allowed per email address, and per client address, per hour. */

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { clientAddress } from '../policy/ip.js';
+import { localeOf } from '../i18n/index.js';
 import type { RequestInfo } from '../services/audit.js';
 
 /**
@@ -11,5 +12,6 @@ export function requestInfo(ctx: Context, trustedProxies: readonly string[]): Re
     ip: clientAddress(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for') || undefined, trustedProxies),
     userAgent: ctx.get('user-agent') || null,
     requestId: (ctx.state as { requestId?: string }).requestId ?? null,
+    locale: localeOf(ctx),
   };
 }

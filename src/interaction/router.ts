@@ -23,6 +23,7 @@ import { PasskeyStrategy } from './strategies/passkey.js';
 import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { Known, Loaded, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
 import { render } from './views.js';
+import { useUiLocales } from '../i18n/index.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -73,6 +74,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       }
       throw err;
     }
+    useUiLocales(ctx, interaction.params.ui_locales);
     if (interaction.uid !== ctx.params.uid) {
       await render(ctx, 'error', { message: EXPIRED, code: null }, 400);
       return undefined;

@@ -15,6 +15,7 @@ import { digestClientSecret, SESSION_TYPES } from '../services/clients.js';
 import type { OidcStore } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
+import { m, useUiLocales } from '../i18n/index.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
 import { backchannelLogoutFetch } from './backchannel.js';
@@ -149,9 +150,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
+          useUiLocales(ctx as never, ctx.oidc.params?.ui_locales);
           await render(ctx as never, 'logout', { form, clientName: ctx.oidc.client?.clientName ?? null });
         },
         async postLogoutSuccessSource(ctx) {
+          useUiLocales(ctx as never, ctx.oidc.params?.ui_locales);
           await render(ctx as never, 'logged-out', { clientName: ctx.oidc.client?.clientName ?? null });
         },
       },
@@ -214,10 +217,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     async renderError(ctx, out) {
+      useUiLocales(ctx as never, ctx.oidc?.params?.ui_locales);
+      // oidc-provider's description is English only: it is shown as it is, inside a translated sentence.
       const message =
         out.error === 'invalid_request' || out.error === 'invalid_client' || out.error === 'invalid_redirect_uri'
-          ? `The application sent an invalid sign-in request${out.error_description ? `: ${out.error_description}` : '.'}`
-          : 'We could not complete this request.';
+          ? out.error_description
+            ? m('The application sent an invalid sign-in request: {{detail}}', { detail: out.error_description })
+            : m('The application sent an invalid sign-in request.')
+          : m('We could not complete this request.');
       await render(ctx as never, 'error', { message, code: out.error }, ctx.status >= 400 ? ctx.status : 400);
     },
     clientBasedCORS: () => false,

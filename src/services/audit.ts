@@ -1,3 +1,4 @@
+import type { Locale } from '../i18n/index.js';
 import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 import { currentRequestId, REQUEST_ID } from '../observability/request-context.js';
 import type { AuditEventInput, AuditStore } from '../stores/sql/audit.js';
@@ -14,6 +15,8 @@ export interface RequestInfo {
   userAgent: string | null;
   /** The request's id (X-Request-Id); unset: the id of the request being served, if any. */
   requestId?: string | null;
+  /** The language of the page the request came from: mails sent while serving it use it. Not audited. */
+  locale?: Locale;
 }
 
 export const SYSTEM = (job: string): Actor => ({ type: 'system', id: job });

@@ -69,6 +69,7 @@ export class Browser {
   }
 }
 
+/** The errors a page shows: one as a sentence (<p>), several as a list. */
 export function errorsOn(page: Page): string[] {
-  return page.doc.querySelectorAll('#form-errors li').map((li) => li.text.trim());
+  return page.doc.querySelectorAll('#form-errors li, #form-errors > p').map((e) => e.text.trim());
 }
