@@ -9,6 +9,7 @@ import type { AppConfig } from './config/index.js';
 import { FlowStore } from './interaction/flow.js';
 import { interactionRouter } from './interaction/router.js';
 import { passwordPages } from './interaction/password-pages.js';
+import { accountPages } from './interaction/account/index.js';
 import { invitationPages } from './interaction/invitation-pages.js';
 import { createLogger } from './logger.js';
 import { inputGuard } from './http/input-guard.js';
@@ -183,6 +184,9 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   const pages = passwordPages({ provider, services, logger, trustedProxies: config.trustedProxies });
   provider.use(pages.routes());
   provider.use(pages.allowedMethods());
+  const account = accountPages({ provider, services, logger, trustedProxies: config.trustedProxies });
+  provider.use(account.routes());
+  provider.use(account.allowedMethods());
   const invitations = invitationPages({ services, logger, trustedProxies: config.trustedProxies });
   provider.use(invitations.routes());
   provider.use(invitations.allowedMethods());

@@ -1,13 +1,13 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { Services } from '../services/index.js';
-import type { AccountRecord } from '../stores/sql/accounts.js';
-import type { PasskeyFactor } from '../stores/factors.js';
-import { csrfValid } from '../http/csrf.js';
-import { requestInfo } from '../http/request-info.js';
-import { nowSeconds } from '../stores/db.js';
-import { str } from './steps/step.js';
-import { defaultPasskeyLabel } from './steps/enroll-totp.js';
+import type { Services } from '../../services/index.js';
+import type { AccountRecord } from '../../stores/sql/accounts.js';
+import type { PasskeyFactor } from '../../stores/factors.js';
+import { csrfValid } from '../../http/csrf.js';
+import { requestInfo } from '../../http/request-info.js';
+import { nowSeconds } from '../../stores/db.js';
+import { str } from '../steps/step.js';
+import { defaultPasskeyLabel } from '../steps/enroll-totp.js';
 
 /** Sensitive changes to sign-in methods need a sign-in (or a password confirmation) this recent. */
 export const RECENT_SIGN_IN_SECONDS = 5 * 60;
