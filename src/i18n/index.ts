@@ -23,23 +23,8 @@ export const isLocale = (value: unknown): value is Locale => LOCALES.includes(va
 /** Each language's name in that language, for the switcher. */
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', vi: 'Tiếng Việt' };
 
-/** A text for a person with the values to put in it, translated where it is shown. Its key is the English text. */
-export interface Message {
-  text: string;
-  values?: Record<string, unknown>;
-}
-export type Text = string | Message;
-
-/**
- * Marks English text as a message (what the translation check looks for): `m('Enter your email address.')`
- * is that string; with values, a Message. Dates among the values are shown in the reader's language (and,
- * on pages, time zone); numbers as numbers.
- */
-export function m(text: string): string;
-export function m(text: string, values: Record<string, unknown>): Message;
-export function m(text: string, values?: Record<string, unknown>): Text {
-  return values ? { text, values } : text;
-}
+export { m, type Message, type Text } from './message.js';
+import type { Text } from './message.js';
 
 /** The message files of one language, merged. */
 export function loadMessages(locale: Locale, dir = LOCALES_DIR): Record<string, string> {
