@@ -15,7 +15,7 @@ import { digestClientSecret, SESSION_TYPES } from '../services/clients.js';
 import type { OidcStore } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
-import { m, useUiLocales } from '../i18n/index.js';
+import { LOCALES, m, useUiLocales } from '../i18n/index.js';
 import { render } from '../interaction/views.js';
 import { adapterFactory } from './adapter.js';
 import { backchannelLogoutFetch } from './backchannel.js';
@@ -120,6 +120,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     conformIdTokenClaims: false,
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
+    discovery: {
+      claim_types_supported: ['normal'],
+      // The languages of the pages (ui_locales picks one), and where a relying party can send its users
+      // to see their sessions, devices and sign-in methods (not an OpenID standard field; Keycloak and
+      // others publish the same thing under their own names).
+      ui_locales_supported: [...LOCALES],
+      account_url: `${config.issuer}/account`,
+    },
     // PKCE (S256, the only method oidc-provider 9 accepts) for every client, confidential ones too.
     pkce: { required: () => true },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],

@@ -82,6 +82,9 @@ describe.each([
     expect(urls.length).toBeGreaterThan(5);
     for (const url of urls) expect(url.startsWith(`${issuer}/`) || url === issuer).toBe(true);
     expect(meta.jwks_uri).toBe(`${issuer}/jwks`);
+    // Where relying parties link their users to the account center, and the pages' languages.
+    expect(meta.account_url).toBe(`${issuer}/account`);
+    expect(meta.ui_locales_supported).toEqual(['en', 'vi']);
   });
 
   it('an absolute request target (GET http://evil.example/…) changes nothing either', async () => {
