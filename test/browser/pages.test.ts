@@ -33,6 +33,8 @@ const VIEWPORTS = [
 ] as const;
 const THEMES = ['light', 'dark'] as const;
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+/** Pages brought to their state and checked at once (each in its own browser profile). */
+const CONCURRENCY = Number(process.env.PAGES_CONCURRENCY) || 4;
 /**
  * The axe-core engine that @axe-core/playwright ships, injected once per page and run once per look:
  * AxeBuilder injects it afresh and opens a blank page for every analysis, 20 times slower here.
@@ -65,7 +67,8 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
   beforeAll(async () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     // Every password under the "expiring" policy (90 days) is within the warning period from the start.
-    [browser, h, rp] = await Promise.all([launchChromium(), startAdminHarness({ PASSWORD_EXPIRY_WARNING_DAYS: '90' }, { host: 'localhost' }), startLoopbackRp()]);
+    // The cheapest argon2 the configuration allows: these pages are not about hashing, and a row hashes often.
+    [browser, h, rp] = await Promise.all([launchChromium(), startAdminHarness({ PASSWORD_EXPIRY_WARNING_DAYS: '90', ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }, { host: 'localhost' }), startLoopbackRp()]);
     [web, thirdParty, jar] = await Promise.all([
       registerClient(h.app, h.running.issuer, { redirectUri: rp.callback }),
       registerClient(h.app, h.running.issuer, { redirectUri: rp.callback, thirdParty: true }),
@@ -179,33 +182,66 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
     await signedInAt(page, `/session/end?client_id=${encodeURIComponent(web.clientId)}`);
   }
 
-  /** Every page Gatehouse shows: a name (the screenshots' file names) and the flow that shows it. */
-  const PAGES: Array<[name: string, open: (page: Page) => Promise<unknown>]> = [
-    ['sign-in', (p) => authorize(p)],
-    ['sign-in-wrong-password', async (p) => { await authorize(p); await typePassword(p, (await newUser()).email, `${PASSWORD}x`); }],
-    ['consent', (p) => newUser().then(({ email }) => signIn(p, email, thirdParty))],
-    ['enroll-choice', (p) => newUser('enforcing.example').then(({ email }) => signIn(p, email))],
-    ['enroll-totp', (p) => enrollTotp(p)],
-    ['recovery-codes', async (p) => { await enrollTotp(p); await p.locator('#code').fill(await generate({ secret: (await p.locator('code.secret').innerText()).replace(/\s/g, '') })); await submit(p, p.locator('form[action$="/enroll-totp"] button[type=submit]')); }],
-    ['totp', (p) => totpStep(p)],
-    ['recovery-code', async (p) => { await totpStep(p); await submit(p, p.locator('[name=choose][value=recovery-code], a[href*="recovery-code"]').first()); }],
-    ['passkey', async (p) => signIn(p, await passkeyUser())],
-    ['change-password', async (p) => { const { email, id } = await newUser(); await adminResetLink(h, id, email, true); await signIn(p, email); }],
-    ['expiry-warning', (p) => newUser('expiring.example').then(({ email }) => signIn(p, email))],
-    ['locked', async (p) => { const { email } = await newUser(); await authorize(p); for (let i = 0; i < 5; i++) await typePassword(p, email, `${PASSWORD}x`); await typePassword(p, email); }],
-    ['whitelist-refused', (p) => newUser('fenced.example').then(({ email }) => signIn(p, email))],
-    ['forgot-password', (p) => p.goto(`${h.running.issuer}/password/forgot`)],
-    ['forgot-password-sent', async (p) => { await p.goto(`${h.running.issuer}/password/forgot`); await p.locator('#email').fill(`nobody${++seq}@plain.example`); await submit(p, p.locator('form[action="/password/forgot"] button[type=submit]')); }],
-    ['reset', (p) => resetPage(p)],
-    ['reset-error', async (p) => { await resetPage(p); await newPasswords(p, NEW_PASSWORD, `${NEW_PASSWORD}x`); }],
-    ['reset-done', async (p) => { await resetPage(p); await newPasswords(p, NEW_PASSWORD); }],
-    ['invitation', (p) => invitationPage(p)],
-    ['invitation-done', async (p) => { await invitationPage(p); await newPasswords(p, NEW_PASSWORD); }],
-    ['logout', (p) => logoutPage(p)],
-    ['logged-out', async (p) => { await logoutPage(p); await submit(p, p.locator('button[name=logout][value=yes]')); }],
-    ['error-bad-request', (p) => p.goto(`${h.running.issuer}/auth?client_id=no-such-client&response_type=code&scope=openid`)],
-    ['error-expired-sign-in', (p) => p.goto(`${h.running.issuer}/interaction/no-such-sign-in`)],
-    ['account', (p) => signedInAt(p, '/account')],
+  /** Under enforcement, the authenticator app confirmed with its current code: the recovery codes shown once. */
+  async function recoveryCodesShown(page: Page) {
+    await enrollTotp(page);
+    const secret = (await page.locator('code.secret').innerText()).replace(/\s/g, '');
+    await page.locator('#code').fill(await generate({ secret }));
+    await submit(page, page.locator('form[action$="/enroll-totp"] button[type=submit]'));
+  }
+
+  /** Five wrong passwords lock the account; the right one is then refused too. */
+  async function locked(page: Page) {
+    const { email } = await newUser();
+    await authorize(page);
+    for (let i = 0; i < 5; i++) await typePassword(page, email, `${PASSWORD}x`);
+    await typePassword(page, email);
+  }
+
+  /** An administrator asked for a new password at the next sign-in: the forced change. */
+  async function forcedChange(page: Page) {
+    const { email, id } = await newUser();
+    await adminResetLink(h, id, email, true);
+    await signIn(page, email);
+  }
+
+  async function forgotSent(page: Page) {
+    await page.goto(`${h.running.issuer}/password/forgot`);
+    await page.locator('#email').fill(`nobody${++seq}@plain.example`);
+    await submit(page, page.locator('form[action="/password/forgot"] button[type=submit]'));
+  }
+
+  /**
+   * Every page Gatehouse shows: its name (the screenshots' file names), a selector for what must be on
+   * the page once the flow has run (so that a flow landing elsewhere fails instead of checking the wrong
+   * page), and the flow.
+   */
+  const PAGES: Array<[name: string, shows: string, open: (page: Page) => Promise<unknown>]> = [
+    ['sign-in', '#password', (p) => authorize(p)],
+    ['sign-in-wrong-password', '#form-errors', async (p) => { await authorize(p); await typePassword(p, (await newUser()).email, `${PASSWORD}x`); }],
+    ['consent', 'form[action$="/consent"]', async (p) => signIn(p, (await newUser()).email, thirdParty)],
+    ['enroll-choice', 'form[action$="/enroll"][data-passkey]', async (p) => signIn(p, (await newUser('enforcing.example')).email)],
+    ['enroll-totp', 'form[action$="/enroll-totp"]', (p) => enrollTotp(p)],
+    ['recovery-codes', 'ul.codes code', (p) => recoveryCodesShown(p)],
+    ['totp', 'form[action$="/totp"]', (p) => totpStep(p)],
+    ['recovery-code', 'form[action$="/recovery-code"]', async (p) => { await totpStep(p); await submit(p, p.locator('[name=choose][value=recovery-code], a[href*="recovery-code"]').first()); }],
+    ['passkey', 'form[action$="/passkey"]', async (p) => signIn(p, await passkeyUser())],
+    ['change-password', 'form[action$="/change-password"]', (p) => forcedChange(p)],
+    ['expiry-warning', 'form[action$="/expiry-warning"]', async (p) => signIn(p, (await newUser('expiring.example')).email)],
+    ['locked', '#form-errors >> text=/too many/i', (p) => locked(p)],
+    ['whitelist-refused', 'text=/not allow signing in from this network/i', async (p) => signIn(p, (await newUser('fenced.example')).email)],
+    ['forgot-password', 'form[action="/password/forgot"]', (p) => p.goto(`${h.running.issuer}/password/forgot`)],
+    ['forgot-password-sent', 'main:not(:has(form[action="/password/forgot"])) [role=status]', (p) => forgotSent(p)],
+    ['reset', 'form[action="/password/reset"]', (p) => resetPage(p)],
+    ['reset-error', 'form[action="/password/reset"] >> xpath=.. >> #form-errors', async (p) => { await resetPage(p); await newPasswords(p, NEW_PASSWORD, `${NEW_PASSWORD}x`); }],
+    ['reset-done', 'main:not(:has(#newPassword)) [role=status]', async (p) => { await resetPage(p); await newPasswords(p, NEW_PASSWORD); }],
+    ['invitation', 'form[action="/invitation"]', (p) => invitationPage(p)],
+    ['invitation-done', 'main:not(:has(#newPassword)) [role=status]', async (p) => { await invitationPage(p); await newPasswords(p, NEW_PASSWORD); }],
+    ['logout', 'button[name=logout][value=yes]', (p) => logoutPage(p)],
+    ['logged-out', 'text=/signed out/i', async (p) => { await logoutPage(p); await submit(p, p.locator('button[name=logout][value=yes]')); }],
+    ['error-bad-request', 'code >> text=invalid_client', (p) => p.goto(`${h.running.issuer}/auth?client_id=no-such-client&response_type=code&scope=openid`)],
+    ['error-expired-sign-in', 'text=/sign-in has expired/i', (p) => p.goto(`${h.running.issuer}/interaction/no-such-sign-in`)],
+    ['account', 'nav.account-nav', (p) => signedInAt(p, '/account')],
   ];
 
   /** One axe violation per line: impact, rule, what it means, and each offending element with axe's summary. */
@@ -215,13 +251,18 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
       .join('\n');
   }
 
-  it.each(PAGES)('%s', async (name, open) => {
+  /**
+   * Brings a fresh browser profile to the row's page, then for each look: a screenshot, axe, and the
+   * width of the content. Returns the problems found, one paragraph per look.
+   */
+  async function check([name, shows, open]: (typeof PAGES)[number]): Promise<string[]> {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     try {
       const page = await context.newPage();
       page.setDefaultTimeout(10_000);
       await open(page);
       expect(new URL(page.url()).origin).toBe(h.running.issuer);
+      await page.locator(shows).first().waitFor({ timeout: 5_000 });
       await page.evaluate(AXE_SOURCE);
       const problems: string[] = [];
       for (const viewport of VIEWPORTS) {
@@ -240,9 +281,35 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
           if (scrollWidth > clientWidth) problems.push(`${look}: scrolls sideways (${scrollWidth}px of content in ${clientWidth}px)`);
         }
       }
-      expect(problems.join('\n')).toBe('');
+      return problems;
     } finally {
       await context.close();
     }
+  }
+
+  /**
+   * The rows run CONCURRENCY at a time, started once everything is set up; each test waits for its own
+   * row. A row's failure is kept (never an unhandled rejection) and rethrown by its test.
+   */
+  const outcomes = new Map<string, Promise<{ problems: string[] } | { error: unknown }>>();
+  beforeAll(() => {
+    let next = 0;
+    const started: Array<() => void> = [];
+    const slot = () => (next++ < CONCURRENCY ? Promise.resolve() : new Promise<void>((resolve) => started.push(resolve)));
+    for (const row of PAGES) {
+      outcomes.set(
+        row[0],
+        slot()
+          .then(() => check(row))
+          .then((problems) => ({ problems }), (error: unknown) => ({ error }))
+          .finally(() => started.shift()?.()),
+      );
+    }
   });
+
+  it.each(PAGES)('%s', async (name) => {
+    const outcome = await outcomes.get(name)!;
+    if ('error' in outcome) throw outcome.error;
+    expect(outcome.problems.join('\n')).toBe('');
+  }, 90_000);
 });
