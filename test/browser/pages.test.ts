@@ -289,14 +289,17 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
 
   /**
    * The rows run CONCURRENCY at a time, started once everything is set up; each test waits for its own
-   * row. A row's failure is kept (never an unhandled rejection) and rethrown by its test.
+   * row. A row's failure is kept (never an unhandled rejection) and rethrown by its test. PAGES_ONLY
+   * (names, comma-separated) runs some rows alone, e.g. PAGES_ONLY=sign-in,account.
    */
+  const only = process.env.PAGES_ONLY?.split(',').map((n) => n.trim()).filter(Boolean);
+  const rows = only?.length ? PAGES.filter(([name]) => only.includes(name)) : PAGES;
   const outcomes = new Map<string, Promise<{ problems: string[] } | { error: unknown }>>();
   beforeAll(() => {
     let next = 0;
     const started: Array<() => void> = [];
     const slot = () => (next++ < CONCURRENCY ? Promise.resolve() : new Promise<void>((resolve) => started.push(resolve)));
-    for (const row of PAGES) {
+    for (const row of rows) {
       outcomes.set(
         row[0],
         slot()
@@ -307,7 +310,7 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
     }
   });
 
-  it.each(PAGES)('%s', async (name) => {
+  it.each(rows)('%s', async (name) => {
     const outcome = await outcomes.get(name)!;
     if ('error' in outcome) throw outcome.error;
     expect(outcome.problems.join('\n')).toBe('');
