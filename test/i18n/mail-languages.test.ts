@@ -105,7 +105,7 @@ describe('with the default language (English)', () => {
 
     const mail = await expiryWarning(h, u);
     expect(mail.subject).toBe('Mật khẩu Gatehouse của bạn sắp hết hạn');
-    expect(mail.text).toContain(`Mật khẩu của ${u.email} sẽ hết hạn vào `);
+    expect(mail.text).toContain(`Mật khẩu của tài khoản ${u.email} sẽ hết hạn lúc `);
     // The date in words, in UTC and saying so (a mail does not know the reader's time zone).
     expect(mail.text).toMatch(/\d{4}.* UTC\./);
     expect(mail.text).not.toMatch(/expires|\d{4}-\d\d-\d\dT/);
