@@ -10,8 +10,10 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/**
+ * ALTER TABLE … DROP COLUMN on both databases: knex's dropColumn rebuilds the table on SQLite, and dropping
+ * the old accounts table would cascade-delete every row referencing it (see 20261128000014_factors).
+ */
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('accounts', (t) => {
-    t.dropColumn('locale');
-  });
+  await knex.raw('ALTER TABLE ?? DROP COLUMN ??', ['accounts', 'locale']);
 }
