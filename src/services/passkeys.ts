@@ -268,7 +268,7 @@ export class PasskeyService {
       data: { factorId: factor.id, label: factor.label, deviceType: factor.deviceType, userVerified: factor.userVerified },
     });
     await this.notify(account, m('A passkey was added'), [
-      m('A passkey ("{{label}}") was added to {{email}} on {{when}}.', { label: factor.label, email: account.email, when: new Date() }),
+      m('A passkey ("{{label}}") was added to {{email}} on {{when}}.', { label: factor.label, email: account.email, when: new Date(nowSeconds() * 1000) }),
       ...fromAddress(request),
       m('It can now be used to sign in.'),
       '',
@@ -300,7 +300,7 @@ export class PasskeyService {
       data: { factorId, label: passkey.label },
     });
     const owners = ownersRequest(account, actor, request);
-    const values = { label: passkey.label, email: account.email, when: new Date() };
+    const values = { label: passkey.label, email: account.email, when: new Date(nowSeconds() * 1000) };
     await this.notify(account, m('A passkey was removed'), [
       owners
         ? m('The passkey "{{label}}" was removed from {{email}} on {{when}}.', values)
