@@ -188,6 +188,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   async function signedIn(s: StepContext & { known: Known }) {
     const { account, effective } = s.known;
     await auditSignIn(s, 'succeeded', account.email, { accountId: account.id, governing: effective });
+    await services.accounts.signedInWith(account, s.request.locale); // the language of the account's mails
     // A first-party client's consent comes with the login (see ConsentStep.grantWithLogin).
     const consentGiven = s.client?.firstParty ? await consent.grantWithLogin(s, account.id) : undefined;
     // session.expireCookieOnBrowserClose: a browser-session cookie, with no Expires or Max-Age.

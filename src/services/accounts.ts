@@ -13,6 +13,7 @@ import type { AttemptRule } from '../stores/sql/attempt-counting.js';
 import { secondFactorRequired } from '../policy/second-factor.js';
 import { enrolledFactors, type EnrolledFactors, type FactorStore } from '../stores/factors.js';
 import type { EffectivePolicy } from '../policy/effective-policy.js';
+import type { Locale } from '../i18n/index.js';
 import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 import { requestScopes } from '../observability/request-context.js';
 
@@ -120,6 +121,7 @@ export class AccountService {
       expiryWarningSentFor: null,
       failedAttempts: 0,
       lockedUntil: null,
+      locale: null,
     };
     try {
       await this.accounts.create(account);
@@ -216,6 +218,14 @@ export class AccountService {
   /** Deletes lapsed counters of addresses without an account (they would count afresh anyway). */
   sweepUnknownAddresses(): Promise<number> {
     return this.lockout.unknownAddresses.sweep(nowSeconds(), this.lockout.seconds);
+  }
+
+  /**
+   * A sign-in completed with pages in `locale`: the account's mails are written in it from now on
+   * (services/mail.ts mailLocale). Stored only when it changed.
+   */
+  async signedInWith(account: AccountRecord, locale: Locale | undefined): Promise<void> {
+    if (locale && locale !== account.locale) await this.accounts.setLocale(account.id, locale);
   }
 
   async clearAttempts(id: string): Promise<void> {

@@ -131,7 +131,7 @@ async function wire(db: Db, config: AppConfig, options: { logger?: Logger; metri
   const history = new PasswordHistoryStore(db);
   const resetTokens = new ResetTokenStore(db);
   const outbox = new OutboxStore(db);
-  const mail = new MailService(config.mail, outbox, options.logger);
+  const mail = new MailService({ ...config.mail, defaultLocale: config.defaultLocale }, outbox, options.logger);
   const sessions = new SessionService(oidcStore);
   const accounts = new AccountService(
     accountStore,

@@ -4,6 +4,7 @@ import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import type { AccountService, NewAccount } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
+import { m } from '../i18n/message.js';
 import type { MailService } from './mail.js';
 import type { PasswordChangeService } from './password-changes.js';
 import type { PolicyService } from './policies.js';
@@ -56,17 +57,17 @@ export class InvitationService {
       request,
       data: { email: account.email, expiresAt: new Date(expiresAt * 1000).toISOString() },
     });
-    await this.deps.mail.send({
-      to: account.email,
-      subject: 'You are invited to Gatehouse',
-      text: [
-        `An administrator created a Gatehouse account for ${account.email}.`,
+    // Sent for an administrator: the account's stored language or DEFAULT_LOCALE, never the admin's.
+    await this.deps.mail.sendTo(account, {
+      subject: m('You are invited to Gatehouse'),
+      lines: [
+        m('An administrator created a Gatehouse account for {{email}}.', { email: account.email }),
         '',
-        `Choose your password here (the link works once, for ${this.deps.ttlHours} hours):`,
-        `${this.deps.issuer}/invitation?token=${token}`,
+        m('Choose your password here (the link works once, for {{count}} hours):', { count: this.deps.ttlHours }),
+        { verbatim: `${this.deps.issuer}/invitation?token=${token}` },
         '',
-        'If you did not expect this, ignore this email: nobody can sign in to the account until a password is chosen.',
-      ].join('\n'),
+        m('If you did not expect this, ignore this email: nobody can sign in to the account until a password is chosen.'),
+      ],
     });
   }
 

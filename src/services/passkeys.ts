@@ -15,7 +15,8 @@ import type { FactorStore, PasskeyFactor } from '../stores/factors.js';
 import type { OidcStore, Payload } from '../stores/oidc-store.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
-import type { MailService } from './mail.js';
+import { m, type Text } from '../i18n/message.js';
+import { fromAddress, ownersRequest, type MailLine, type MailService } from './mail.js';
 import type { PolicyService } from './policies.js';
 import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 
@@ -28,7 +29,7 @@ const NO_AAGUID = '00000000-0000-0000-0000-000000000000';
 
 type Purpose = 'registration' | 'authentication';
 
-export type PasskeyAccount = Pick<AccountRecord, 'id' | 'email' | 'name' | 'organizationId'>;
+export type PasskeyAccount = Pick<AccountRecord, 'id' | 'email' | 'name' | 'organizationId' | 'locale'>;
 
 /** RFC 8176: a key bound to one device (security key, TPM) is `hwk`; a synced passkey is `swk`. */
 export type PasskeyAmr = 'hwk' | 'swk';
@@ -41,7 +42,6 @@ export type AuthenticationResult =
 
 export const amrOf = (deviceType: PasskeyFactor['deviceType']): PasskeyAmr => (deviceType === 'singleDevice' ? 'hwk' : 'swk');
 
-const iso = (s: number) => new Date(s * 1000).toISOString();
 const userHandleOf = (accountId: string) => Buffer.from(accountId, 'utf8').toString('base64url');
 
 /** A passkey's name as the user gives it: trimmed, one line, at most 64 characters; undefined when empty. */
@@ -267,12 +267,13 @@ export class PasskeyService {
       request,
       data: { factorId: factor.id, label: factor.label, deviceType: factor.deviceType, userVerified: factor.userVerified },
     });
-    await this.notify(account, 'A passkey was added', [
-      `A passkey ("${factor.label}") was added to ${account.email} at ${iso(nowSeconds())}${request?.ip ? ` from ${request.ip}` : ''}.`,
-      'It can now be used to sign in.',
+    await this.notify(account, m('A passkey was added'), [
+      m('A passkey ("{{label}}") was added to {{email}} on {{when}}.', { label: factor.label, email: account.email, when: new Date(nowSeconds() * 1000) }),
+      ...fromAddress(request),
+      m('It can now be used to sign in.'),
       '',
-      'If this was not you, remove it on your account page, change your password at once and tell your administrator.',
-    ]);
+      m('If this was not you, remove it on your account page, change your password at once and tell your administrator.'),
+    ], ownersRequest(account, actor, request));
     return true;
   }
 
@@ -298,13 +299,17 @@ export class PasskeyService {
       request,
       data: { factorId, label: passkey.label },
     });
-    const by = actor.type === 'user' && actor.id === account.id ? '' : ' by an administrator';
-    await this.notify(account, 'A passkey was removed', [
-      `The passkey "${passkey.label}" was removed from ${account.email}${by} at ${iso(nowSeconds())}${request?.ip ? ` from ${request.ip}` : ''}.`,
-      'It can no longer be used to sign in.',
+    const owners = ownersRequest(account, actor, request);
+    const values = { label: passkey.label, email: account.email, when: new Date(nowSeconds() * 1000) };
+    await this.notify(account, m('A passkey was removed'), [
+      owners
+        ? m('The passkey "{{label}}" was removed from {{email}} on {{when}}.', values)
+        : m('The passkey "{{label}}" was removed from {{email}} by an administrator on {{when}}.', values),
+      ...fromAddress(request),
+      m('It can no longer be used to sign in.'),
       '',
-      'If this was not you, change your password at once and tell your administrator.',
-    ]);
+      m('If this was not you, change your password at once and tell your administrator.'),
+    ], owners);
     return 'removed';
   }
 
@@ -336,8 +341,11 @@ export class PasskeyService {
     return { challenge: p.challenge, forAccount: typeof p.forAccount === 'string' ? p.forAccount : undefined };
   }
 
-  /** Adding or removing a passkey is always mailed to the account's address (delivery failures are logged by MailService). */
-  private async notify(account: PasskeyAccount, subject: string, lines: string[]) {
-    await this.deps.mail.send({ to: account.email, subject: `Gatehouse: ${subject}`, text: lines.join('\n') });
+  /**
+   * Adding or removing a passkey is always mailed to the account's address (delivery failures are logged by
+   * MailService), in the account's language (see mailLocale; `ownersRequest` only when the owner acted).
+   */
+  private async notify(account: PasskeyAccount, subject: Text, lines: MailLine[], ownersRequest?: RequestInfo) {
+    await this.deps.mail.notify(account, subject, lines, ownersRequest);
   }
 }

@@ -5,7 +5,8 @@ import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { FieldProblem } from './errors.js';
-import type { MailService } from './mail.js';
+import { m } from '../i18n/message.js';
+import { fromAddress, ownersRequest, type MailService } from './mail.js';
 import type { PasswordHasher } from './passwords.js';
 import type { PolicyService } from './policies.js';
 import type { SessionService } from './sessions.js';
@@ -130,16 +131,18 @@ export class PasswordChangeService {
       data: { kind: r.kind, endedSessions: ended.sessions, revokedGrants: ended.grants },
     });
     // An invited user has just chosen their first password: there is no earlier one to warn about.
-    if (r.kind !== 'invitation') await this.deps.mail.send({
-      to: account.email,
-      subject: 'Your Gatehouse password was changed',
-      text: [
-        `The password of ${account.email} was changed at ${iso(now)}${r.request?.ip ? ` from ${r.request.ip}` : ''}.`,
-        'You have been signed out everywhere else.',
-        '',
-        'If this was not you, reset your password at once and contact your administrator.',
-      ].join('\n'),
-    });
+    if (r.kind !== 'invitation') {
+      await this.deps.mail.sendTo(account, {
+        subject: m('Your Gatehouse password was changed'),
+        lines: [
+          m('The password of {{email}} was changed on {{when}}.', { email: account.email, when: new Date(now * 1000) }),
+          ...fromAddress(r.request),
+          m('You have been signed out everywhere else.'),
+          '',
+          m('If this was not you, reset your password at once and contact your administrator.'),
+        ],
+      }, ownersRequest(account, r.actor, r.request));
+    }
     return { ok: true };
   }
 }

@@ -3,6 +3,7 @@ import { EXPIRATION_DAYS } from '../policy/security-policy.js';
 import { passwordExpiresAt } from '../policy/password-rules.js';
 import type { AccountStore } from '../stores/sql/accounts.js';
 import { nowSeconds } from '../stores/db.js';
+import { m } from '../i18n/message.js';
 import type { MailService } from './mail.js';
 import { PolicyUnreadableError } from './errors.js';
 import type { PolicyService } from './policies.js';
@@ -34,13 +35,13 @@ export class PasswordExpiryWarnings {
       if (expiresAt === null || now < expiresAt - warningDays * 86400 || now >= expiresAt) continue;
       // Claimed before sending, so two nodes running the job never both send it.
       if (!(await this.deps.accounts.claimExpiryWarning(account.id, account.passwordChangedAt))) continue;
-      const sent = await this.deps.mail.send({
-        to: account.email,
-        subject: 'Your Gatehouse password expires soon',
-        text: [
-          `The password of ${account.email} expires on ${new Date(expiresAt * 1000).toUTCString()}.`,
-          'Change it before then; after that date you will be asked for a new one when you sign in.',
-        ].join('\n'),
+      // No request: the account's stored language, else DEFAULT_LOCALE.
+      const sent = await this.deps.mail.sendTo(account, {
+        subject: m('Your Gatehouse password expires soon'),
+        lines: [
+          m('The password of {{email}} expires on {{when}}.', { email: account.email, when: new Date(expiresAt * 1000) }),
+          m('Change it before then; after that date you will be asked for a new one when you sign in.'),
+        ],
       });
       if (sent) warned.push(account.email);
       else await this.deps.accounts.releaseExpiryWarning(account.id, account.passwordChangedAt);

@@ -4,7 +4,8 @@ import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import { normalizeEmail } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
-import type { MailService } from './mail.js';
+import { m } from '../i18n/message.js';
+import { ownersRequest, type MailService } from './mail.js';
 import type { PasswordChangeService } from './password-changes.js';
 import type { Throttle } from './rate-limit.js';
 import type { PolicyService } from './policies.js';
@@ -65,18 +66,18 @@ export class PasswordResetService {
       data: { via, requireChangeAtNextSignIn: requireChange },
     });
     const link = `${this.deps.issuer}/password/reset?token=${token}`;
-    await this.deps.mail.send({
-      to: account.email,
-      subject: 'Reset your Gatehouse password',
-      text: [
-        via === 'admin' ? 'An administrator asked Gatehouse to let you choose a new password.' : 'Someone asked to reset the password of this account.',
+    // Forgot password: whoever asks is taken for the owner (the mail goes only to the owner's address).
+    const owners = via === 'forgot' ? request : ownersRequest(account, actor, request);
+    await this.deps.mail.sendTo(account, {
+      subject: m('Reset your Gatehouse password'),
+      lines: [
+        via === 'admin' ? m('An administrator asked Gatehouse to let you choose a new password.') : m('Someone asked to reset the password of this account.'),
         '',
-        `Choose a new password here (the link works once, for ${this.deps.ttlMinutes} minutes):`,
-        link,
-        '',
-        via === 'forgot' ? 'If it was not you, ignore this email: your password stays as it is.' : '',
-      ].join('\n'),
-    });
+        m('Choose a new password here (the link works once, for {{count}} minutes):', { count: this.deps.ttlMinutes }),
+        { verbatim: link },
+        ...(via === 'forgot' ? ['', m('If it was not you, ignore this email: your password stays as it is.')] : []),
+      ],
+    }, owners);
   }
 
   /** The account a reset link is for, while it is unused and unexpired and the account active. */

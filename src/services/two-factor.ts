@@ -9,7 +9,8 @@ import type { AccountService } from './accounts.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import type { PolicyService } from './policies.js';
 import type { SecretBox } from './secret-box.js';
-import type { MailService } from './mail.js';
+import { m, type Text } from '../i18n/message.js';
+import { fromAddress, ownersRequest, type MailLine, type MailService } from './mail.js';
 import { NO_METRICS, type Metrics, type SecondFactorMethod } from '../observability/metrics.js';
 
 const PERIOD = 30;
@@ -22,7 +23,6 @@ const DRIFT_SECONDS = 2 * PERIOD;
 const RECOVERY_CODES = 10;
 const RECOVERY_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I
 
-const iso = (s: number) => new Date(s * 1000).toISOString();
 /** Recovery codes are compared case- and dash-insensitively. */
 const normalizeRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
 const digest = (code: string) => createHash('sha256').update(normalizeRecovery(code)).digest('hex');
@@ -140,11 +140,12 @@ export class TwoFactorService {
     if (!(await this.deps.factors.addFirst(factor, pending.generation))) return 'superseded';
     const codes = await this.issueRecoveryCodes(account.id);
     await this.deps.audit.record('two_factor.enrolled', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
-    await this.notify(account, 'Two-step verification was turned on', [
-      `An authenticator app was set up as the second step of signing in to ${account.email} at ${iso(now)}${request?.ip ? ` from ${request.ip}` : ''}.`,
+    await this.notify(account, m('Two-step verification was turned on'), [
+      m('An authenticator app was set up as the second step of signing in to {{email}} on {{when}}.', { email: account.email, when: new Date(now * 1000) }),
+      ...fromAddress(request),
       '',
-      'If this was not you, reset your password at once and ask your administrator to reset two-step verification.',
-    ]);
+      m('If this was not you, reset your password at once and ask your administrator to reset two-step verification.'),
+    ], ownersRequest(account, actor, request));
     return codes;
   }
 
@@ -226,17 +227,20 @@ export class TwoFactorService {
     await this.deps.recoveryCodes.clear(account.id);
     await this.deps.audit.record('two_factor.reset', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
     if (removed > 0) {
-      await this.notify(account, 'Two-step verification was removed', [
-        `An administrator removed every second factor (authenticator app, passkeys) and the recovery codes of ${account.email} at ${iso(now)}.`,
-        'You will be asked to set up two-step verification again if your organization requires it.',
+      await this.notify(account, m('Two-step verification was removed'), [
+        m('An administrator removed every second factor (authenticator app, passkeys) and the recovery codes of {{email}} on {{when}}.', { email: account.email, when: new Date(now * 1000) }),
+        m('You will be asked to set up two-step verification again if your organization requires it.'),
         '',
-        'If you did not ask for this, contact your administrator.',
-      ]);
+        m('If you did not ask for this, contact your administrator.'),
+      ], ownersRequest(account, actor, request));
     }
   }
 
-  /** Adding or removing a factor is always mailed to the account's address (delivery failures are logged by MailService). */
-  private async notify(account: AccountRecord, subject: string, lines: string[]) {
-    await this.deps.mail.send({ to: account.email, subject: `Gatehouse: ${subject}`, text: lines.join('\n') });
+  /**
+   * Adding or removing a factor is always mailed to the account's address (delivery failures are logged by
+   * MailService), in the account's language (see mailLocale; `ownersRequest` only when the owner acted).
+   */
+  private async notify(account: AccountRecord, subject: Text, lines: MailLine[], ownersRequest?: RequestInfo) {
+    await this.deps.mail.notify(account, subject, lines, ownersRequest);
   }
 }

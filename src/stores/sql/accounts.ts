@@ -22,6 +22,11 @@ export interface AccountRecord {
   expiryWarningSentFor: number | null;
   failedAttempts: number;
   lockedUntil: number | null;
+  /**
+   * The language the owner last signed in with (a tag such as 'vi'), for the mails sent to the account;
+   * null: none yet. Stored as given: the mail service ignores a language Gatehouse no longer has.
+   */
+  locale: string | null;
 }
 
 /** An accounts row (stores/sql/memberships.ts reads the same table). */
@@ -42,6 +47,7 @@ export interface Row {
   expiry_warning_sent_for: number | null;
   failed_attempts: number;
   locked_until: number | null;
+  locale: string | null;
 }
 
 export const toRecord = (r: Row): AccountRecord => ({
@@ -60,6 +66,7 @@ export const toRecord = (r: Row): AccountRecord => ({
   expiryWarningSentFor: r.expiry_warning_sent_for,
   failedAttempts: r.failed_attempts,
   lockedUntil: r.locked_until,
+  locale: r.locale ?? null,
 });
 
 export class DuplicateError extends Error {
@@ -97,6 +104,7 @@ export class AccountStore {
         expiry_warning_sent_for: a.expiryWarningSentFor,
         failed_attempts: a.failedAttempts,
         locked_until: a.lockedUntil,
+        locale: a.locale,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -158,6 +166,18 @@ export class AccountStore {
   /** A successful sign-in (or an admin unlock) clears the count and the lock. */
   async clearAttempts(id: string): Promise<void> {
     await this.db<Row>('accounts').where({ id }).update({ failed_attempts: 0, locked_until: null });
+  }
+
+  /**
+   * Records the language the owner signed in with; writes only when it differs from the stored one, so a
+   * sign-in in the same language costs no write. True when it changed. Not an account change: updated_at stays.
+   */
+  async setLocale(id: string, locale: string): Promise<boolean> {
+    const changed = await this.db<Row>('accounts')
+      .where({ id })
+      .andWhere((q) => q.whereNull('locale').orWhereNot({ locale }))
+      .update({ locale });
+    return changed === 1;
   }
 
   async setMustChangePassword(id: string, value: boolean, now: number): Promise<void> {
