@@ -11,6 +11,7 @@ import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, scree
 import { clock } from '../helpers/clock.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
+import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 const PASSWORD = 'Methods-Browser-1';
 const TIMEOUT = 10_000;
@@ -142,5 +143,22 @@ describeWithBrowser('account sign-in methods in Chromium', () => {
     await screenshot(page, 'account-security-vi');
     await page.goto(`${h.running.issuer}/account/confirm?lang=vi`);
     await screenshot(page, 'account-confirm-vi');
+  });
+
+  it('the gate with a passkey: a stale session confirms with its passkey and returns to the page it came from', async () => {
+    const { page } = await signedIn();
+    await addVirtualAuthenticator(page, { kind: 'passkey' });
+    await page.goto(`${h.running.issuer}/account/security`);
+    await page.getByRole('button', { name: 'Add a new passkey' }).click();
+    await page.getByRole('heading', { name: 'Your new recovery codes' }).waitFor();
+    clock.install();
+    clock.advance(6 * 60);
+    await page.goto(`${h.running.issuer}/account/confirm?next=%2Faccount`);
+    await page.getByRole('button', { name: 'Confirm with your passkey' }).click();
+    await page.waitForURL((u) => u.pathname === '/account' && !u.search);
+    await page.goto(`${h.running.issuer}/account/security`);
+    await expect(page.getByRole('button', { name: 'Generate new codes' }).count()).resolves.toBe(1);
+    const events = await h.app.services.db('audit_events').where({ type: 'account.reauthenticated' });
+    expect(events.map((e) => JSON.parse(String(e.data)).method)).toContain('passkey');
   });
 });
