@@ -7,7 +7,7 @@ import type { SecondFactorCheck } from '../../services/two-factor.js';
 import { str } from '../steps/step.js';
 import { render } from '../views.js';
 import type { AccountSectionDeps } from './index.js';
-import { markRecentlyAuthenticated, say, type SignedIn } from './passkeys.js';
+import { FORM_EXPIRED, markRecentlyAuthenticated, PAGE_EXPIRED, say, type SignedIn } from './passkeys.js';
 
 /** Where the gate returns when `next` is missing or not an account page. */
 export const DEFAULT_NEXT = '/account/security';
@@ -78,7 +78,7 @@ export function confirmRoutes(router: Router, deps: AccountSectionDeps): void {
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!s || !csrfValid(ctx, form.csrf)) {
       ctx.status = s ? 403 : 401;
-      ctx.body = { error: say(ctx, m('This page has expired: reload it and try again.')) };
+      ctx.body = { error: say(ctx, PAGE_EXPIRED) };
       return;
     }
     const allow = await services.passkeys.list(s.account.id);
@@ -108,7 +108,7 @@ export function confirmRoutes(router: Router, deps: AccountSectionDeps): void {
     if (!s) return;
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     const next = safeNext(form.next);
-    if (!csrfValid(ctx, form.csrf)) return confirmPage(ctx, s, next, [m('This form has expired: reload the page and try again.')], 403);
+    if (!csrfValid(ctx, form.csrf)) return confirmPage(ctx, s, next, [FORM_EXPIRED], 403);
     const method = METHODS.find((x) => x === (str(form.method) || 'password'));
     if (!method) return confirmPage(ctx, s, next, [m('Choose a way to confirm it is you.')], 400);
     if (method === 'password' && !str(form.currentPassword)) return confirmPage(ctx, s, next, [m('Type your password.')], 400, method);

@@ -32,6 +32,11 @@ export async function markRecentlyAuthenticated(services: Services, s: SignedIn)
   await services.oidcStore.upsert(REAUTH_MODEL, s.session.jti, { at: nowSeconds() }, RECENT_SIGN_IN_SECONDS);
 }
 
+/** A form of the account pages posted without its CSRF token (or with an old one). */
+export const FORM_EXPIRED = m('This form has expired: reload the page and try again.');
+/** The same for a page's JSON request (a passkey ceremony's options). */
+export const PAGE_EXPIRED = m('This page has expired: reload it and try again.');
+
 /** A text in the request's language, for answers that are not pages (JSON, plain text). */
 export const say = (ctx: Context, text: Text) => translator(localeOf(ctx)).text(text);
 
@@ -90,7 +95,7 @@ const bindingOf = (s: SignedIn) => `account:${s.account.id}:${s.session.jti}`;
 /**
  * Passkeys on the account page: add (a WebAuthn ceremony, its options from a JSON endpoint), rename,
  * remove. Adding and removing need a recent sign-in: within RECENT_SIGN_IN_SECONDS of the session's
- * sign-in, or of confirming the password here (kept per session, in the OidcStore, so every node
+ * sign-in, or of confirming it is the user at the gate (confirm.ts; kept per session, in the OidcStore, so every node
  * sees it). Removal keeps the last factor of a user whose policy requires one. Adding or removing is
  * audited and mailed (PasskeyService). Registered on the account pages' router, behind its whitelist guard.
  */
@@ -107,7 +112,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     }
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrfValid(ctx, form.csrf)) {
-      await deps.accountPage(ctx, s.account, { methodErrors: [m('This form has expired: reload the page and try again.')] }, 403);
+      await deps.accountPage(ctx, s.account, { methodErrors: [FORM_EXPIRED] }, 403);
       return undefined;
     }
     return { s, form };
@@ -119,7 +124,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!s || !csrfValid(ctx, form.csrf)) {
       ctx.status = s ? 403 : 401;
-      ctx.body = { error: say(ctx, m('This page has expired: reload it and try again.')) };
+      ctx.body = { error: say(ctx, PAGE_EXPIRED) };
       return;
     }
     if (!(await recentlyAuthenticated(services, s))) {

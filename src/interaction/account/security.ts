@@ -9,10 +9,9 @@ import { m, type Text } from '../../i18n/index.js';
 import { nowSeconds } from '../../stores/db.js';
 import { str } from '../steps/step.js';
 import { render } from '../views.js';
-import { accountPasskeyRoutes, backToMethods, confirmUrl, DONE, factorUse, passkeyViews, recentlyAuthenticated, type SignedIn } from './passkeys.js';
+import { accountPasskeyRoutes, backToMethods, confirmUrl, DONE, factorUse, FORM_EXPIRED, passkeyViews, recentlyAuthenticated, type SignedIn } from './passkeys.js';
 import type { AccountSectionDeps } from './index.js';
 
-const FORM_EXPIRED = m('This form has expired: reload the page and try again.');
 /** An authenticator app being set up on this page, per browser session, until confirmed or abandoned. */
 const ENROLLMENT_MODEL = 'AccountTotpEnrollment';
 const ENROLLMENT_SECONDS = 15 * 60;
