@@ -7,6 +7,7 @@ import { pageOf } from '../helpers/password-flows.js';
 import { organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { enrollThroughPages, nextStepCode } from '../helpers/two-factor.js';
 import { safeNext } from '../../src/interaction/account/confirm.js';
+import { passkey } from '../stores/factor-store.contract.js';
 
 /**
  * The account center's overview, sign-in methods and re-authentication gate through real HTTP and the
@@ -155,6 +156,27 @@ describe('/account/security: the authenticator app and recovery codes', () => {
     expect(await audit(u.id, 'two_factor.removed')).toHaveLength(1);
     const mail = await h.smtp.waitFor((m) => m.to === u.email && m.subject.includes('An authenticator app was removed'), before);
     expect(mail.text).toMatch(/was removed at .+ UTC \(address: /);
+  });
+
+  it('beside a passkey: the app joins it and the recovery codes stay; an enrollment outlived by a change of factors is refused', async () => {
+    const u = await signedIn();
+    // A passkey already there (stored directly: its ceremony is the Chromium tests' business), with its codes.
+    expect(await h.app.services.factorStore.add(passkey(u.id))).toBe(true);
+    await h.app.services.twoFactor.issueRecoveryCodes(u.id);
+    const { confirmed } = await addApp(u.browser);
+    expect(confirmed.location).toBe(`${h.running.issuer}/account/security?done=totp-added#sign-in-methods`);
+    expect(confirmed.page.doc.querySelectorAll('ul.codes code')).toHaveLength(0);
+    expect((await h.app.services.twoFactor.list(u.id)).map((f) => f.kind).sort()).toEqual(['passkey', 'totp']);
+    expect(await h.app.services.twoFactor.recoveryCodesLeft(u.id)).toBe(10);
+
+    const v = await signedIn();
+    const started = await post(v.browser, await security(v.browser), 'form[action="/account/totp/start"]');
+    const secret = started.page.doc.querySelector('code.key')!.text.replace(/\s/g, '');
+    expect(await h.app.services.factorStore.add(passkey(v.id))).toBe(true); // meanwhile, elsewhere
+    const late = await post(v.browser, started.page, 'form[action="/account/totp/confirm"]', { code: await generate({ secret }) });
+    expect(late.status).toBe(409);
+    expect(errorsOn(late.page)).toEqual(['Your sign-in methods changed while you were setting up the app, perhaps in another window. Start again.']);
+    expect((await h.app.services.twoFactor.list(v.id)).map((f) => f.kind)).toEqual(['passkey']);
   });
 
   it('under enforcement the last factor stays: no Remove button, and a forced POST is refused (409)', async () => {
