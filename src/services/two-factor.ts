@@ -120,8 +120,11 @@ export class TwoFactorService {
    * Confirms an enrollment with a code from the app; returns the recovery codes (shown once, stored
    * as digests), null when the code is wrong, or 'superseded' when a factor was confirmed or removed
    * since this enrollment started (the enrollment is dead: a confirmed factor is never replaced here).
+   * `besideOthers` (the account page): the app may join the account's passkeys, as long as nothing was
+   * added or removed since the enrollment started; an empty list then means "added, the recovery codes
+   * stay as they were" (new codes come with an account's first factor only).
    */
-  async confirmEnrollment(account: AccountRecord, sealed: string, code: string, actor: Actor, request: RequestInfo): Promise<EnrollmentResult> {
+  async confirmEnrollment(account: AccountRecord, sealed: string, code: string, actor: Actor, request: RequestInfo, options: { besideOthers?: boolean } = {}): Promise<EnrollmentResult> {
     const pending = this.openPending(sealed);
     if (!pending) return 'superseded';
     const step = await this.checkTotp(pending.seed, code.replace(/\s/g, ''));
@@ -137,8 +140,9 @@ export class TwoFactorService {
       secret: this.deps.box.seal(pending.seed),
       lastStep: step, // the confirming code is used up
     };
-    if (!(await this.deps.factors.addFirst(factor, pending.generation))) return 'superseded';
-    const codes = await this.issueRecoveryCodes(account.id);
+    let codes: string[] = [];
+    if (await this.deps.factors.addFirst(factor, pending.generation)) codes = await this.issueRecoveryCodes(account.id);
+    else if (!options.besideOthers || !(await this.deps.factors.add(factor, { generation: pending.generation }))) return 'superseded';
     await this.deps.audit.record('two_factor.enrolled', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
     await this.notify(account, m('Two-step verification was turned on'), [
       m('An authenticator app was set up as the second step of signing in to {{email}} on {{when}}.', { email: account.email, when: new Date(now * 1000) }),
@@ -147,6 +151,49 @@ export class TwoFactorService {
       m('If this was not you, reset your password at once and ask your administrator to reset two-step verification.'),
     ], ownersRequest(account, actor, request));
     return codes;
+  }
+
+  /**
+   * Removes the account's authenticator app (the account page). With `keepOne` (the policy requires a
+   * second factor) it is refused when it is the account's only factor, decided by the store under a lock.
+   * Audited and mailed.
+   */
+  async removeTotp(account: AccountRecord, options: { keepOne: boolean }, actor: Actor, request: RequestInfo): Promise<'removed' | 'last' | 'gone'> {
+    const totp = (await this.deps.factors.listByAccount(account.id)).find((f) => f.kind === 'totp');
+    if (!totp) return 'gone';
+    const outcome = await this.deps.factors.remove(account.id, totp.id, options);
+    if (outcome !== 'removed') return outcome;
+    await this.deps.audit.record('two_factor.removed', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request, data: { kind: 'totp' } });
+    await this.notify(account, m('An authenticator app was removed'), [
+      m('The authenticator app of {{email}} was removed on {{when}}. It can no longer be used to sign in.', { email: account.email, when: new Date(nowSeconds() * 1000) }),
+      ...fromAddress(request),
+      '',
+      m('If this was not you, reset your password at once and tell your administrator.'),
+    ], ownersRequest(account, actor, request));
+    return 'removed';
+  }
+
+  /**
+   * A new set of recovery codes asked for by the user (the account page): the old set stops working at
+   * once (RecoveryCodeStore.replace). Refused (undefined) for an account without a second factor, whose
+   * codes would open nothing. Audited and mailed; the codes are returned to be shown once.
+   */
+  async regenerateRecoveryCodes(account: AccountRecord, actor: Actor, request: RequestInfo): Promise<string[] | undefined> {
+    if (!(await this.deps.factors.listByAccount(account.id)).length) return undefined;
+    const codes = await this.issueRecoveryCodes(account.id);
+    await this.deps.audit.record('two_factor.recovery_codes_renewed', { actor, organizationId: await this.deps.policies.organizationOf(account), target: { type: 'user', id: account.id }, request });
+    await this.notify(account, m('New recovery codes were made'), [
+      m('A new set of recovery codes was made for {{email}} on {{when}}. The earlier codes no longer work.', { email: account.email, when: new Date(nowSeconds() * 1000) }),
+      ...fromAddress(request),
+      '',
+      m('If this was not you, reset your password at once and tell your administrator.'),
+    ], ownersRequest(account, actor, request));
+    return codes;
+  }
+
+  /** How many unused recovery codes the account has. */
+  recoveryCodesLeft(accountId: string): Promise<number> {
+    return this.deps.recoveryCodes.remaining(accountId);
   }
 
   /**

@@ -75,9 +75,11 @@ export interface FactorStore {
   addFirst(factor: FactorRecord, generation: number): Promise<boolean>;
   /**
    * Adds a factor to an account that may already have some (the signed-in account page). False when it
-   * would be a second TOTP or a credential ID already registered anywhere.
+   * would be a second TOTP or a credential ID already registered anywhere, or, with `generation`, when
+   * the account's factor generation moved since (an authenticator app enrolled on the account page dies
+   * when a factor was added or removed meanwhile), decided under the same lock.
    */
-  add(factor: FactorRecord): Promise<boolean>;
+  add(factor: FactorRecord, options?: { generation?: number }): Promise<boolean>;
   /** Records an accepted TOTP step; false when that step (or a later one) was already used. Atomic. */
   advanceTotpStep(factorId: string, step: number, now: number): Promise<boolean>;
   /**

@@ -108,7 +108,7 @@ describe('a password change', () => {
     const stillAlive = await client.refreshTokenGrant(web.config, tokens.refresh_token!);
     expect((await other.request(`${h.running.issuer}/account`)).status).toBe(200);
 
-    const page = await laptop.page(`${h.running.issuer}/account`);
+    const page = await laptop.page(`${h.running.issuer}/account/security`);
     expect(await submitNewPassword(laptop, page, 'form[action="/account/password"]', 'Bite-Changed-9', { currentPassword: PASSWORD })).toEqual({
       accepted: true,
       errors: [],

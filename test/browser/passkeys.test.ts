@@ -209,10 +209,10 @@ describeWithBrowser('passkeys in Chromium', () => {
     expect((await flow.finish()).amr).toEqual(['pwd', 'otp', 'mfa']);
   });
 
-  it('on /account: rename, add a second (a security key), remove one; the last one stays under enforcement; after 5 minutes the password is asked again', async () => {
+  it('on /account/security: rename, add a second (a security key), remove one; the last one stays under enforcement; after 5 minutes the password is asked again', async () => {
     const email = await user();
     const { page, key } = await enrollPasskey(email);
-    await page.goto(`${h.running.issuer}/account`);
+    await page.goto(`${h.running.issuer}/account/security`);
     const list = page.locator('ul.factors li');
     await expect(list.count()).resolves.toBe(1);
     await expect(list.first().textContent()).resolves.toMatch(/Passkey on one device/);
@@ -226,7 +226,7 @@ describeWithBrowser('passkeys in Chromium', () => {
     await key.remove();
     await addVirtualAuthenticator(page, { kind: 'u2f' });
     await page.getByLabel('Name for the new passkey (optional)').fill('Blue key');
-    await clickThrough(page, page.getByRole('button', { name: 'Add a passkey' }), (u) => u.searchParams.get('done') === 'added');
+    await clickThrough(page, page.getByRole('button', { name: 'Add a new passkey' }), (u) => u.searchParams.get('done') === 'added');
     await expect(page.locator('p.notice').textContent()).resolves.toMatch(/Passkey added/);
     // Both were added within the same second: the list's order between them is not asserted.
     const listed = (await list.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim()).sort();
@@ -238,7 +238,7 @@ describeWithBrowser('passkeys in Chromium', () => {
     await expect(list.count()).resolves.toBe(1);
     // The last factor under enforcement: not offered, and refused when posted anyway.
     await expect(page.getByRole('button', { name: 'Remove Blue key' }).count()).resolves.toBe(0);
-    await expect(page.getByText('add another passkey before you remove this one').isVisible()).resolves.toBe(true);
+    await expect(page.getByText('add another passkey or an authenticator app before you remove this one').isVisible()).resolves.toBe(true);
     const [blue] = await h.app.services.twoFactor.list(await accountId(email));
     const csrf = (await page.locator('input[name=csrf]').first().getAttribute('value'))!;
     const forced = await page.request.post(`${h.running.issuer}/account/passkeys/${blue!.id}/remove`, { form: { csrf }, maxRedirects: 0 });
@@ -249,15 +249,15 @@ describeWithBrowser('passkeys in Chromium', () => {
     clock.install();
     try {
       clock.advance(6 * 60);
-      await page.goto(`${h.running.issuer}/account`);
-      await expect(page.getByRole('button', { name: 'Add a passkey' }).count()).resolves.toBe(0);
+      await page.goto(`${h.running.issuer}/account/security`);
+      await expect(page.getByRole('button', { name: 'Add a new passkey' }).count()).resolves.toBe(0);
       // Not only hidden: the server refuses a ceremony for a sign-in older than 5 minutes.
       const stale = await page.request.post(`${h.running.issuer}/account/passkeys/options`, { form: { csrf } });
       expect(stale.status()).toBe(403);
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await clickThrough(page, page.getByRole('button', { name: 'Confirm' }), (u) => u.searchParams.get('done') === 'confirmed');
-      await expect(page.locator('p.notice').textContent()).resolves.toMatch(/Password confirmed/);
-      await expect(page.getByRole('button', { name: 'Add a passkey' }).count()).resolves.toBe(1);
+      await page.getByRole('textbox', { name: 'Your password', exact: true }).fill(PASSWORD);
+      await clickThrough(page, page.getByRole('button', { name: 'Confirm with password' }), (u) => u.searchParams.get('done') === 'confirmed');
+      await expect(page.locator('p.notice').textContent()).resolves.toMatch(/^Confirmed\./);
+      await expect(page.getByRole('button', { name: 'Add a new passkey' }).count()).resolves.toBe(1);
     } finally {
       clock.uninstall();
     }

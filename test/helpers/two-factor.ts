@@ -60,7 +60,7 @@ export async function wrongCode(secret: string): Promise<string> {
 
 /**
  * Enrolls through the pages (the governing policy must enforce 2FA for the enrollment step to appear);
- * returns the seed and the recovery codes shown. The sign-in completes.
+ * returns the seed, the recovery codes shown and the browser, signed in. The sign-in completes.
  */
 export async function enrollThroughPages(web: TestClient, email: string, password: string) {
   const browser = new Browser();
@@ -72,5 +72,5 @@ export async function enrollThroughPages(web: TestClient, email: string, passwor
   const codes = shown.page!.doc.querySelectorAll('ul.codes code').map((c) => c.text.trim());
   const done = await browser.submit(shown.page!, 'form[action$="/recovery-codes"]', {});
   if (stepOf(await land(browser, done, shown.page!.url)) !== 'callback') throw new Error('enrollment did not complete the sign-in');
-  return { secret, codes };
+  return { secret, codes, browser };
 }

@@ -269,7 +269,7 @@ describe('hostile text at every form field', () => {
     const browser = new Browser();
     const { loginPage } = await startSignIn(browser, web);
     await submitPassword(browser, loginPage, email, PASSWORD);
-    const account = await expectPage(`${h.running.issuer}/account`, browser);
+    const account = await expectPage(`${h.running.issuer}/account/security`, browser);
     await everyField(account, browser, 'form[action="/account/password"]', { currentPassword: 'Wrong-Pass-1', newPassword: 'a', confirmPassword: 'b' });
   });
 

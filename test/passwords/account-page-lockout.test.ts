@@ -38,7 +38,7 @@ async function user(aged: boolean) {
 
 /** One submission of the account page's change form; the status and the errors shown. */
 async function change(browser: Browser, currentPassword: string, newPassword = 'Brand-New-Pass-9') {
-  const page = await browser.page(`${h.running.issuer}/account`);
+  const page = await browser.page(`${h.running.issuer}/account/security`);
   expect(page.status).toBe(200);
   const res = await browser.submit(page, 'form[action="/account/password"]', { currentPassword, newPassword, confirmPassword: newPassword });
   if (res.status === 303) return { status: 303, errors: [] as string[] };
@@ -71,7 +71,7 @@ describe('account page: current-password checks count toward the lockout', () =>
 
   it('counts atomically: 20 parallel wrong current passwords check the hash 5 times', async () => {
     const u = await user(true);
-    const page = await u.browser.page(`${h.running.issuer}/account`);
+    const page = await u.browser.page(`${h.running.issuer}/account/security`);
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
         u.browser.submit(page, 'form[action="/account/password"]', { currentPassword: 'Wrong-Pass-1', newPassword: 'Brand-New-Pass-9', confirmPassword: 'Brand-New-Pass-9' }),

@@ -34,7 +34,7 @@ const ageAccount = (id: string, days: number) =>
 
 /** Changes the password on the account page of a signed-in browser. */
 async function changeOnAccountPage(browser: Browser, current: string, next: string) {
-  const page = await browser.page(`${h.running.issuer}/account`);
+  const page = await browser.page(`${h.running.issuer}/account/security`);
   return submitNewPassword(browser, page, 'form[action="/account/password"]', next, { currentPassword: current });
 }
 
@@ -154,7 +154,7 @@ describe('forgot password', () => {
     const first = await browser.submit(page, 'form[action="/password/reset"]', { newPassword: 'Reset-Pass-1', confirmPassword: 'Reset-Pass-1' });
     expect(first.status).toBe(200);
     expect(await first.text()).toContain('sign in with the new password');
-    expect(await browser.request(`${h.running.issuer}/account`).then((r) => r.status)).toBe(401); // not signed in
+    expect(await browser.request(`${h.running.issuer}/account/security`).then((r) => r.status)).toBe(401); // not signed in
     expect(await resetThroughLink(link, 'Reset-Pass-2')).toMatchObject({ accepted: false });
     await signIn(new Browser(), web, u.email, 'Reset-Pass-1');
 
@@ -222,8 +222,8 @@ describe('after a password change', () => {
 
     expect(await changeOnAccountPage(laptop, u.password, 'After-Change-1')).toEqual({ accepted: true, errors: [] });
     await expect(client.refreshTokenGrant(web.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    expect((await phone.request(`${h.running.issuer}/account`)).status).toBe(401);
-    expect((await laptop.request(`${h.running.issuer}/account`)).status).toBe(200);
+    expect((await phone.request(`${h.running.issuer}/account/security`)).status).toBe(401);
+    expect((await laptop.request(`${h.running.issuer}/account/security`)).status).toBe(200);
     const mail = await h.smtp.waitFor((m) => m.to === u.email && m.subject.includes('was changed'), 0);
     expect(h.smtp.to(u.email).length).toBeGreaterThan(before);
     expect(mail.text).toContain('signed out everywhere else');

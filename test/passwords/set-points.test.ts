@@ -105,7 +105,7 @@ const setPoints: SetPoint[] = [
       const browser = new Browser();
       await signIn(browser, web, email, START);
       return async (candidate) => {
-        const page = await browser.page(`${h.running.issuer}/account`);
+        const page = await browser.page(`${h.running.issuer}/account/security`);
         return submitNewPassword(browser, page, 'form[action="/account/password"]', candidate, { currentPassword: START });
       };
     },

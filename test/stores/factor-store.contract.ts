@@ -152,6 +152,23 @@ export function factorStoreContract(name: string, open: () => Promise<OpenedFact
       expect(await store.add(totp(randomUUID()))).toBe(false);
     });
 
+    it('add with a generation: refused once a factor was added or removed since; one of N racers started at the same generation wins', async () => {
+      const a = await account();
+      const p = passkey(a);
+      expect(await store.add(p)).toBe(true);
+      const started = await store.generation(a);
+      expect(await store.add(passkey(a))).toBe(true); // the generation moves on
+      expect(await store.add(totp(a), { generation: started })).toBe(false);
+      expect(await store.generation(a)).toBe(started + 1);
+      expect(await store.add(totp(a), { generation: started + 1 })).toBe(true);
+      const b = await account();
+      await store.add(passkey(b));
+      const at = await store.generation(b);
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.add(passkey(b), { generation: at })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.listByAccount(b)).toHaveLength(2);
+    });
+
     it('advanceTotpStep: only forward, records the use, and only on a TOTP factor', async () => {
       const a = await account();
       const f = totp(a, { lastStep: 100 });

@@ -56,6 +56,17 @@ for (const [name, makeBackend] of backends) {
       expect(await codes.remaining(accountId)).toBe(1);
     });
 
+    it('N simultaneous new sets of recovery codes leave exactly one set, and no code of the old one', async () => {
+      const codes = new RecoveryCodeStore(services.db);
+      await codes.replace(accountId, ['0'.repeat(64)]);
+      const sets = Array.from({ length: N }, (_, i) => Array.from({ length: 10 }, (_, j) => `${i}-${j}`.padEnd(64, 'f')));
+      await Promise.all(sets.map((set) => codes.replace(accountId, set)));
+      expect(await codes.remaining(accountId)).toBe(10);
+      expect(await codes.use(accountId, '0'.repeat(64), nowSeconds())).toBe(false);
+      const stored = (await services.db('recovery_codes').where({ account_id: accountId }).pluck('code_hash')) as string[];
+      expect(sets.some((set) => [...set].sort().join() === [...stored].sort().join())).toBe(true);
+    });
+
     it('a TOTP time step is accepted by exactly one request, and no earlier step after it', async () => {
       const factors = services.factorStore;
       const id = randomUUID();

@@ -9,6 +9,8 @@ import { whitelistAllows } from '../../policy/ip.js';
 import { NETWORK_NOT_ALLOWED } from '../steps/password.js';
 import { render } from '../views.js';
 import type { SignedIn } from './passkeys.js';
+import { confirmRoutes } from './confirm.js';
+import { overviewRoutes } from './overview.js';
 import { securityRoutes } from './security.js';
 
 export interface AccountPagesDeps {
@@ -29,7 +31,8 @@ export interface AccountSectionDeps extends AccountPagesDeps {
 
 /**
  * The account center (/account and below): the signed-in user's own pages, on the Gatehouse browser
- * session. Each section registers its routes here (security.ts: password and sign-in methods; …), behind
+ * session. Each section registers its routes here (overview.ts: who and which rules; security.ts: password
+ * and sign-in methods; confirm.ts: the re-authentication gate; …), behind
  * one guard: the IP whitelist of the account's policy holds for every /account page and form.
  */
 export function accountPages(deps: AccountPagesDeps): Router {
@@ -77,6 +80,8 @@ export function accountPages(deps: AccountPagesDeps): Router {
   router.use(/^\/account(?:\/|$)/, accountPagesOnAllowedNetwork);
 
   const sectionDeps: AccountSectionDeps = { ...deps, parseForm, signedInAccount, requireSignedIn };
+  overviewRoutes(router, sectionDeps);
   securityRoutes(router, sectionDeps);
+  confirmRoutes(router, sectionDeps);
   return router;
 }

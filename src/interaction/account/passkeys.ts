@@ -8,8 +8,9 @@ import { requestInfo } from '../../http/request-info.js';
 import { nowSeconds } from '../../stores/db.js';
 import { str } from '../steps/step.js';
 import { defaultPasskeyLabel } from '../steps/enroll-totp.js';
+import { localeOf, m, translator, type Text } from '../../i18n/index.js';
 
-/** Sensitive changes to sign-in methods need a sign-in (or a password confirmation) this recent. */
+/** Sensitive changes (sign-in methods, recovery codes, ending all sessions) need a sign-in (or a confirmation) this recent. */
 export const RECENT_SIGN_IN_SECONDS = 5 * 60;
 const REAUTH_MODEL = 'AccountReauth';
 
@@ -26,43 +27,75 @@ export async function recentlyAuthenticated(services: Services, s: SignedIn): Pr
   return typeof marker?.at === 'number' && marker.at > now - RECENT_SIGN_IN_SECONDS;
 }
 
+/** Marks the session as confirmed just now (the gate at /account/confirm): per session, seen by every node. */
+export async function markRecentlyAuthenticated(services: Services, s: SignedIn): Promise<void> {
+  await services.oidcStore.upsert(REAUTH_MODEL, s.session.jti, { at: nowSeconds() }, RECENT_SIGN_IN_SECONDS);
+}
+
+/** A form of the account pages posted without its CSRF token (or with an old one). */
+export const FORM_EXPIRED = m('This form has expired: reload the page and try again.');
+/** The same for a page's JSON request (a passkey ceremony's options). */
+export const PAGE_EXPIRED = m('This page has expired: reload it and try again.');
+
+/** A text in the request's language, for answers that are not pages (JSON, plain text). */
+export const say = (ctx: Context, text: Text) => translator(localeOf(ctx)).text(text);
+
+/** Where the gate sends a session that must confirm it is the user before `next` (an /account path). */
+export const confirmUrl = (next: string) => `/account/confirm?next=${encodeURIComponent(next)}`;
+
 export interface AccountPasskeysDeps {
   services: Services;
   trustedProxies: string[];
   parseForm: Middleware;
   signedInAccount(ctx: Context): Promise<SignedIn | undefined>;
-  accountPage(ctx: Context, account: AccountRecord, extra: { methodErrors?: string[]; notice?: string; codes?: string[] }, status?: number): Promise<void>;
+  accountPage(ctx: Context, account: AccountRecord, extra: { methodErrors?: Text[]; notice?: Text; codes?: string[] }, status?: number): Promise<void>;
 }
 
 /** What the account page shows about passkeys. */
 export interface PasskeyView {
   id: string;
   label: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  kind: string;
+  kind: Text;
+  /** When it was added and last used. */
+  used: Text;
 }
 
+/** "Added <date> · last used <date>" of a factor, its dates shown in the browser's zone. */
+export const factorUse = (f: { createdAt: number; lastUsedAt: number | null }): Text =>
+  f.lastUsedAt === null
+    ? m('Added {{added}} · not used yet', { added: new Date(f.createdAt * 1000) })
+    : m('Added {{added}} · last used {{used}}', { added: new Date(f.createdAt * 1000), used: new Date(f.lastUsedAt * 1000) });
+
 const KIND = (p: PasskeyFactor) =>
-  p.deviceType === 'multiDevice' ? 'Synced passkey' : p.transports.includes('internal') || p.transports.includes('hybrid') ? 'Passkey on one device' : 'Security key';
+  p.deviceType === 'multiDevice' ? m('Synced passkey') : p.transports.includes('internal') || p.transports.includes('hybrid') ? m('Passkey on one device') : m('Security key');
 
 export const passkeyViews = (passkeys: PasskeyFactor[]): PasskeyView[] =>
-  passkeys.map((p) => ({ id: p.id, label: p.label, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, kind: KIND(p) }));
+  passkeys.map((p) => ({ id: p.id, label: p.label, kind: KIND(p), used: factorUse(p) }));
 
 /** What the account page says after a change (`?done=`): fixed sentences, never text from the URL. */
 export const DONE = {
-  confirmed: 'Password confirmed. For the next 5 minutes you can add or remove passkeys.',
-  added: 'Passkey added. You can use it to sign in.',
-  renamed: 'Passkey renamed.',
-  removed: 'Passkey removed. It can no longer be used to sign in.',
+  confirmed: m('Confirmed. For the next 5 minutes you can change your sign-in methods.'),
+  added: m('Passkey added. You can use it to sign in.'),
+  renamed: m('Passkey renamed.'),
+  removed: m('Passkey removed. It can no longer be used to sign in.'),
+  'totp-added': m('Authenticator app added. It will ask for its code when you sign in.'),
+  'totp-removed': m('Authenticator app removed. It can no longer be used to sign in.'),
+  'totp-cancelled': m('Setting up the authenticator app was cancelled.'),
 } as const;
+export type Done = keyof typeof DONE;
+
+/** Back to the sign-in methods with a fixed sentence (`?done=`), as a 303 after a form. */
+export function backToMethods(ctx: Context, done: Done): void {
+  ctx.redirect(`/account/security?done=${done}#sign-in-methods`);
+  ctx.status = 303;
+}
 
 const bindingOf = (s: SignedIn) => `account:${s.account.id}:${s.session.jti}`;
 
 /**
  * Passkeys on the account page: add (a WebAuthn ceremony, its options from a JSON endpoint), rename,
  * remove. Adding and removing need a recent sign-in: within RECENT_SIGN_IN_SECONDS of the session's
- * sign-in, or of confirming the password here (kept per session, in the OidcStore, so every node
+ * sign-in, or of confirming it is the user at the gate (confirm.ts; kept per session, in the OidcStore, so every node
  * sees it). Removal keeps the last factor of a user whose policy requires one. Adding or removing is
  * audited and mailed (PasskeyService). Registered on the account pages' router, behind its whitelist guard.
  */
@@ -74,33 +107,16 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const s = await deps.signedInAccount(ctx);
     if (!s) {
       ctx.status = 401;
-      ctx.body = 'You are not signed in to Gatehouse.';
+      ctx.body = say(ctx, m('You are not signed in to Gatehouse.'));
       return undefined;
     }
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrfValid(ctx, form.csrf)) {
-      await deps.accountPage(ctx, s.account, { methodErrors: ['This form has expired. Please try again.'] }, 403);
+      await deps.accountPage(ctx, s.account, { methodErrors: [FORM_EXPIRED] }, 403);
       return undefined;
     }
     return { s, form };
   }
-
-  const back = (ctx: Context, done: keyof typeof DONE) => {
-    ctx.redirect(`/account?done=${done}#sign-in-methods`);
-    ctx.status = 303;
-  };
-
-  router.post('/account/confirm', parseForm, async (ctx) => {
-    const g = await guarded(ctx);
-    if (!g) return;
-    const result = await services.accounts.checkCurrentPassword(g.s.account, str(g.form.currentPassword));
-    if (result !== 'ok') {
-      const error = result === 'locked' ? 'Too many failed attempts. Try again later.' : 'That password is not right.';
-      return deps.accountPage(ctx, g.s.account, { methodErrors: [error] }, result === 'locked' ? 429 : 400);
-    }
-    await services.oidcStore.upsert(REAUTH_MODEL, g.s.session.jti, { at: nowSeconds() }, RECENT_SIGN_IN_SECONDS);
-    back(ctx, 'confirmed');
-  });
 
   router.post('/account/passkeys/options', parseForm, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -108,12 +124,12 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!s || !csrfValid(ctx, form.csrf)) {
       ctx.status = s ? 403 : 401;
-      ctx.body = { error: 'This page has expired. Reload it and try again.' };
+      ctx.body = { error: say(ctx, PAGE_EXPIRED) };
       return;
     }
     if (!(await recentlyAuthenticated(services, s))) {
       ctx.status = 403;
-      ctx.body = { error: 'Confirm your password first (reload the page).' };
+      ctx.body = { error: say(ctx, m('Confirm it is you first (reload the page).')) };
       return;
     }
     ctx.body = await services.passkeys.registrationOptions(s.account, bindingOf(s), await services.passkeys.list(s.account.id));
@@ -123,50 +139,50 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const g = await guarded(ctx);
     if (!g) return;
     const { s, form } = g;
-    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: ['Confirm your password before adding a passkey.'] }, 403);
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: [m('Confirm it is you before adding a passkey.')] }, 403);
     let response: unknown;
     try {
       response = JSON.parse(str(form.credential));
     } catch {
-      return deps.accountPage(ctx, s.account, { methodErrors: ['Adding a passkey needs JavaScript.'] }, 400);
+      return deps.accountPage(ctx, s.account, { methodErrors: [m('Adding a passkey here needs JavaScript.')] }, 400);
     }
     const request = requestInfo(ctx, deps.trustedProxies);
     const label = str(form.label).trim() || defaultPasskeyLabel(request.userAgent);
     const verified = await services.passkeys.verifyRegistration(s.account, bindingOf(s), response, { label });
-    if (!verified.ok) return deps.accountPage(ctx, s.account, { methodErrors: ['The passkey could not be added. Try again.'] }, 400);
+    if (!verified.ok) return deps.accountPage(ctx, s.account, { methodErrors: [m('The passkey could not be added. Try again.')] }, 400);
     const hadFactor = (await services.twoFactor.list(s.account.id)).length > 0;
     if (!(await services.passkeys.addPasskey(s.account, verified.factor, {}, { type: 'user', id: s.account.id }, request))) {
-      return deps.accountPage(ctx, s.account, { methodErrors: ['This passkey is already registered.'] }, 409);
+      return deps.accountPage(ctx, s.account, { methodErrors: [m('This passkey is already registered.')] }, 409);
     }
     // The account's first factor: its recovery codes, shown once, in this answer.
     if (!hadFactor) {
       const codes = await services.twoFactor.issueRecoveryCodes(s.account.id);
-      return deps.accountPage(ctx, s.account, { notice: 'Passkey added. Save your recovery codes: they are shown only now.', codes });
+      return deps.accountPage(ctx, s.account, { notice: m('Passkey added. Save your recovery codes: they are shown only now.'), codes });
     }
-    back(ctx, 'added');
+    backToMethods(ctx, 'added');
   });
 
   router.post('/account/passkeys/:id/rename', parseForm, async (ctx) => {
     const g = await guarded(ctx);
     if (!g) return;
     if (!(await services.passkeys.renamePasskey(g.s.account, ctx.params.id!, str(g.form.label)))) {
-      return deps.accountPage(ctx, g.s.account, { methodErrors: ['Give the passkey a name.'] }, 400);
+      return deps.accountPage(ctx, g.s.account, { methodErrors: [m('Give the passkey a name.')] }, 400);
     }
-    back(ctx, 'renamed');
+    backToMethods(ctx, 'renamed');
   });
 
   router.post('/account/passkeys/:id/remove', parseForm, async (ctx) => {
     const g = await guarded(ctx);
     if (!g) return;
     const { s } = g;
-    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: ['Confirm your password before removing a passkey.'] }, 403);
+    if (!(await recentlyAuthenticated(services, s))) return deps.accountPage(ctx, s.account, { methodErrors: [m('Confirm it is you before removing a passkey.')] }, 403);
     const { policy } = await services.policies.effectiveFor(s.account);
     const outcome = await services.passkeys.removePasskey(s.account, ctx.params.id!, { keepOne: policy.authentication.enforce2fa }, { type: 'user', id: s.account.id }, requestInfo(ctx, deps.trustedProxies));
     if (outcome === 'last') {
-      return deps.accountPage(ctx, s.account, { methodErrors: ['Your organization requires two-step verification: add another passkey or an authenticator app before removing your last one.'] }, 409);
+      return deps.accountPage(ctx, s.account, { methodErrors: [m('Your organization requires two-step verification: add another passkey or an authenticator app before removing your last one.')] }, 409);
     }
-    if (outcome === 'gone') return deps.accountPage(ctx, s.account, { methodErrors: ['That passkey is not on your account.'] }, 404);
-    back(ctx, 'removed');
+    if (outcome === 'gone') return deps.accountPage(ctx, s.account, { methodErrors: [m('That passkey is not on your account.')] }, 404);
+    backToMethods(ctx, 'removed');
   });
 }
 

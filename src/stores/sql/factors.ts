@@ -169,8 +169,9 @@ export class SqlFactorStore implements FactorStore {
     });
   }
 
-  async add(factor: FactorRecord): Promise<boolean> {
+  async add(factor: FactorRecord, options: { generation?: number } = {}): Promise<boolean> {
     return this.underLock(factor.accountId, async (trx) => {
+      if (options.generation !== undefined && (await SqlFactorStore.generationIn(trx, factor.accountId)) !== options.generation) throw new Refused();
       if (factor.kind === 'totp' && (await trx('factors').where({ account_id: factor.accountId, kind: 'totp' }).first('id'))) throw new Refused();
       if (factor.kind === 'passkey' && (await trx('factors').where({ credential_id: factor.credentialId }).first('id'))) throw new Refused();
       await trx('factors').insert(toRow(factor));

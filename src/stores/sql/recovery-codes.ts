@@ -4,8 +4,14 @@ import type { Db } from '../db.js';
 export class RecoveryCodeStore {
   constructor(private readonly db: Db) {}
 
+  /**
+   * The account's new set, replacing the old one at once: a code of the old set is never accepted after
+   * this returns. Concurrent replacements are serialized on the account row (PostgreSQL; SQLite runs one
+   * write transaction at a time), so exactly one set remains, never the union of two.
+   */
   async replace(accountId: string, codeHashes: string[]): Promise<void> {
     await this.db.transaction(async (trx) => {
+      if (this.db.client.config.client === 'pg') await trx('accounts').where({ id: accountId }).forUpdate().first('id');
       await trx('recovery_codes').where({ account_id: accountId }).delete();
       await trx('recovery_codes').insert(codeHashes.map((code_hash) => ({ account_id: accountId, code_hash })));
     });
