@@ -3,7 +3,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import { m } from '../i18n/message.js';
+import { m, type Text } from '../i18n/message.js';
 import { describeRules } from '../policy/password-rules.js';
 import type { Services } from '../services/index.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
@@ -12,7 +12,6 @@ import { requestInfo } from '../http/request-info.js';
 import { newPasswordProblems, shownProblems } from './new-password.js';
 import { str } from './steps/step.js';
 import { FORM_EXPIRED, render } from './views.js';
-import type { Text } from '../i18n/message.js';
 
 export interface PasswordPagesDeps {
   provider: Provider;

@@ -60,6 +60,9 @@ describe('the language of the sign-in page', () => {
     const browser = new BrowserSpeaking('en-US,en;q=0.9');
     const { loginPage } = await startSignIn(browser, web, { ui_locales: 'vi-VN en' });
     expect(languageOf(loginPage)).toEqual(VIETNAMESE);
+    // The passkey script's texts come with the page, in its language.
+    const texts = JSON.parse(loginPage.doc.querySelector('form[data-passkey]')!.getAttribute('data-texts')!);
+    expect(texts).toMatchObject({ checking: 'Đang kiểm tra…', failedWith: 'Không thực hiện được: %s. Hãy thử lại, hoặc dùng cách khác.' });
     expect(await wrongPassword(browser, loginPage)).toEqual(['Email hoặc mật khẩu không đúng.']);
   });
 
