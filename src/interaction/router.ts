@@ -22,9 +22,8 @@ import { PasskeyStep } from './steps/passkey.js';
 import { PasskeyStrategy } from './strategies/passkey.js';
 import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { Known, Loaded, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
-import { render } from './views.js';
+import { FORM_EXPIRED, render } from './views.js';
 import { m, useUiLocales } from '../i18n/index.js';
-import { FORM_EXPIRED } from './views.js';
 
 export interface InteractionDeps {
   provider: Provider;

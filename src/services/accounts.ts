@@ -4,7 +4,7 @@ import { nowSeconds } from '../stores/db.js';
 import { normalizeDomain } from '../policy/domains.js';
 import type { PasswordHasher } from './passwords.js';
 import { NO_PASSWORD_HASH, normalizePassword } from './passwords.js';
-import { ConflictError, NotFoundError, problemOf, ValidationError, type FieldProblem } from './errors.js';
+import { ConflictError, englishOf, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
@@ -100,7 +100,8 @@ export class AccountService {
     if (email && input.password && !errors.some((e) => e.field === 'password')) {
       // The rules of the policy that will govern this address.
       for (const v of await this.policies.passwordViolations({ email, name }, input.password)) {
-        errors.push(problemOf('password', v.message, v));
+        // English only: these reach the admin API and the CLI, never a page.
+        errors.push({ field: 'password', message: englishOf(v.message), code: v.code, ...(v.params ? { params: v.params } : {}) });
       }
     }
     if (errors.length) throw new ValidationError(errors);

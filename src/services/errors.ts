@@ -79,7 +79,7 @@ export function englishOf(text: Text): string {
   });
 }
 
-/** A problem with a field, from a Text: English in `message`, the Text for pages in `text`. */
+/** A problem with a field for a page, from a Text: English in `message`, the Text itself in `text` (not for the admin API). */
 export const problemOf = (field: string, text: Text, extra: { code?: string; params?: Record<string, number> } = {}): FieldProblem => ({
   field,
   message: englishOf(text),
