@@ -7,7 +7,9 @@ import type { AccountRecord } from '../stores/sql/accounts.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { requestInfo } from '../http/request-info.js';
 import { str } from './steps/step.js';
-import { render } from './views.js';
+import { FORM_EXPIRED, render } from './views.js';
+import { m, type Text } from '../i18n/message.js';
+import { newPasswordProblems, shownProblems } from './new-password.js';
 
 export interface InvitationPagesDeps {
   services: Services;
@@ -15,8 +17,7 @@ export interface InvitationPagesDeps {
   trustedProxies: string[];
 }
 
-const FORM_EXPIRED = 'This form has expired. Please try again.';
-const BAD_LINK = 'This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.';
+const BAD_LINK = m('This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.');
 
 /**
  * The page an invitation link opens (/invitation?token=…): the invited user chooses a first password
@@ -35,7 +36,7 @@ export function invitationPages(deps: InvitationPagesDeps): Router {
   router.get('/invitation', async (ctx) => {
     const token = str(ctx.query.token);
     const account = await services.invitations.inspect(token);
-    if (!account) return render(ctx, 'error', { message: BAD_LINK, code: null }, 400);
+    if (!account) return render(ctx, 'error', { message: BAD_LINK, code: null, hint: false }, 400);
     await render(ctx, 'invitation', { csrf: csrfToken(ctx), token, email: account.email, rules: await rulesFor(account), errors: [], done: false });
   });
 
@@ -43,16 +44,16 @@ export function invitationPages(deps: InvitationPagesDeps): Router {
     const form = ctx.request.body as Record<string, unknown>;
     const token = str(form.token);
     const account = await services.invitations.inspect(token);
-    if (!account) return render(ctx, 'error', { message: BAD_LINK, code: null }, 400);
-    const page = async (errors: string[], status: number) =>
+    if (!account) return render(ctx, 'error', { message: BAD_LINK, code: null, hint: false }, 400);
+    const page = async (errors: Text[], status: number) =>
       render(ctx, 'invitation', { csrf: csrfToken(ctx), token, email: account.email, rules: await rulesFor(account), errors, done: false }, status);
     if (!csrfValid(ctx, form.csrf)) return page([FORM_EXPIRED], 403);
     const newPassword = str(form.newPassword);
-    if (!newPassword) return page(['Enter a password.'], 400);
-    if (newPassword !== str(form.confirmPassword)) return page(['The two passwords do not match.'], 400);
+    const problems = await newPasswordProblems(services, account, newPassword, str(form.confirmPassword), m('Enter a password.'));
+    if (problems) return page(problems, 400);
     const result = await services.invitations.accept(token, newPassword, requestInfo(ctx, deps.trustedProxies));
-    if (!result.ok && 'invalidLink' in result) return render(ctx, 'error', { message: BAD_LINK, code: null }, 400);
-    if (!result.ok) return page(result.errors.map((e) => e.message), 400);
+    if (!result.ok && 'invalidLink' in result) return render(ctx, 'error', { message: BAD_LINK, code: null, hint: false }, 400);
+    if (!result.ok) return page(shownProblems(result.errors), 400);
     // Accepting does not sign the user in: they sign in through their application.
     await render(ctx, 'invitation', { csrf: csrfToken(ctx), token: '', email: account.email, rules: [], errors: [], done: true });
   });

@@ -22,8 +22,8 @@ import { PasskeyStep } from './steps/passkey.js';
 import { PasskeyStrategy } from './strategies/passkey.js';
 import { EnrollStep, EnrollTotpStep, RecoveryCodesStep } from './steps/enroll-totp.js';
 import type { Known, Loaded, SignInFailure, Step, StepContext, StepOutcome } from './steps/step.js';
-import { render } from './views.js';
-import { useUiLocales } from '../i18n/index.js';
+import { FORM_EXPIRED, render } from './views.js';
+import { m, useUiLocales } from '../i18n/index.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -35,8 +35,8 @@ export interface InteractionDeps {
   expiryWarningDays: number;
 }
 
-const EXPIRED =
-  'This sign-in has expired or was started in another browser. Go back to the application and sign in again.';
+// Says where to go itself: the error page's generic "go back" line is left out (hint: false).
+const EXPIRED = m('This sign-in has expired or was started in another browser. Go back to the application and sign in again.');
 
 /**
  * The sign-in pages. GET /interaction/:uid shows the flow's current step; POST /interaction/:uid/:step
@@ -69,14 +69,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
       interaction = await provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
       if (err instanceof oidcErrors.SessionNotFound) {
-        await render(ctx, 'error', { message: EXPIRED, code: null }, 400);
+        await render(ctx, 'error', { message: EXPIRED, code: null, hint: false }, 400);
         return undefined;
       }
       throw err;
     }
     useUiLocales(ctx, interaction.params.ui_locales);
     if (interaction.uid !== ctx.params.uid) {
-      await render(ctx, 'error', { message: EXPIRED, code: null }, 400);
+      await render(ctx, 'error', { message: EXPIRED, code: null, hint: false }, 400);
       return undefined;
     }
     const first: StepName = interaction.prompt.name === 'login' ? 'password' : 'consent';
@@ -125,7 +125,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const { account, effective: governing } = s.known;
     if (whitelistAllows(governing.policy.login.ipWhitelist, s.request.ip)) return false;
     await auditSignIn(s, 'failed', account.email, { accountId: account.id, reason: 'ip-not-allowed', governing });
-    await render(s.ctx, 'error', { message: NETWORK_NOT_ALLOWED, code: null }, 403);
+    await render(s.ctx, 'error', { message: NETWORK_NOT_ALLOWED, code: null, hint: false }, 403);
     return true;
   }
 
@@ -216,7 +216,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!s) return;
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrfMatches(s.flow, form.csrf)) {
-      await steps[s.flow.step].render(s, { status: 403, errors: ['This form has expired. Please try again.'] });
+      await steps[s.flow.step].render(s, { status: 403, errors: [FORM_EXPIRED] });
       return;
     }
     if (ctx.params.step === 'abort') {

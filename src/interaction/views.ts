@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import ejs from 'ejs';
 import type { Context } from 'koa';
 import { VIEWS_DIR } from '../paths.js';
-import { LOCALE_NAMES, LOCALES, localeOf, translator, type Text } from '../i18n/index.js';
+import { LOCALE_NAMES, LOCALES, localeOf, m, translator, type Text } from '../i18n/index.js';
+
+/** Every page's answer to a form whose CSRF token is missing or stale. */
+export const FORM_EXPIRED = m('This form has expired. Please try again.');
 
 /**
  * The address a language link (`?lang=`) reloads: the page itself for a GET; for a form answered in

@@ -3,6 +3,7 @@
  * Length counts Unicode code points after NFC normalization; "special" is any character that is
  * not a letter or a digit (in any script).
  */
+import { m, type Text } from '../i18n/message.js';
 import type { SecurityPolicy } from './security-policy.js';
 
 export type PasswordRules = SecurityPolicy['password'];
@@ -18,7 +19,8 @@ export type PasswordViolationCode =
 
 export interface PasswordViolation {
   code: PasswordViolationCode;
-  message: string;
+  /** For a person, translated where it is shown (src/i18n). */
+  message: Text;
   params?: Record<string, number>;
 }
 
@@ -28,14 +30,14 @@ export interface PasswordOwner {
 }
 
 /** Short, stable descriptions of the rules in force, for showing before the user types. */
-export function describeRules(rules: PasswordRules): string[] {
+export function describeRules(rules: PasswordRules): Text[] {
   return [
-    `${rules.minLength} to ${rules.maxLength} characters`,
-    ...(rules.requireUppercase ? ['an uppercase letter (A–Z)'] : []),
-    ...(rules.requireLowercase ? ['a lowercase letter (a–z)'] : []),
-    ...(rules.requireNumber ? ['a number (0–9)'] : []),
-    ...(rules.requireSpecial ? ['a symbol such as ! @ # or -'] : []),
-    'not your email address or name',
+    m('{{min}} to {{max}} characters', { min: rules.minLength, max: rules.maxLength }),
+    ...(rules.requireUppercase ? [m('an uppercase letter (A–Z)')] : []),
+    ...(rules.requireLowercase ? [m('a lowercase letter (a–z)')] : []),
+    ...(rules.requireNumber ? [m('a number (0–9)')] : []),
+    ...(rules.requireSpecial ? [m('a symbol such as ! @ # or -')] : []),
+    m('not your email address or name'),
   ];
 }
 
@@ -53,26 +55,26 @@ export function checkPassword(rules: PasswordRules, candidate: string, owner: Pa
   const length = [...password].length;
   const v: PasswordViolation[] = [];
   if (length < rules.minLength) {
-    v.push({ code: 'password.too_short', message: `Use at least ${rules.minLength} characters.`, params: { min: rules.minLength } });
+    v.push({ code: 'password.too_short', message: m('Use at least {{min}} characters.', { min: rules.minLength }), params: { min: rules.minLength } });
   }
   if (length > rules.maxLength) {
-    v.push({ code: 'password.too_long', message: `Use at most ${rules.maxLength} characters.`, params: { max: rules.maxLength } });
+    v.push({ code: 'password.too_long', message: m('Use at most {{max}} characters.', { max: rules.maxLength }), params: { max: rules.maxLength } });
   }
   if (rules.requireUppercase && !/[A-Z]/.test(password)) {
-    v.push({ code: 'password.missing_uppercase', message: 'Include an uppercase letter (A–Z).' });
+    v.push({ code: 'password.missing_uppercase', message: m('Include an uppercase letter (A–Z).') });
   }
   if (rules.requireLowercase && !/[a-z]/.test(password)) {
-    v.push({ code: 'password.missing_lowercase', message: 'Include a lowercase letter (a–z).' });
+    v.push({ code: 'password.missing_lowercase', message: m('Include a lowercase letter (a–z).') });
   }
   if (rules.requireNumber && !/[0-9]/.test(password)) {
-    v.push({ code: 'password.missing_number', message: 'Include a number (0–9).' });
+    v.push({ code: 'password.missing_number', message: m('Include a number (0–9).') });
   }
   if (rules.requireSpecial && !/[^\p{L}\p{N}]/u.test(password)) {
-    v.push({ code: 'password.missing_special', message: 'Include a symbol (any character that is not a letter or digit).' });
+    v.push({ code: 'password.missing_special', message: m('Include a symbol (any character that is not a letter or digit).') });
   }
   const lower = password.toLowerCase();
   if (personalTerms(owner).some((term) => lower.includes(term))) {
-    v.push({ code: 'password.contains_personal_info', message: 'Do not use your email address or name in your password.' });
+    v.push({ code: 'password.contains_personal_info', message: m('Do not use your email address or name in your password.') });
   }
   return v;
 }

@@ -159,7 +159,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         async logoutSource(ctx, form) {
           useUiLocales(ctx as never, ctx.oidc.params?.ui_locales);
-          await render(ctx as never, 'logout', { form, clientName: ctx.oidc.client?.clientName ?? null });
+          await render(ctx as never, 'logout', { form, clientName: ctx.oidc.client?.clientName ?? null, clientId: ctx.oidc.client?.clientId ?? null });
         },
         async postLogoutSuccessSource(ctx) {
           useUiLocales(ctx as never, ctx.oidc.params?.ui_locales);

@@ -4,7 +4,7 @@ import { nowSeconds } from '../stores/db.js';
 import { normalizeDomain } from '../policy/domains.js';
 import type { PasswordHasher } from './passwords.js';
 import { NO_PASSWORD_HASH, normalizePassword } from './passwords.js';
-import { ConflictError, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
+import { ConflictError, englishOf, NotFoundError, ValidationError, type FieldProblem } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import { LOCKOUT_THRESHOLD } from '../policy/security-policy.js';
@@ -54,7 +54,9 @@ export interface NewAccount {
 /** A success carries the policy and factors it read, so the sign-in does not read them again in the same request. */
 export type Authentication =
   | { ok: true; account: AccountRecord; effective: EffectivePolicy; factors: EnrolledFactors }
-  | { ok: false; reason: 'invalid' | 'locked' };
+  | { ok: false; reason: 'invalid' }
+  /** lockedUntil: when the lock ends (epoch seconds), for the page to say how long; null when not known. */
+  | { ok: false; reason: 'locked'; lockedUntil: number | null };
 
 export class AccountService {
   constructor(
@@ -99,7 +101,8 @@ export class AccountService {
     if (email && input.password && !errors.some((e) => e.field === 'password')) {
       // The rules of the policy that will govern this address.
       for (const v of await this.policies.passwordViolations({ email, name }, input.password)) {
-        errors.push({ field: 'password', message: v.message, code: v.code, ...(v.params ? { params: v.params } : {}) });
+        // English only: these reach the admin API and the CLI, never a page.
+        errors.push({ field: 'password', message: englishOf(v.message), code: v.code, ...(v.params ? { params: v.params } : {}) });
       }
     }
     if (errors.length) throw new ValidationError(errors);
@@ -174,11 +177,13 @@ export class AccountService {
     const email = normalizeEmail(emailInput);
     const account = email ? await this.accounts.findByEmail(email) : undefined;
     if (!account) {
-      if (email && !(await this.lockout.unknownAddresses.takeAttempt(email, this.rule(), this.onLock(`address:${email}`)))) return { ok: false, reason: 'locked' };
+      if (email && !(await this.lockout.unknownAddresses.takeAttempt(email, this.rule(), this.onLock(`address:${email}`)))) {
+        return { ok: false, reason: 'locked', lockedUntil: await this.lockout.unknownAddresses.lockedUntil(email) };
+      }
       await this.hasher.burn(password);
       return { ok: false, reason: 'invalid' };
     }
-    if (!(await this.takeAttempt(account))) return { ok: false, reason: 'locked' };
+    if (!(await this.takeAttempt(account))) return { ok: false, reason: 'locked', lockedUntil: await this.lockedUntil(account.id) };
     const { ok, rehash } = await this.hasher.verify(account.passwordHash, password);
     if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
@@ -213,6 +218,15 @@ export class AccountService {
   /** Counts one attempt (password or second factor) before it is checked (false: locked); see attempt-counting.ts. */
   async takeAttempt(account: AccountRecord): Promise<boolean> {
     return this.accounts.takeAttempt(account.id, this.rule(), this.onLock(`account:${account.id}`));
+  }
+
+  /**
+   * When the account's lock ends (epoch seconds), read after an attempt was refused as locked; null
+   * when it is not locked (any more). Read the same way as an unknown address's, so the two answer alike.
+   */
+  async lockedUntil(id: string): Promise<number | null> {
+    const until = (await this.accounts.findById(id))?.lockedUntil ?? null;
+    return until !== null && until > nowSeconds() ? until : null;
   }
 
   /** Deletes lapsed counters of addresses without an account (they would count afresh anyway). */

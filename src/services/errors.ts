@@ -1,7 +1,12 @@
+import type { Text } from '../i18n/message.js';
+
 /** Errors services raise; the admin API maps each to one problem type, the CLI prints the message. */
 export interface FieldProblem {
   field: string;
+  /** English, for the admin API, the CLI and logs. */
   message: string;
+  /** The same for a person, translated where a page shows it (src/i18n); `message` when absent. */
+  text?: Text;
   /** A stable code where the problem has one (password.too_short, …). */
   code?: string;
   params?: Record<string, number>;
@@ -61,3 +66,24 @@ export class PolicyUnreadableError extends Error {
     this.name = 'PolicyUnreadableError';
   }
 }
+
+/**
+ * The English of a Text, for the API and the CLI: its values put in (dates as ISO 8601, which the API
+ * has always answered). Pages translate the Text itself.
+ */
+export function englishOf(text: Text): string {
+  if (typeof text === 'string') return text;
+  return text.text.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, name: string) => {
+    const v = text.values?.[name];
+    return v === undefined ? whole : v instanceof Date ? v.toISOString() : String(v);
+  });
+}
+
+/** A problem with a field for a page, from a Text: English in `message`, the Text itself in `text` (not for the admin API). */
+export const problemOf = (field: string, text: Text, extra: { code?: string; params?: Record<string, number> } = {}): FieldProblem => ({
+  field,
+  message: englishOf(text),
+  text,
+  ...(extra.code ? { code: extra.code } : {}),
+  ...(extra.params ? { params: extra.params } : {}),
+});

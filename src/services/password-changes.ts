@@ -4,7 +4,7 @@ import type { PasswordHistoryStore } from '../stores/sql/password-history.js';
 import type { ResetTokenStore } from '../stores/sql/reset-tokens.js';
 import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
-import type { FieldProblem } from './errors.js';
+import { problemOf, type FieldProblem } from './errors.js';
 import { m } from '../i18n/message.js';
 import { fromAddress, ownersRequest, type MailService } from './mail.js';
 import type { PasswordHasher } from './passwords.js';
@@ -38,8 +38,6 @@ export interface CurrentPasswordCheck {
   checkCurrentPassword(account: AccountRecord, password: string): Promise<'ok' | 'invalid' | 'locked'>;
 }
 
-const iso = (s: number) => new Date(s * 1000).toISOString();
-
 /** Every place a password is set goes through here: rules, history, minimum age, then the consequences. */
 export class PasswordChangeService {
   constructor(
@@ -67,7 +65,7 @@ export class PasswordChangeService {
     if (violations.length) {
       return {
         ok: false,
-        errors: violations.map((v) => ({ field: 'newPassword', code: v.code, message: v.message, ...(v.params ? { params: v.params } : {}) })),
+        errors: violations.map((v) => problemOf('newPassword', v.message, v)),
       };
     }
     // The current password is always refused; with history on, so are the last historyCount.
@@ -77,9 +75,9 @@ export class PasswordChangeService {
     const matches = await Promise.all(hashes.map((h) => this.deps.hasher.verify(h, newPassword)));
     if (matches.some((m) => m.ok)) {
       const message = rules.historyCount
-        ? `Choose a password you have not used for your last ${rules.historyCount} passwords.`
-        : 'Choose a password different from your current one.';
-      return { ok: false, errors: [{ field: 'newPassword', code: 'password.reused', message }] };
+        ? m('Choose a password you have not used for your last {{count}} passwords.', { count: rules.historyCount })
+        : m('Choose a password different from your current one.');
+      return { ok: false, errors: [problemOf('newPassword', message, { code: 'password.reused' })] };
     }
     return { ok: true };
   }
@@ -99,7 +97,8 @@ export class PasswordChangeService {
         return {
           ok: false,
           retryAt: allowedAt,
-          errors: [{ field: 'newPassword', code: 'password.too_soon', message: `You changed your password recently. You can change it again after ${iso(allowedAt)}.` }],
+          // A Date: pages show it in the reader's language and time zone; the API as ISO 8601.
+          errors: [problemOf('newPassword', m('You changed your password recently. You can change it again after {{when}}.', { when: new Date(allowedAt * 1000) }), { code: 'password.too_soon' })],
         };
       }
       const current = await this.deps.currentPasswords.checkCurrentPassword(account, r.currentPassword ?? '');
@@ -107,11 +106,11 @@ export class PasswordChangeService {
         return {
           ok: false,
           locked: true,
-          errors: [{ field: 'currentPassword', code: 'account.locked', message: 'Too many failed attempts. Try again later, or reset your password.' }],
+          errors: [problemOf('currentPassword', m('Too many failed attempts. Try again later, or reset your password.'), { code: 'account.locked' })],
         };
       }
       if (current === 'invalid') {
-        return { ok: false, errors: [{ field: 'currentPassword', code: 'password.current_incorrect', message: 'Your current password is not correct.' }] };
+        return { ok: false, errors: [problemOf('currentPassword', m('Your current password is not correct.'), { code: 'password.current_incorrect' })] };
       }
     }
 

@@ -83,7 +83,7 @@ describe('lockout duration', () => {
 
       // 30 seconds before the end: still locked, even for the right password.
       clock.set(lockedUntil - 30);
-      expect(await attempt(email, 'Right-Pass-7')).toEqual({ status: 429, reachedClient: false, errors: ['Too many failed sign-ins. Try again later, or reset your password.'] });
+      expect(await attempt(email, 'Right-Pass-7')).toEqual({ status: 429, reachedClient: false, errors: ['Too many failed sign-ins. Try again in 1 minute, or reset your password.'] });
 
       // Just past the end: the right password signs in.
       clock.set(lockedUntil + 1);

@@ -139,7 +139,7 @@ describe('the lockout budget of a TOTP guesser', () => {
     // Five failures in all: even the right code, and the right password, are refused now.
     const refused = await submitCode(second, b.page!, 'totp', await nextStepCode(u.secret));
     expect(refused.status).toBe(429);
-    expect(errorsOn(refused.page!)).toEqual(['Too many failed sign-ins. Try again later, or reset your password.']);
+    expect(errorsOn(refused.page!)).toEqual([expect.stringMatching(/^Too many failed sign-ins\. Try again in \d+ minutes?, or reset your password\.$/)]);
     expect((await h.api('GET', `/users/${u.id}`)).body.lockedUntil).toEqual(expect.any(String));
     const third = new Browser();
     const { loginPage } = await startSignIn(third, web);

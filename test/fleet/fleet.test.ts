@@ -15,7 +15,8 @@ import { pageOf } from '../helpers/password-flows.js';
 const PASSWORD = 'Fleet-Pass-Word-42';
 const WRONG = 'Wrong-Pass-Word-42';
 const GENERIC = 'Incorrect email or password.';
-const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+// The lock says how long it still lasts (strategies/password.ts lockedFor).
+const LOCKED = expect.stringMatching(/^Too many failed sign-ins\. Try again in \d+ minutes?, or reset your password\.$/);
 const BLOCKED = 'Your organization does not allow signing in from this network.';
 
 const describeFleet = FLEET_BACKENDS ? describe : describe.skip;

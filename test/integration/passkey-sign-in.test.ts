@@ -21,7 +21,8 @@ import { land, stepOf, type Landing } from '../helpers/two-factor.js';
 
 const PASSWORD = 'Passkey-Http-Pass-1';
 const PASSKEY_FAILED = 'That passkey could not be used. Try again, or use another way to sign in.';
-const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+// The lock says how long it still lasts (strategies/password.ts lockedFor).
+const LOCKED = expect.stringMatching(/^Too many failed sign-ins\. Try again in \d+ minutes?, or reset your password\.$/);
 const BLOCKED = 'Your organization does not allow signing in from this network.';
 const SUPERSEDED = 'Two-step verification was set up or changed for this account in the meantime. This setup is no longer valid: sign in again.';
 const EXPIRED_FORM = 'This form has expired. Please try again.';

@@ -39,7 +39,7 @@ describe('the sign-in page', () => {
     // Works without JavaScript (these tests submit it with none); the passkey button's scripts are the
     // app's own files, none inline, and the password form does not depend on them.
     const scripts = loginPage.doc.querySelectorAll('script');
-    expect(scripts.map((sc) => sc.getAttribute('src'))).toEqual(['/assets/webauthn.js', '/assets/passkey.js']);
+    expect(scripts.map((sc) => sc.getAttribute('src'))).toEqual(['/assets/local-time.js', '/assets/webauthn.js', '/assets/passkey.js']);
     expect(scripts.every((sc) => sc.text.trim() === '')).toBe(true);
     expect(loginPage.headers.get('content-security-policy')).toContain("script-src 'self';");
     expect(loginPage.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");

@@ -16,7 +16,10 @@ import type { Services } from '../../src/services/index.js';
 import type { PasskeyFactor } from '../../src/stores/factors.js';
 import type { AccountRecord } from '../../src/stores/sql/accounts.js';
 import type { StepContext } from '../../src/interaction/steps/step.js';
-import { LOCKED, NETWORK_NOT_ALLOWED, PasswordStrategy, SIGN_IN_FAILED } from '../../src/interaction/strategies/password.js';
+import { NETWORK_NOT_ALLOWED, PasswordStrategy, SIGN_IN_FAILED } from '../../src/interaction/strategies/password.js';
+
+/** The lock message says how many minutes are left (lockedFor). */
+const LOCKED = { text: 'Too many failed sign-ins. Try again in {{count}} minutes, or reset your password.', values: { count: expect.any(Number) } };
 import { OneTimeCodeStrategy, RECOVERY_INVALID, TOTP_INVALID } from '../../src/interaction/strategies/one-time-codes.js';
 import { bindingOf, PASSKEY_CLONED, PASSKEY_FAILED, PasskeyStrategy, type PasskeyUse } from '../../src/interaction/strategies/passkey.js';
 

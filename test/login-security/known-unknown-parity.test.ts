@@ -14,7 +14,8 @@ import { pageOf } from '../helpers/password-flows.js';
 const PASSWORD = 'Right-Pass-1';
 const WRONG = 'Wrong-Pass-1';
 const GENERIC = 'Incorrect email or password.';
-const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+// LOCKOUT_MINUTES=1: every refusal while locked has at most a minute left, on both addresses alike.
+const LOCKED = 'Too many failed sign-ins. Try again in 1 minute, or reset your password.';
 
 // Many sign-ins through argon2 on a shared machine.
 jest.setTimeout(120_000);

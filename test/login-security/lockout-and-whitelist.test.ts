@@ -7,7 +7,8 @@ import { organizationWithDomain, verifyDomain } from '../helpers/setup.js';
 const PASSWORD = 'Right-Pass-1';
 const WRONG = 'Wrong-Pass-1';
 const GENERIC = 'Incorrect email or password.';
-const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+// The lock says how long it still lasts (strategies/password.ts lockedFor).
+const LOCKED = expect.stringMatching(/^Too many failed sign-ins\. Try again in \d+ minutes?, or reset your password\.$/);
 const BLOCKED = 'Your organization does not allow signing in from this network.';
 
 let h: AdminHarness;

@@ -11,7 +11,7 @@ import { pageOf } from '../helpers/password-flows.js';
 const PASSWORD = 'Account-Pass-1';
 const INCORRECT = 'Your current password is not correct.';
 const LOCKED_HERE = 'Too many failed attempts. Try again later, or reset your password.';
-const SIGN_IN_LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
+const SIGN_IN_LOCKED = expect.stringMatching(/^Too many failed sign-ins\. Try again in \d+ minutes?, or reset your password\.$/);
 
 // Many sign-ins through argon2 on a shared machine.
 jest.setTimeout(120_000);

@@ -79,7 +79,7 @@ describe('password expiry', () => {
     const started = await startSignIn(browser, web);
     const res = await browser.submit(started.loginPage, 'form[action$="/password"]', { email: u.email, password: u.password });
     const warning = await browser.page(new URL(res.headers.get('location')!, started.loginPage.url).href);
-    expect(warning.html).toMatch(/Your password expires in <strong>10 days<\/strong>/);
+    expect(warning.html).toMatch(/Your password expires in 10 days, on <time datetime="[^"]+" data-local="date-time">/);
     const go = await browser.submit(warning, 'form[action$="/expiry-warning"]', { action: 'continue' });
     expect(go.status).toBe(303);
     const callback = await browser.follow(new URL(go.headers.get('location')!, warning.url).href, (url) => url.startsWith(RP));

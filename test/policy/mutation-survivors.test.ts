@@ -5,6 +5,10 @@
 import { normalizeDomain } from '../../src/policy/domains.js';
 import { clientAddress, ipInList } from '../../src/policy/ip.js';
 import { checkPassword, describeRules, nextChangeAllowedAt, type PasswordRules } from '../../src/policy/password-rules.js';
+import { translator } from '../../src/i18n/index.js';
+
+/** Rules are Messages (src/i18n): what a page shows in English. */
+const english = (text: Parameters<ReturnType<typeof translator>['text']>[0]) => translator('en').text(text);
 import { DEFAULT_POLICY, validatePolicy } from '../../src/policy/security-policy.js';
 
 const permissive: PasswordRules = {
@@ -44,14 +48,14 @@ describe('ip', () => {
 
 describe('password rules: messages, parameters and personal terms', () => {
   it('describes each rule only when it is on', () => {
-    expect(describeRules(permissive)).toEqual(['6 to 64 characters', 'not your email address or name']);
-    expect(describeRules({ ...permissive, requireSpecial: true })).toEqual(['6 to 64 characters', 'a symbol such as ! @ # or -', 'not your email address or name']);
+    expect(describeRules(permissive).map(english)).toEqual(['6 to 64 characters', 'not your email address or name']);
+    expect(describeRules({ ...permissive, requireSpecial: true }).map(english)).toEqual(['6 to 64 characters', 'a symbol such as ! @ # or -', 'not your email address or name']);
   });
 
   it('says what each broken rule needs', () => {
     const owner = { email: 'x@example.com' };
     expect(checkPassword({ ...permissive, maxLength: 10 }, 'abcdefghijk', owner)).toEqual([
-      { code: 'password.too_long', message: 'Use at most 10 characters.', params: { max: 10 } },
+      { code: 'password.too_long', message: { text: 'Use at most {{max}} characters.', values: { max: 10 } }, params: { max: 10 } },
     ]);
     const all = { ...permissive, requireUppercase: true, requireLowercase: true, requireNumber: true, requireSpecial: true };
     expect(checkPassword(all, '      ', owner)).toEqual([

@@ -1,4 +1,8 @@
 import { checkPassword, describeRules, nextChangeAllowedAt, passwordExpiresAt, type PasswordRules } from '../../src/policy/password-rules.js';
+import { translator } from '../../src/i18n/index.js';
+
+/** Rules and violations are Messages (src/i18n): what a page shows in English. */
+const english = (text: Parameters<ReturnType<typeof translator>['text']>[0]) => translator('en').text(text);
 import { DEFAULT_POLICY } from '../../src/policy/security-policy.js';
 
 const permissive: PasswordRules = {
@@ -36,7 +40,8 @@ describe('password rules', () => {
       'password.missing_number',
       'password.missing_special',
     ]);
-    expect(v[0]).toEqual({ code: 'password.too_short', message: 'Use at least 8 characters.', params: { min: 8 } });
+    expect(v[0]).toEqual({ code: 'password.too_short', message: { text: 'Use at least {{min}} characters.', values: { min: 8 } }, params: { min: 8 } });
+    expect(english(v[0]!.message)).toBe('Use at least 8 characters.');
   });
 
   it('counts code points after NFC, not UTF-16 units or bytes', () => {
@@ -58,7 +63,7 @@ describe('password rules', () => {
   });
 
   it('describes the rules in force', () => {
-    expect(describeRules(DEFAULT_POLICY.password)).toEqual([
+    expect(describeRules(DEFAULT_POLICY.password).map(english)).toEqual([
       '8 to 24 characters',
       'an uppercase letter (A–Z)',
       'a lowercase letter (a–z)',

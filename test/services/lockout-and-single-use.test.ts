@@ -90,7 +90,8 @@ describe('AccountService: sign-in counting', () => {
     const locked = await row(a.id);
     expect(locked.lockedUntil! - nowSeconds()).toBeGreaterThan(LOCKOUT_MINUTES * 60 - 60);
     expect(locked.lockedUntil! - nowSeconds()).toBeLessThanOrEqual(LOCKOUT_MINUTES * 60);
-    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'locked' });
+    // The refusal says when the lock ends (the page turns it into "try again in N minutes").
+    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'locked', lockedUntil: locked.lockedUntil });
     await services.accounts.unlock(a.id);
     expect(await services.accounts.authenticate(a.email, PASSWORD)).toMatchObject({ ok: true });
   });
@@ -127,7 +128,12 @@ describe('AccountService: sign-in counting', () => {
   it('unknown and malformed addresses are refused alike; an unknown address is locked after 5', async () => {
     expect(await services.accounts.authenticate('not an address', PASSWORD)).toEqual({ ok: false, reason: 'invalid' });
     for (let i = 0; i < 5; i++) expect(await services.accounts.authenticate('ghost@lockout.example', PASSWORD)).toEqual({ ok: false, reason: 'invalid' });
-    expect(await services.accounts.authenticate('ghost@lockout.example', PASSWORD)).toEqual({ ok: false, reason: 'locked' });
+    const ghost = await services.accounts.authenticate('ghost@lockout.example', PASSWORD);
+    expect(ghost).toEqual({ ok: false, reason: 'locked', lockedUntil: expect.any(Number) });
+    // Told like an account's: when the lock ends, within LOCKOUT_MINUTES from now.
+    const left = (ghost as { lockedUntil: number }).lockedUntil - nowSeconds();
+    expect(left).toBeGreaterThan(LOCKOUT_MINUTES * 60 - 60);
+    expect(left).toBeLessThanOrEqual(LOCKOUT_MINUTES * 60);
   });
 });
 

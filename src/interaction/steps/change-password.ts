@@ -1,13 +1,15 @@
 import { describeRules } from '../../policy/password-rules.js';
+import { m } from '../../i18n/message.js';
+import { newPasswordProblems, shownProblems } from '../new-password.js';
 import type { Services } from '../../services/index.js';
 import { passwordChangeForced, passwordReason } from '../sequence.js';
 import { render } from '../views.js';
 import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
 
 const HEADINGS = {
-  expired: 'Your password has expired. Choose a new one to continue.',
-  required: 'Your administrator asks you to choose a new password.',
-  expiring: 'Choose a new password.',
+  expired: m('Your password has expired. Choose a new one to continue.'),
+  required: m('Your administrator asks you to choose a new password.'),
+  expiring: m('Choose a new password.'),
 } as const;
 
 /** A new password before the sign-in completes (expired, required by an admin, or chosen early). */
@@ -38,9 +40,9 @@ export class ChangePasswordStep implements Step {
     if (form.action === 'skip' && !passwordChangeForced(s.flow.established, s.known!.facts)) return { kind: 'event', event: { type: 'password-settled' } };
     const newPassword = str(form.newPassword);
     const confirm = str(form.confirmPassword);
-    if (!newPassword) return { kind: 'again', status: 400, errors: ['Enter a new password.'] };
-    if (newPassword !== confirm) return { kind: 'again', status: 400, errors: ['The two passwords do not match.'] };
     const { account } = s.known!;
+    const problems = await newPasswordProblems(this.services, account, newPassword, confirm, m('Enter a new password.'));
+    if (problems) return { kind: 'again', status: 400, errors: problems };
     const result = await this.services.passwordChanges.change({
       account,
       newPassword,
@@ -48,7 +50,7 @@ export class ChangePasswordStep implements Step {
       actor: { type: 'user', id: account.id },
       request: s.request,
     });
-    if (!result.ok) return { kind: 'again', status: 400, errors: result.errors.map((e) => e.message) };
+    if (!result.ok) return { kind: 'again', status: 400, errors: shownProblems(result.errors) };
     return { kind: 'event', event: { type: 'password-settled' } };
   }
 }

@@ -2,14 +2,24 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { AccountService } from '../../services/accounts.js';
 import { OIDC_SCOPES } from '../../provider/scopes.js';
+import { m, type Text } from '../../i18n/message.js';
 import { render } from '../views.js';
 import type { Step, StepContext, StepOutcome } from './step.js';
 
-const SCOPE_LABELS: Record<string, string> = {
-  openid: 'Know who you are',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay connected while you are away',
+const SCOPE_LABELS: Record<string, Text> = {
+  openid: m('Know who you are'),
+  email: m('See your email address'),
+  profile: m('See your name'),
+  offline_access: m('Stay connected while you are away'),
+};
+
+/** The host the app's redirect goes to (validated by oidc-provider against the registered URIs). */
+const hostOf = (uri: unknown): string | null => {
+  try {
+    return typeof uri === 'string' ? new URL(uri).host || null : null;
+  } catch {
+    return null;
+  }
 };
 
 /** Consent for third-party clients; first-party clients get it granted without a page. */
@@ -21,7 +31,7 @@ export class ConsentStep implements Step {
     private readonly accounts: AccountService,
   ) {}
 
-  async render(s: StepContext, shown = { status: 200, errors: [] as string[] }) {
+  async render(s: StepContext, shown: { status: number; errors: Text[] } = { status: 200, errors: [] }) {
     const details = s.interaction.prompt.details as {
       missingOIDCScope?: string[];
       missingResourceScopes?: Record<string, string[]>;
@@ -29,7 +39,7 @@ export class ConsentStep implements Step {
     const scopes = [
       ...(details.missingOIDCScope ?? []).map((sc) => SCOPE_LABELS[sc] ?? sc),
       ...Object.entries(details.missingResourceScopes ?? {}).flatMap(([resource, list]) =>
-        list.map((sc) => `${sc} at ${resource}`),
+        list.map((sc) => m('{{scope}} at {{resource}}', { scope: sc, resource })),
       ),
     ];
     const accountId = s.interaction.session?.accountId;
@@ -43,6 +53,7 @@ export class ConsentStep implements Step {
         clientName: s.client?.clientName ?? (s.interaction.params.client_id as string),
         email: account?.email ?? null,
         scopes,
+        redirectHost: hostOf(s.interaction.params.redirect_uri),
         errors: shown.errors,
       },
       shown.status,
@@ -54,7 +65,7 @@ export class ConsentStep implements Step {
     if (form.decision === 'deny') {
       return { kind: 'finish', result: { error: 'access_denied', error_description: 'End-User denied consent' } };
     }
-    return { kind: 'again', status: 400, errors: ['Choose Allow or Deny.'] };
+    return { kind: 'again', status: 400, errors: [m('Choose Allow or Deny.')] };
   }
 
   /** Grants everything the request is missing, in the existing grant or a new one. */

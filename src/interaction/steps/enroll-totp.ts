@@ -1,11 +1,12 @@
 import type { Services } from '../../services/index.js';
+import { m } from '../../i18n/message.js';
 import { amrOf as amrOfPasskey } from '../../services/passkeys.js';
 import { bindingOf } from '../strategies/passkey.js';
 import type { SignInFlow } from '../flow.js';
 import { render } from '../views.js';
 import { str, type Shown, type Step, type StepContext, type StepOutcome } from './step.js';
 
-export const ENROLLMENT_SUPERSEDED = 'Two-step verification was set up or changed for this account in the meantime. This setup is no longer valid: sign in again.';
+export const ENROLLMENT_SUPERSEDED = m('Two-step verification was set up or changed for this account in the meantime. This setup is no longer valid: sign in again.');
 
 /**
  * The policy requires a second factor and the account has none: "Add a passkey" first, "Use an
@@ -28,9 +29,9 @@ export class EnrollStep implements Step {
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
     if (str(form.choose) === 'totp') return { kind: 'event', event: { type: 'enrollment-chosen', method: 'totp' } };
-    if (str(form.choose) !== 'passkey') return { kind: 'again', status: 400, errors: ['Choose how you want to confirm it is you.'] };
+    if (str(form.choose) !== 'passkey') return { kind: 'again', status: 400, errors: [m('Choose how you want to confirm it is you.')] };
     const credential = str(form.credential);
-    if (!credential) return { kind: 'again', status: 400, errors: ['Adding a passkey needs JavaScript. Turn it on, or use an authenticator app.'] };
+    if (!credential) return { kind: 'again', status: 400, errors: [m('Adding a passkey needs JavaScript. Turn it on, or use an authenticator app.')] };
     const { account } = s.known!;
     let response: unknown;
     try {
@@ -48,7 +49,7 @@ export class EnrollStep implements Step {
   }
 }
 
-const PASSKEY_NOT_ADDED = 'The passkey could not be added. Try again, or use an authenticator app.';
+const PASSKEY_NOT_ADDED = m('The passkey could not be added. Try again, or use an authenticator app.');
 
 /** "Passkey on Chrome, Linux": a readable default name, which the user can change on the account page. */
 export function defaultPasskeyLabel(userAgent: string | null | undefined): string {
@@ -77,17 +78,17 @@ export class EnrollTotpStep implements Step {
     await render(
       s.ctx,
       'enroll-totp',
-      { uid: s.flow.uid, csrf: s.flow.csrf, qr: enrollment.qrDataUrl, secret: enrollment.secret.replace(/(.{4})/g, '$1 ').trim(), errors: shown.errors },
+      { uid: s.flow.uid, csrf: s.flow.csrf, qr: enrollment.qrDataUrl, uri: enrollment.uri, secret: enrollment.secret.match(/.{1,4}/g) ?? [], errors: shown.errors },
       shown.status,
     );
   }
 
   async submit(s: StepContext, form: Record<string, unknown>): Promise<StepOutcome> {
     const code = str(form.code).trim();
-    if (!code) return { kind: 'again', status: 400, errors: ['Enter the 6-digit code your app shows.'] };
+    if (!code) return { kind: 'again', status: 400, errors: [m('Enter the 6-digit code your app shows.')] };
     const { account } = s.known!;
     const codes = await this.services.twoFactor.confirmEnrollment(account, s.flow.pendingTotp!, code, { type: 'user', id: account.id }, s.request);
-    if (!codes) return { kind: 'again', status: 400, errors: ['That code is not valid. Check the time on your phone and try again.'] };
+    if (!codes) return { kind: 'again', status: 400, errors: [m('That code is not valid. Check the time on your phone and try again.')] };
     // A factor was confirmed (or removed) since this enrollment started, perhaps in another browser:
     // this enrollment is dead, and the existing factor must be passed, never replaced.
     if (codes === 'superseded') {

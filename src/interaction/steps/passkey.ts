@@ -1,3 +1,4 @@
+import { m } from '../../i18n/message.js';
 import { PasskeyStrategy } from '../strategies/passkey.js';
 import { render } from '../views.js';
 import { chosenMethod, otherMethods, outcomeOf } from './second-factor.js';
@@ -17,7 +18,7 @@ export class PasskeyStep implements Step {
     const chosen = chosenMethod(form);
     if (chosen) return chosen;
     const credential = str(form.credential);
-    if (!credential) return { kind: 'again', status: 400, errors: ['Use your passkey when your browser asks. A passkey needs JavaScript.'] };
+    if (!credential) return { kind: 'again', status: 400, errors: [m('Use your passkey when your browser asks. A passkey needs JavaScript.')] };
     return outcomeOf(await this.passkey.verify(s, { credential, use: 'second' }));
   }
 }

@@ -1,4 +1,5 @@
 import type { Services } from '../../services/index.js';
+import { m, type Text } from '../../i18n/message.js';
 import { PasswordStrategy } from '../strategies/password.js';
 import type { PasskeyStrategy } from '../strategies/passkey.js';
 import { render } from '../views.js';
@@ -43,9 +44,9 @@ export class PasswordStep implements Step {
     }
     const email = str(form.email).trim();
     const password = str(form.password);
-    const errors: string[] = [];
-    if (!email) errors.push('Enter your email address.');
-    if (!password) errors.push('Enter your password.');
+    const errors: Text[] = [];
+    if (!email) errors.push(m('Enter your email address.'));
+    if (!password) errors.push(m('Enter your password.'));
     if (errors.length) return { kind: 'again', status: 400, errors, values: { email } };
     const verdict = await this.password.verify(s, { email, password });
     if (verdict.ok) return { kind: 'event', event: verdict.event, accountId: verdict.accountId, loaded: verdict.loaded };

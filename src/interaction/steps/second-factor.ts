@@ -1,4 +1,5 @@
 import type { Services } from '../../services/index.js';
+import { m } from '../../i18n/message.js';
 import type { SecondFactorMethod } from '../sequence.js';
 import { looksLikeTotp, OneTimeCodeStrategy } from '../strategies/one-time-codes.js';
 import type { Verdict } from '../strategies/strategy.js';
@@ -43,7 +44,7 @@ export class TotpStep implements Step {
     const chosen = chosenMethod(form);
     if (chosen) return chosen;
     const code = str(form.code).trim();
-    if (!code) return { kind: 'again', status: 400, errors: ['Enter the code from your authenticator app, or a recovery code.'] };
+    if (!code) return { kind: 'again', status: 400, errors: [m('Enter the code from your authenticator app, or a recovery code.')] };
     return outcomeOf(await (looksLikeTotp(code) ? this.totp : this.recovery).verify(s, code));
   }
 }
@@ -65,7 +66,7 @@ export class RecoveryCodeStep implements Step {
     const chosen = chosenMethod(form);
     if (chosen) return chosen;
     const code = str(form.code).trim();
-    if (!code) return { kind: 'again', status: 400, errors: ['Enter one of your recovery codes.'] };
+    if (!code) return { kind: 'again', status: 400, errors: [m('Enter one of your recovery codes.')] };
     return outcomeOf(await this.recovery.verify(s, code));
   }
 }

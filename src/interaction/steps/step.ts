@@ -8,6 +8,7 @@ import type { AccountRecord } from '../../stores/sql/accounts.js';
 import type { EffectivePolicy } from '../../policy/effective-policy.js';
 import type { EnrolledFactors } from '../../stores/factors.js';
 import type { RequestInfo } from '../../services/audit.js';
+import type { Text } from '../../i18n/message.js';
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -47,7 +48,7 @@ export type StepOutcome =
   | {
       kind: 'again';
       status: number;
-      errors: string[];
+      errors: Text[];
       values?: Record<string, string>;
       failure?: SignInFailure;
       accountId?: string;
@@ -69,7 +70,7 @@ export type SignInFailure =
 
 export interface Shown {
   status: number;
-  errors: string[];
+  errors: Text[];
   values?: Record<string, string>;
   /** Data handed over by the previous step's outcome (`show`). */
   data?: Record<string, unknown>;

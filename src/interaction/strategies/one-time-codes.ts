@@ -1,10 +1,11 @@
 import type { Services } from '../../services/index.js';
+import { m } from '../../i18n/message.js';
 import type { StepContext } from '../steps/step.js';
-import { LOCKED } from './password.js';
+import { lockedFor } from './password.js';
 import { refused, type Strategy, type Verdict } from './strategy.js';
 
-export const TOTP_INVALID = 'That code is not valid. Check your app and try again.';
-export const RECOVERY_INVALID = 'That recovery code is not valid or was already used.';
+export const TOTP_INVALID = m('That code is not valid. Check your app and try again.');
+export const RECOVERY_INVALID = m('That recovery code is not valid or was already used.');
 
 /** The shape of a TOTP code (six digits, spaces ignored). */
 export const looksLikeTotp = (code: string) => /^\d{6}$/.test(code.replace(/\s/g, ''));
@@ -28,6 +29,7 @@ export class OneTimeCodeStrategy implements Strategy<string> {
     const result = shapeFits ? await this.services.twoFactor.verify(account, code, s.request) : 'invalid';
     if (result === 'ok') return { ok: true, event: { type: 'second-factor', passed: { method: this.method, amr: ['otp'] } } };
     const email = account.email;
-    return result === 'locked' ? refused(429, LOCKED, 'locked', { email, accountId: account.id }) : refused(401, invalid, 'invalid-second-factor', { email, accountId: account.id });
+    if (result === 'locked') return refused(429, lockedFor(await this.services.accounts.lockedUntil(account.id)), 'locked', { email, accountId: account.id });
+    return refused(401, invalid, 'invalid-second-factor', { email, accountId: account.id });
   }
 }

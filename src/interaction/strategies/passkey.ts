@@ -1,15 +1,16 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { whitelistAllows } from '../../policy/ip.js';
+import { localeOf, m, translator } from '../../i18n/index.js';
 import type { Services } from '../../services/index.js';
 import type { PasskeyFactor } from '../../stores/factors.js';
 import { csrfMatches } from '../flow.js';
 import type { StepContext } from '../steps/step.js';
-import { LOCKED, NETWORK_NOT_ALLOWED } from './password.js';
+import { lockedFor, NETWORK_NOT_ALLOWED } from './password.js';
 import { refused, type Strategy, type Verdict } from './strategy.js';
 
-export const PASSKEY_FAILED = 'That passkey could not be used. Try again, or use another way to sign in.';
-export const PASSKEY_CLONED = 'This passkey was refused: its authenticator may have been copied. Use another way to sign in and tell your administrator.';
+export const PASSKEY_FAILED = m('That passkey could not be used. Try again, or use another way to sign in.');
+export const PASSKEY_CLONED = m('This passkey was refused: its authenticator may have been copied. Use another way to sign in and tell your administrator.');
 
 /** How the passkey is used: alone (password-less, both factors) or after the password. */
 export type PasskeyUse = 'first' | 'second';
@@ -49,7 +50,7 @@ export class PasskeyStrategy implements Strategy<{ credential: string; use: Pass
       if (!whitelistAllows(governing.policy.login.ipWhitelist, s.request.ip)) return refused(403, NETWORK_NOT_ALLOWED, 'ip-not-allowed', who);
       if (account.status !== 'active') return refused(401, PASSKEY_FAILED, 'passkey-refused', who);
     }
-    if (!(await this.services.accounts.takeAttempt(account))) return refused(429, LOCKED, 'locked', who);
+    if (!(await this.services.accounts.takeAttempt(account))) return refused(429, lockedFor(await this.services.accounts.lockedUntil(account.id)), 'locked', who);
     const result = await this.services.passkeys.verifyAuthentication(bindingOf(s.flow.uid), response, {
       accountId: account.id,
       requireUserVerification: use === 'first',
@@ -75,7 +76,7 @@ export class PasskeyStrategy implements Strategy<{ credential: string; use: Pass
       ctx.set('Cache-Control', 'no-store');
       if (!csrfMatches(s.flow, form.csrf)) {
         ctx.status = 403;
-        ctx.body = { error: 'This page has expired. Reload it and try again.' };
+        ctx.body = { error: translator(localeOf(ctx)).t(m('This page has expired. Reload it and try again.')) };
         return;
       }
       const binding = bindingOf(s.flow.uid);
@@ -92,7 +93,7 @@ export class PasskeyStrategy implements Strategy<{ credential: string; use: Pass
           return;
         default:
           ctx.status = 409;
-          ctx.body = { error: 'This step of the sign-in does not use a passkey. Reload the page.' };
+          ctx.body = { error: translator(localeOf(ctx)).t(m('This step of the sign-in does not use a passkey. Reload the page.')) };
       }
     });
   }

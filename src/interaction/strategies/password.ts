@@ -1,3 +1,5 @@
+import { m, type Text } from '../../i18n/message.js';
+import { nowSeconds } from '../../stores/db.js';
 import { normalizeEmail } from '../../services/accounts.js';
 import type { Services } from '../../services/index.js';
 import { whitelistAllows } from '../../policy/ip.js';
@@ -5,9 +7,19 @@ import type { StepContext } from '../steps/step.js';
 import { refused, type Strategy, type Verdict } from './strategy.js';
 
 /** Generic on purpose: an unknown email, a wrong password and a disabled account read the same. */
-export const SIGN_IN_FAILED = 'Incorrect email or password.';
-export const LOCKED = 'Too many failed sign-ins. Try again later, or reset your password.';
-export const NETWORK_NOT_ALLOWED = 'Your organization does not allow signing in from this network.';
+export const SIGN_IN_FAILED = m('Incorrect email or password.');
+export const LOCKED = m('Too many failed sign-ins. Try again later, or reset your password.');
+export const NETWORK_NOT_ALLOWED = m('Your organization does not allow signing in from this network.');
+
+/**
+ * The locked answer, saying how long the lock still lasts (in whole minutes, rounded up) when its end
+ * is known. An account and an address without one lock by the same rule, so they read alike.
+ */
+export function lockedFor(lockedUntil: number | null | undefined): Text {
+  const left = (lockedUntil ?? 0) - nowSeconds();
+  if (left <= 0) return LOCKED;
+  return m('Too many failed sign-ins. Try again in {{count}} minutes, or reset your password.', { count: Math.ceil(left / 60) });
+}
 
 /** Email and password: the first factor, behind the IP whitelist of the policy that governs the address. */
 export class PasswordStrategy implements Strategy<{ email: string; password: string }> {
@@ -25,6 +37,6 @@ export class PasswordStrategy implements Strategy<{ email: string; password: str
       const { effective, factors } = result;
       return { ok: true, accountId: result.account.id, loaded: { effective, factors }, event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } } };
     }
-    return result.reason === 'locked' ? refused(429, LOCKED, 'locked', { email }) : refused(401, SIGN_IN_FAILED, 'invalid', { email });
+    return result.reason === 'locked' ? refused(429, lockedFor(result.lockedUntil), 'locked', { email }) : refused(401, SIGN_IN_FAILED, 'invalid', { email });
   }
 }

@@ -1,3 +1,4 @@
+import type { Text } from '../../i18n/message.js';
 import type { Method, SignInEvent } from '../sequence.js';
 import type { Loaded, SignInFailure, StepContext } from '../steps/step.js';
 
@@ -8,7 +9,7 @@ import type { Loaded, SignInFailure, StepContext } from '../steps/step.js';
  */
 export type Verdict =
   | { ok: true; event: SignInEvent; accountId?: string; loaded?: Loaded }
-  | { ok: false; status: number; error: string; failure: SignInFailure; email?: string; accountId?: string };
+  | { ok: false; status: number; error: Text; failure: SignInFailure; email?: string; accountId?: string };
 
 /**
  * One authentication method (in the style of Ory Kratos' login strategies): it verifies its own kind
@@ -20,7 +21,7 @@ export interface Strategy<Input> {
   verify(s: StepContext, input: Input): Promise<Verdict>;
 }
 
-export const refused = (status: number, error: string, failure: SignInFailure, extra: { email?: string; accountId?: string } = {}): Verdict => ({
+export const refused = (status: number, error: Text, failure: SignInFailure, extra: { email?: string; accountId?: string } = {}): Verdict => ({
   ok: false,
   status,
   error,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../db.js';
+import { nowSeconds, type Db } from '../db.js';
 import { takeAttemptOn, type AttemptRule } from './attempt-counting.js';
 
 /** The key of an address's counter: no email is stored in clear for an address that has no account. */
@@ -24,6 +24,13 @@ export class AttemptCounterStore {
       if (await this.db('attempt_counters').where({ subject }).first()) return false;
     }
     throw new Error('attempt counter row vanished three times');
+  }
+
+  /** When the address's lock ends (epoch seconds), or null when it is not locked. `email` normalized. */
+  async lockedUntil(email: string): Promise<number | null> {
+    const row = (await this.db('attempt_counters').where({ subject: subjectOf(email) }).first('locked_until')) as { locked_until: unknown } | undefined;
+    const until = row?.locked_until === null || row?.locked_until === undefined ? null : Number(row.locked_until);
+    return until !== null && until > nowSeconds() ? until : null;
   }
 
   /** Deletes counters that have lapsed (no attempt for `windowSeconds`, not locked): they would count afresh anyway. */
