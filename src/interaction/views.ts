@@ -32,7 +32,8 @@ function pageAddress(ctx: Context): string | null {
  */
 export async function render(ctx: Context, name: string, data: Record<string, unknown>, status = 200): Promise<void> {
   const tr = translator(localeOf(ctx));
-  const here = pageAddress(ctx);
+  // A page answered to a form may name the page to reload in another language (`here`).
+  const here = typeof data.here === 'string' ? data.here : pageAddress(ctx);
   const languages = here
     ? LOCALES.map((l) => ({ code: l, name: LOCALE_NAMES[l], href: `${here}${here.includes('?') ? '&' : '?'}lang=${l}`, current: l === tr.locale }))
     : [];

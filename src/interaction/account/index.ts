@@ -8,6 +8,7 @@ import { requestInfo } from '../../http/request-info.js';
 import { whitelistAllows } from '../../policy/ip.js';
 import { NETWORK_NOT_ALLOWED } from '../steps/password.js';
 import { render } from '../views.js';
+import { m } from '../../i18n/message.js';
 import type { SignedIn } from './passkeys.js';
 import { confirmRoutes } from './confirm.js';
 import { overviewRoutes } from './overview.js';
@@ -49,7 +50,7 @@ export function accountPages(deps: AccountPagesDeps): Router {
   async function requireSignedIn(ctx: Context): Promise<SignedIn | undefined> {
     const signedIn = await signedInAccount(ctx);
     if (!signedIn) {
-      await render(ctx, 'error', { message: 'You are not signed in to Gatehouse. Sign in through your application, then come back to this page.', code: null }, 401);
+      await render(ctx, 'error', { message: m('You are not signed in to Gatehouse. Sign in through your application, then come back to this page.'), code: null }, 401);
     }
     return signedIn;
   }

@@ -8,6 +8,7 @@ import { requestInfo } from '../../http/request-info.js';
 import { m, type Text } from '../../i18n/index.js';
 import { nowSeconds } from '../../stores/db.js';
 import { str } from '../steps/step.js';
+import { newPasswordProblems, shownProblems } from '../new-password.js';
 import { render } from '../views.js';
 import { accountPasskeyRoutes, backToMethods, confirmUrl, DONE, factorUse, FORM_EXPIRED, passkeyViews, recentlyAuthenticated, type SignedIn } from './passkeys.js';
 import type { AccountSectionDeps } from './index.js';
@@ -58,6 +59,7 @@ export function securityRoutes(router: Router, deps: AccountSectionDeps): void {
       ctx,
       'account-security',
       {
+        here: SECTION,
         csrf: csrfToken(ctx),
         email: account.email,
         changed: m('Last changed {{when}}.', { when: new Date(account.passwordChangedAt * 1000) }),
@@ -99,7 +101,9 @@ export function securityRoutes(router: Router, deps: AccountSectionDeps): void {
     if (!csrfValid(ctx, form.csrf)) return accountPage(ctx, account, { errors: [FORM_EXPIRED] }, 403);
     const newPassword = str(form.newPassword);
     if (!str(form.currentPassword) || !newPassword) return accountPage(ctx, account, { errors: [m('Enter your current and your new password.')] }, 400);
-    if (newPassword !== str(form.confirmPassword)) return accountPage(ctx, account, { errors: [m('The two new passwords do not match.')] }, 400);
+    // When the two differ, every other broken rule is listed too (one round trip to fix everything).
+    const problems = await newPasswordProblems(services, account, newPassword, str(form.confirmPassword), m('Enter your current and your new password.'));
+    if (problems) return accountPage(ctx, account, { errors: problems }, 400);
     const result = await services.passwordChanges.change({
       account,
       newPassword,
@@ -109,7 +113,7 @@ export function securityRoutes(router: Router, deps: AccountSectionDeps): void {
       request: requestInfo(ctx, deps.trustedProxies),
       keepSessionId: session.jti,
     });
-    if (!result.ok) return accountPage(ctx, account, { errors: result.errors.map((e) => e.message) }, result.locked ? 429 : 400);
+    if (!result.ok) return accountPage(ctx, account, { errors: shownProblems(result.errors) }, result.locked ? 429 : 400);
     ctx.redirect(`${SECTION}?changed=1`);
     ctx.status = 303;
   });
