@@ -241,7 +241,12 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
     ['logged-out', 'text=/signed out/i', async (p) => { await logoutPage(p); await submit(p, p.locator('button[name=logout][value=yes]')); }],
     ['error-bad-request', 'code >> text=invalid_client', (p) => p.goto(`${h.running.issuer}/auth?client_id=no-such-client&response_type=code&scope=openid`)],
     ['error-expired-sign-in', 'text=/sign-in has expired/i', (p) => p.goto(`${h.running.issuer}/interaction/no-such-sign-in`)],
+    ['still-signed-in', 'h1 >> text=/still signed in/i', async (p) => { await logoutPage(p); await submit(p, p.locator('form#stay button')); }],
     ['account', 'nav.account-nav', (p) => signedInAt(p, '/account')],
+    ['account-vi', 'html[lang=vi] nav.account-nav', (p) => signedInAt(p, '/account?lang=vi')],
+    ['account-security', 'form[action="/account/password"]', (p) => signedInAt(p, '/account/security')],
+    ['account-totp-setup', 'form[action="/account/totp/confirm"]', async (p) => { await signedInAt(p, '/account/security'); await submit(p, p.locator('form[action="/account/totp/start"] button')); }],
+    ['account-confirm', 'form#confirm-by-password', (p) => signedInAt(p, '/account/confirm?next=/account/security')],
   ];
 
   /** One axe violation per line: impact, rule, what it means, and each offending element with axe's summary. */
