@@ -12,6 +12,7 @@ import * as factors from './20261128000014_factors.js';
 import * as auditRequestId from './20261128000020_audit_request_id.js';
 import * as jobRuns from './20261128000030_job_runs.js';
 import * as scaleIndexes from './20261128000031_scale_indexes.js';
+import * as auditPerUser from './20261129000040_audit_per_user.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -31,6 +32,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000020_audit_request_id': auditRequestId,
   '20261128000030_job_runs': jobRuns,
   '20261128000031_scale_indexes': scaleIndexes,
+  '20261129000040_audit_per_user': auditPerUser,
 };
 
 /** The names of every migration this build knows, in order (readiness compares the applied ones with these). */

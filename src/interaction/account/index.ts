@@ -10,6 +10,8 @@ import { NETWORK_NOT_ALLOWED } from '../steps/password.js';
 import { render } from '../views.js';
 import type { SignedIn } from './passkeys.js';
 import { securityRoutes } from './security.js';
+import { sessionRoutes } from './sessions.js';
+import { activityRoutes } from './activity.js';
 
 export interface AccountPagesDeps {
   provider: Provider;
@@ -78,5 +80,7 @@ export function accountPages(deps: AccountPagesDeps): Router {
 
   const sectionDeps: AccountSectionDeps = { ...deps, parseForm, signedInAccount, requireSignedIn };
   securityRoutes(router, sectionDeps);
+  sessionRoutes(router, sectionDeps);
+  activityRoutes(router, sectionDeps);
   return router;
 }
