@@ -242,6 +242,8 @@ describe('/account/activity', () => {
     expect(items[3]!.text).toContain('Safari 17 on iOS 17');
     expect(items[1]!.text).toContain('from 203.0.113.20');
     expect(page.html).not.toContain('192.0.2.77');
+    // The account was created by an administrator: their address and browser are not shown as the user's.
+    expect(items[4]!.text).not.toContain('from ');
     expect(page.doc.querySelectorAll('ul.activity time')).toHaveLength(5);
     expect(items[0]).toMatchObject({ failure: false });
     expect(page.doc.querySelector('nav.account-nav a[aria-current="page"]')!.getAttribute('href')).toBe('/account/activity');

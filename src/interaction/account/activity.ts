@@ -82,7 +82,10 @@ export function activityRoutes(router: Router, deps: AccountSectionDeps): void {
         at: new Date(e.at),
         what: describeEvent(e, (id) => names.get(id)),
         failure: isFailure(e),
-        details: [e.ip ? m('from {{address}}', { address: e.ip }) : null, e.userAgent ? browserOf(e.userAgent) : null].filter((d) => d !== null),
+        // Where the user acted from; an administrator's or an app's address is theirs, not shown here.
+        details: e.actorType === 'user' && e.actorId === s.account.id
+          ? [e.ip ? m('from {{address}}', { address: e.ip }) : null, e.userAgent ? browserOf(e.userAgent) : null].filter((d) => d !== null)
+          : [],
       })),
     });
   });
