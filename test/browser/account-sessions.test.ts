@@ -53,7 +53,7 @@ describeWithBrowser('sessions and devices in Chromium', () => {
   });
 
   /** A fresh browser profile, signed in to the app through the real pages; returns its page and the app's tokens. */
-  async function signedInBrowser() {
+  async function signedInBrowser(email = EMAIL) {
     const context = await browser.newContext(screenshotLook().contextOptions);
     contexts.push(context);
     const page = await context.newPage();
@@ -69,7 +69,7 @@ describeWithBrowser('sessions and devices in Chromium', () => {
       state,
     });
     await page.goto(url.href);
-    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL((u) => u.href.startsWith(rp.callback));
@@ -127,5 +127,25 @@ describeWithBrowser('sessions and devices in Chromium', () => {
     await screenshot(laptop.page, 'account-sessions-vi');
     await laptop.page.goto(`${gh.issuer}/account/activity?lang=vi`);
     await screenshot(laptop.page, 'account-activity-vi');
+  });
+
+  it('"sign out everywhere else" right after signing in ends every other browser, each app told through back-channel logout', async () => {
+    const email = 'everywhere.else@example.com';
+    expect((await gh.api('POST', '/users', { email, password: PASSWORD })).status).toBe(201);
+    const laptop = await signedInBrowser(email);
+    const others = [await signedInBrowser(email), await signedInBrowser(email)];
+    await laptop.page.goto(`${gh.issuer}/account/sessions`);
+    await expect(sessionItems(laptop.page).count()).resolves.toBe(3);
+    const before = listener.tokens.length;
+    await Promise.all([laptop.page.waitForURL((u) => u.search === '?done=others'), laptop.page.getByRole('button', { name: 'Sign out everywhere else' }).click()]);
+    await expect(sessionItems(laptop.page).count()).resolves.toBe(1);
+    await expect(laptop.page.locator('li[data-session][aria-current="true"]').count()).resolves.toBe(1);
+    await screenshot(laptop.page, 'account-sessions-everywhere-else');
+
+    const jwks = createRemoteJWKSet(new URL(`${gh.issuer}/jwks`));
+    const sids = await Promise.all(listener.tokens.slice(before).map(async (t) => (await jwtVerify(t, jwks, { issuer: gh.issuer, audience: app.clientId })).payload.sid));
+    expect(sids.sort()).toEqual(others.map((o) => o.idToken.sid).sort());
+    for (const other of others) await expect(oidcClient.refreshTokenGrant(app.config, other.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await oidcClient.refreshTokenGrant(app.config, laptop.tokens.refresh_token!);
   });
 });
