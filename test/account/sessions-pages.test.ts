@@ -198,7 +198,7 @@ describe('/account/sessions', () => {
     expect(page.html).toContain('you will be asked to confirm it is you first');
     const res = await laptop.device.submit(page, 'form[action="/account/sessions/others"]', {});
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/account/confirm?next=%2Faccount%2Fsessions');
+    expect(res.headers.get('location')).toBe('/account/confirm?next=/account/sessions');
     await client.refreshTokenGrant(web.config, other.tokens.refresh_token!);
   });
 });

@@ -14,7 +14,7 @@ import type { AccountSectionDeps } from './index.js';
 
 export const SESSIONS_PATH = '/account/sessions';
 /** Where a sensitive action sends a user whose sign-in is older than 5 minutes (the re-authentication page). */
-export const CONFIRM_FOR_SESSIONS = `/account/confirm?next=${encodeURIComponent(SESSIONS_PATH)}`;
+export const CONFIRM_FOR_SESSIONS = `/account/confirm?next=${SESSIONS_PATH}`;
 
 const SESSION_TYPE: Record<string, string> = { web: m('Web app'), mobile: m('Mobile app'), desktop: m('Desktop app') };
 
@@ -56,8 +56,10 @@ export function sessionRoutes(router: Router, deps: AccountSectionDeps): void {
     // Viewing this page is a use of this browser's session.
     await services.sessions.touch(s.session.jti, s.account.id, { loginTs: s.session.authTime(), expiresAt: sessionExpiry(s) }, request);
     const { sessions, apps } = await services.sessions.devicesOf(s.account.id, s.session.jti);
-    const names = new Map<string, AppView>();
-    const nameOf = async (clientId: string) => names.get(clientId) ?? names.set(clientId, await appView(clientId)).get(clientId)!;
+    // Each app looked up once, however many sessions it is signed in through.
+    const clientIds = new Set([...sessions.flatMap((x) => x.apps.map((a) => a.clientId)), ...apps.map((a) => a.clientId)]);
+    const names = new Map(await Promise.all([...clientIds].map(async (id) => [id, await appView(id)] as const)));
+    const nameOf = (clientId: string) => names.get(clientId)!;
     await render(
       ctx,
       'account-sessions',
@@ -66,29 +68,25 @@ export function sessionRoutes(router: Router, deps: AccountSectionDeps): void {
         errors: extra.errors ?? [],
         notice: extra.notice ?? null,
         recent: await recentlyAuthenticated(services, s),
-        sessions: await Promise.all(
-          sessions.map(async (x) => ({
-            handle: x.handle,
-            current: x.current,
-            browser: browserOf(x.userAgent),
-            details: [
-              x.signedInAt !== null ? m('Signed in {{when}}', { when: when(x.signedInAt) }) : null,
-              x.lastUsedAt !== null ? m('Last used {{when}}', { when: when(x.lastUsedAt) }) : null,
-              x.ip ? m('from {{address}}', { address: x.ip }) : null,
-            ].filter((d) => d !== null),
-            apps: await Promise.all(x.apps.map((a) => nameOf(a.clientId))),
-          })),
-        ),
-        apps: await Promise.all(
-          apps.map(async (a) => ({
-            handle: a.handle,
-            ...(await nameOf(a.clientId)),
-            details: [
-              a.grantedAt !== null ? m('Signed in {{when}}', { when: when(a.grantedAt) }) : null,
-              a.expiresAt !== null ? m('Access ends {{when}}', { when: when(a.expiresAt) }) : null,
-            ].filter((d) => d !== null),
-          })),
-        ),
+        sessions: sessions.map((x) => ({
+          handle: x.handle,
+          current: x.current,
+          browser: browserOf(x.userAgent),
+          details: [
+            x.signedInAt !== null ? m('Signed in {{when}}', { when: when(x.signedInAt) }) : null,
+            x.lastUsedAt !== null ? m('Last used {{when}}', { when: when(x.lastUsedAt) }) : null,
+            x.ip ? m('from {{address}}', { address: x.ip }) : null,
+          ].filter((d) => d !== null),
+          apps: x.apps.map((a) => nameOf(a.clientId)),
+        })),
+        apps: apps.map((a) => ({
+          handle: a.handle,
+          ...nameOf(a.clientId),
+          details: [
+            a.grantedAt !== null ? m('Signed in {{when}}', { when: when(a.grantedAt) }) : null,
+            a.expiresAt !== null ? m('Access ends {{when}}', { when: when(a.expiresAt) }) : null,
+          ].filter((d) => d !== null),
+        })),
       },
       status,
     );
