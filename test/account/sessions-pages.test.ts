@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, type Page } from '../helpers/browser.js';
 import { clock } from '../helpers/clock.js';
-import { registerClient, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
+import { authorizationUrl, registerClient, RP, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
 /**
@@ -17,7 +17,7 @@ const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Ap
 
 /** A browser on a network, with its own user agent. */
 class Device extends Browser {
-  constructor(readonly address: string, readonly userAgent: string) {
+  constructor(public address: string, readonly userAgent: string) {
     super();
   }
 
@@ -119,6 +119,28 @@ describe('/account/sessions', () => {
     expect(after.doc.querySelector('.notice')!.text).toContain('That session was signed out.');
     const [ended] = await events('session.ended', id);
     expect(ended).toMatchObject({ actorId: id, targetId: id, ip: '203.0.113.10', data: { by: 'user', session: other.handle, current: false, endedSessions: 1, revokedGrants: 1, clientIds: [web.clientId] } });
+  });
+
+  it('a later use of a session (a sign-in to an app through it) updates its "last used" and address, at most once a minute', async () => {
+    const { email } = await user();
+    clock.install();
+    const laptop = await signedIn(email, '203.0.113.10');
+    const phone = await signedIn(email, '203.0.113.20', SAFARI_IPHONE);
+    const phoneItem = async () => sessionsOf(await laptop.device.page(url('/account/sessions'))).find((s) => !s.current)!.text;
+    const phoneTimes = async () =>
+      (await laptop.device.page(url('/account/sessions'))).doc.querySelectorAll('li[data-session]:not([aria-current]) time').map((t) => Date.parse(t.getAttribute('datetime')!) / 1000);
+    const sso = async () => expect('redirectedTo' in (await phone.device.follow(await authorizationUrl(web), (u) => u.startsWith(RP)))).toBe(true);
+
+    phone.device.address = '203.0.113.21';
+    await sso(); // within the minute of the sign-in: not written
+    expect(await phoneItem()).toContain('from 203.0.113.20');
+    clock.advance(120);
+    await sso();
+    const text = await phoneItem();
+    expect(text).toContain('from 203.0.113.21');
+    expect(text).toMatch(/Signed in .* · Last used .* · from/);
+    const [signedInAt, lastUsedAt] = await phoneTimes();
+    expect(lastUsedAt! - signedInAt!).toBeGreaterThanOrEqual(120);
   });
 
   it('refuses another user\'s session, an unknown one, and a form without its CSRF token', async () => {
