@@ -13,6 +13,7 @@ import * as auditRequestId from './20261128000020_audit_request_id.js';
 import * as jobRuns from './20261128000030_job_runs.js';
 import * as scaleIndexes from './20261128000031_scale_indexes.js';
 import * as accountLocale from './20261128000040_account_locale.js';
+import * as auditPerUser from './20261129000040_audit_per_user.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -33,6 +34,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000030_job_runs': jobRuns,
   '20261128000031_scale_indexes': scaleIndexes,
   '20261128000040_account_locale': accountLocale,
+  '20261129000040_audit_per_user': auditPerUser,
 };
 
 /** The names of every migration this build knows, in order (readiness compares the applied ones with these). */

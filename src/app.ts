@@ -20,6 +20,7 @@ import { createProvider } from './provider/index.js';
 import { SigningKeyRefresher } from './provider/signing-keys.js';
 import { adminResourceOf } from './provider/admin-resource.js';
 import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
+import { sessionDevices } from './provider/session-devices.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
 import { failClosedWhenUnavailable } from './http/unavailable.js';
@@ -169,6 +170,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   provider.use(healthEndpoints(services));
   provider.use(policyUnavailable);
   provider.use(concurrentWebSessionGuard(provider, services));
+  provider.use(sessionDevices(services, config.trustedProxies, logger));
   provider.use(assets);
   provider.use(languages(config.defaultLocale));
   const interactions = interactionRouter({

@@ -80,6 +80,28 @@ export function backchannelLogoutFetch(allowed: readonly string[], logger: Logge
   };
 }
 
+/** oidc-provider's Client sends back-channel logout tokens itself; its typings do not list the method. */
+interface BackchannelClient {
+  backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string): Promise<void>;
+}
+
+/**
+ * Tells each app whose session of `accountId` ended, where it registered a backchannel_logout_uri, with
+ * oidc-provider's own logout token (Client#backchannelLogout), one after the other. Outcomes are the
+ * provider's events, as for its own RP-initiated logout (recordBackchannelOutcomes logs and audits them).
+ */
+export async function sendBackchannelLogouts(provider: Provider, ctx: unknown, accountId: string, loggedOut: ReadonlyArray<{ clientId: string; sid: string }>): Promise<void> {
+  for (const { clientId, sid } of loggedOut) {
+    const client = (await provider.Client.find(clientId)) as unknown as BackchannelClient | undefined;
+    if (!client?.backchannelLogoutUri) continue;
+    await client.backchannelLogout(accountId, sid).then(
+      () => void provider.emit('backchannel.success', ctx, client, accountId, sid),
+      (err: unknown) => void provider.emit('backchannel.error', ctx, err, client, accountId, sid),
+    );
+  }
+}
+
 /** What went wrong, in one line: fetch wraps connection errors (our refusal among them) in "fetch failed". */
 function reasonOf(err: unknown): string {
   const e = err as { message?: string; cause?: { message?: string; code?: string } };

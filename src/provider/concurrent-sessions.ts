@@ -2,13 +2,8 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services/index.js';
+import { sendBackchannelLogouts } from './backchannel.js';
 import { sessionTypeOf, type GatehouseAccount } from './index.js';
-
-/** oidc-provider's Client sends back-channel logout tokens itself; its typings do not list the method. */
-interface BackchannelClient {
-  backchannelLogoutUri?: string;
-  backchannelLogout(sub: string, sid: string): Promise<void>;
-}
 
 /**
  * session.preventConcurrentWebSessions: whenever a web client receives a grant through a browser
@@ -38,15 +33,8 @@ export function concurrentWebSessionGuard(provider: Provider, services: Services
       const client = await provider.Client.find(clientId);
       return client !== undefined && sessionTypeOf(client) === 'web';
     });
-    for (const { clientId, sid } of ended) {
-      const client = (await provider.Client.find(clientId)) as unknown as BackchannelClient | undefined;
-      if (!client?.backchannelLogoutUri) continue;
-      // The same events as oidc-provider's own logout, so provider/backchannel.ts logs and audits both.
-      await client.backchannelLogout(accountId, sid).then(
-        () => void provider.emit('backchannel.success', ctx, client, accountId, sid),
-        (err: unknown) => void provider.emit('backchannel.error', ctx, err, client, accountId, sid),
-      );
-    }
+    // The same events as oidc-provider's own logout, so provider/backchannel.ts logs and audits both.
+    await sendBackchannelLogouts(provider, ctx, accountId, ended);
     if (ended.length) {
       await services.audit.record('session.concurrent_ended', {
         actor: { type: 'user', id: accountId },

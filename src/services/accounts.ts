@@ -54,9 +54,10 @@ export interface NewAccount {
 /** A success carries the policy and factors it read, so the sign-in does not read them again in the same request. */
 export type Authentication =
   | { ok: true; account: AccountRecord; effective: EffectivePolicy; factors: EnrolledFactors }
-  | { ok: false; reason: 'invalid' }
+  /** accountId: the account the address belongs to, for its audit trail only (never shown: the answer is the same). */
+  | { ok: false; reason: 'invalid'; accountId?: string }
   /** lockedUntil: when the lock ends (epoch seconds), for the page to say how long; null when not known. */
-  | { ok: false; reason: 'locked'; lockedUntil: number | null };
+  | { ok: false; reason: 'locked'; lockedUntil: number | null; accountId?: string };
 
 export class AccountService {
   constructor(
@@ -183,9 +184,9 @@ export class AccountService {
       await this.hasher.burn(password);
       return { ok: false, reason: 'invalid' };
     }
-    if (!(await this.takeAttempt(account))) return { ok: false, reason: 'locked', lockedUntil: await this.lockedUntil(account.id) };
+    if (!(await this.takeAttempt(account))) return { ok: false, reason: 'locked', lockedUntil: await this.lockedUntil(account.id), accountId: account.id };
     const { ok, rehash } = await this.hasher.verify(account.passwordHash, password);
-    if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid' };
+    if (!ok || account.status !== 'active') return { ok: false, reason: 'invalid', accountId: account.id };
     // With a second factor to come, the sign-in has not succeeded yet: earlier failures still count
     // (only this attempt, which was no failure, is given back) until the second factor passes.
     const factors = enrolledFactors(await this.factors.listByAccount(account.id));

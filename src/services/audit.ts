@@ -84,4 +84,9 @@ export class AuditService {
   list(...args: Parameters<AuditStore['list']>) {
     return this.store.list(...args);
   }
+
+  /** A user's own events, newest first (the account center's recent activity). */
+  listAboutUser(userId: string, limit: number) {
+    return this.store.listAboutUser(userId, limit);
+  }
 }

@@ -57,3 +57,20 @@ export interface OidcStore {
   sweep(): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * What Gatehouse keeps beside a browser session (oidc-provider's Session keeps neither address nor
+ * user agent): stored under SESSION_DEVICE_MODEL with the session's id, the session's remaining
+ * lifetime as TTL, and its accountId, so listByAccount returns an account's devices in one read.
+ */
+export interface SessionDeviceRecord {
+  accountId: string;
+  /** Epoch seconds of the sign-in that created the session. */
+  signedInAt: number;
+  /** Epoch seconds of the session's last use seen (updated at most once a minute). */
+  lastUsedAt: number;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const SESSION_DEVICE_MODEL = 'SessionDevice';

@@ -88,10 +88,13 @@ describe('PasswordStrategy', () => {
   it('a wrong password, or an unknown address, is refused alike (401, invalid) and counted', async () => {
     const a = await account();
     const refusal = { ok: false, status: 401, error: SIGN_IN_FAILED, failure: 'invalid', email: a.email };
-    expect(await strategy().verify(stepContext(), { email: a.email, password: WRONG })).toEqual(refusal);
+    // The account is named for its audit trail only; what the user is shown is the same.
+    expect(await strategy().verify(stepContext(), { email: a.email, password: WRONG })).toEqual({ ...refusal, accountId: a.id });
     expect(await failedAttempts(a)).toBe(1);
     const ghost = `ghost${++n}@${OPEN}`;
-    expect(await strategy().verify(stepContext(), { email: ghost, password: PASSWORD })).toEqual({ ...refusal, email: ghost });
+    const unknown = await strategy().verify(stepContext(), { email: ghost, password: PASSWORD });
+    expect(unknown).toEqual({ ...refusal, email: ghost });
+    expect((unknown as { accountId?: string }).accountId).toBeUndefined();
   });
 
   it('locked after five failures: refused with 429 and the lock message, even with the right password', async () => {
@@ -103,6 +106,7 @@ describe('PasswordStrategy', () => {
       error: LOCKED,
       failure: 'locked',
       email: a.email,
+      accountId: a.id,
     });
   });
 

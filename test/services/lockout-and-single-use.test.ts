@@ -86,12 +86,12 @@ describe('AccountStore: attempts', () => {
 describe('AccountService: sign-in counting', () => {
   it('the fifth wrong password locks for LOCKOUT_MINUTES; then even the right one is refused', async () => {
     const a = await account();
-    for (let i = 0; i < 5; i++) expect(await services.accounts.authenticate(a.email, 'Wrong-Pass-1')).toEqual({ ok: false, reason: 'invalid' });
+    for (let i = 0; i < 5; i++) expect(await services.accounts.authenticate(a.email, 'Wrong-Pass-1')).toEqual({ ok: false, reason: 'invalid', accountId: a.id });
     const locked = await row(a.id);
     expect(locked.lockedUntil! - nowSeconds()).toBeGreaterThan(LOCKOUT_MINUTES * 60 - 60);
     expect(locked.lockedUntil! - nowSeconds()).toBeLessThanOrEqual(LOCKOUT_MINUTES * 60);
     // The refusal says when the lock ends (the page turns it into "try again in N minutes").
-    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'locked', lockedUntil: locked.lockedUntil });
+    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'locked', lockedUntil: locked.lockedUntil, accountId: a.id });
     await services.accounts.unlock(a.id);
     expect(await services.accounts.authenticate(a.email, PASSWORD)).toMatchObject({ ok: true });
   });
@@ -121,7 +121,7 @@ describe('AccountService: sign-in counting', () => {
   it('a disabled account with the right password is "invalid" and still counts', async () => {
     const a = await account();
     await services.accounts.setStatus(a.id, 'disabled');
-    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await services.accounts.authenticate(a.email, PASSWORD)).toEqual({ ok: false, reason: 'invalid', accountId: a.id });
     expect((await row(a.id)).failedAttempts).toBe(1);
   });
 

@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Browser } from '../helpers/browser.js';
 import { RP_CALLBACK, RP_LOGGED_OUT, signIn, type TestClient } from '../helpers/oidc.js';
+import { LogoutListener } from '../helpers/logout-listener.js';
 import { startGatehouseProcess, type GatehouseProcess } from '../helpers/process.js';
 
 /**
@@ -14,32 +13,6 @@ import { startGatehouseProcess, type GatehouseProcess } from '../helpers/process
  */
 const PASSWORD = 'Horse-Staple-Battery-42';
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-
-/** A relying party's back-channel logout endpoint: records every logout token it receives. */
-class LogoutListener {
-  readonly tokens: string[] = [];
-  private readonly server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      this.tokens.push(new URLSearchParams(body).get('logout_token') ?? '');
-      res.writeHead(200).end();
-    });
-  });
-  uri = '';
-
-  async start(host: string): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
-    const { port } = this.server.address() as AddressInfo;
-    this.uri = `http://${host.includes(':') ? `[${host}]` : host}:${port}/backchannel`;
-    return this;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let n = 0;
 let v4: LogoutListener;

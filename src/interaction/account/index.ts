@@ -13,6 +13,8 @@ import type { SignedIn } from './passkeys.js';
 import { confirmRoutes } from './confirm.js';
 import { overviewRoutes } from './overview.js';
 import { securityRoutes } from './security.js';
+import { sessionRoutes } from './sessions.js';
+import { activityRoutes } from './activity.js';
 
 export interface AccountPagesDeps {
   provider: Provider;
@@ -84,5 +86,7 @@ export function accountPages(deps: AccountPagesDeps): Router {
   overviewRoutes(router, sectionDeps);
   securityRoutes(router, sectionDeps);
   confirmRoutes(router, sectionDeps);
+  sessionRoutes(router, sectionDeps);
+  activityRoutes(router, sectionDeps);
   return router;
 }

@@ -50,6 +50,6 @@ export class PasswordStep implements Step {
     if (errors.length) return { kind: 'again', status: 400, errors, values: { email } };
     const verdict = await this.password.verify(s, { email, password });
     if (verdict.ok) return { kind: 'event', event: verdict.event, accountId: verdict.accountId, loaded: verdict.loaded };
-    return { kind: 'again', status: verdict.status, errors: [verdict.error], values: { email }, failure: verdict.failure };
+    return { kind: 'again', status: verdict.status, errors: [verdict.error], values: { email }, failure: verdict.failure, accountId: verdict.accountId };
   }
 }

@@ -37,6 +37,8 @@ export class PasswordStrategy implements Strategy<{ email: string; password: str
       const { effective, factors } = result;
       return { ok: true, accountId: result.account.id, loaded: { effective, factors }, event: { type: 'first-factor', passed: { method: 'password', amr: ['pwd'], multiFactor: false } } };
     }
-    return result.reason === 'locked' ? refused(429, lockedFor(result.lockedUntil), 'locked', { email }) : refused(401, SIGN_IN_FAILED, 'invalid', { email });
+    // The account (when the address has one) goes to the audit trail, so it shows in the user's own activity.
+    const who = { email, accountId: result.accountId };
+    return result.reason === 'locked' ? refused(429, lockedFor(result.lockedUntil), 'locked', who) : refused(401, SIGN_IN_FAILED, 'invalid', who);
   }
 }

@@ -35,6 +35,21 @@ interface Row {
   data: string | null;
 }
 
+const eventOf = (r: Row): AuditEvent => ({
+  id: String(r.id),
+  at: new Date(Number(r.at_ms)).toISOString(),
+  type: r.type,
+  actorType: r.actor_type,
+  actorId: r.actor_id,
+  organizationId: r.organization_id,
+  targetType: r.target_type,
+  targetId: r.target_id,
+  ip: r.ip,
+  userAgent: r.user_agent,
+  requestId: r.request_id,
+  data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null,
+});
+
 /** The append-only audit trail: this store has no update or delete. */
 export class AuditStore {
   constructor(private readonly db: Db) {}
@@ -89,19 +104,22 @@ export class AuditStore {
             .whereIn('id', this.db('audit_window').select('id').orderBy('id', 'desc').limit(filter.limit))
             .orderBy('id', 'desc')
         : where(this.db('audit_events').select('*')).orderBy('id', 'desc').limit(filter.limit);
-    return ((await q) as Row[]).map((r) => ({
-      id: String(r.id),
-      at: new Date(Number(r.at_ms)).toISOString(),
-      type: r.type,
-      actorType: r.actor_type,
-      actorId: r.actor_id,
-      organizationId: r.organization_id,
-      targetType: r.target_type,
-      targetId: r.target_id,
-      ip: r.ip,
-      userAgent: r.user_agent,
-      requestId: r.request_id,
-      data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null,
-    }));
+    return ((await q) as Row[]).map(eventOf);
+  }
+
+  /**
+   * A user's own events, newest first: those about the user (target), and those the user caused about
+   * nobody (actor, no target) — never an event about another user, even one this user caused (an
+   * administrator's actions). Two reads, each through its (type, id, id) index, merged.
+   */
+  async listAboutUser(userId: string, limit: number): Promise<AuditEvent[]> {
+    const [about, by] = await Promise.all([
+      this.db<Row>('audit_events').where({ target_type: 'user', target_id: userId }).orderBy('id', 'desc').limit(limit),
+      this.db<Row>('audit_events').where({ actor_type: 'user', actor_id: userId }).whereNull('target_type').orderBy('id', 'desc').limit(limit),
+    ]);
+    return [...about, ...by]
+      .sort((a, b) => Number(b.id) - Number(a.id))
+      .slice(0, limit)
+      .map(eventOf);
   }
 }
