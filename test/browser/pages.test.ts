@@ -246,6 +246,8 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
     ['account-vi', 'html[lang=vi] nav.account-nav', (p) => signedInAt(p, '/account?lang=vi')],
     ['account-security', 'form[action="/account/password"]', (p) => signedInAt(p, '/account/security')],
     ['account-totp-setup', 'form[action="/account/totp/confirm"]', async (p) => { await signedInAt(p, '/account/security'); await submit(p, p.locator('form[action="/account/totp/start"] button')); }],
+    ['account-sessions', 'h2#browsers-heading', (p) => signedInAt(p, '/account/sessions')],
+    ['account-activity', 'nav.account-nav [aria-current=page][href="/account/activity"]', (p) => signedInAt(p, '/account/activity')],
     ['account-confirm', 'form#confirm-by-password', (p) => signedInAt(p, '/account/confirm?next=/account/security')],
   ];
 
