@@ -7,7 +7,7 @@ import type { SecondFactorCheck } from '../../services/two-factor.js';
 import { str } from '../steps/step.js';
 import { render } from '../views.js';
 import type { AccountSectionDeps } from './index.js';
-import { FORM_EXPIRED, markRecentlyAuthenticated, PAGE_EXPIRED, say, type SignedIn } from './passkeys.js';
+import { FORM_EXPIRED, markRecentlyAuthenticated, signedInForCeremony, type SignedIn } from './passkeys.js';
 
 /** Where the gate returns when `next` is missing or not an account page. */
 export const DEFAULT_NEXT = '/account/security';
@@ -73,14 +73,8 @@ export function confirmRoutes(router: Router, deps: AccountSectionDeps): void {
   });
 
   router.post('/account/confirm/passkey/options', parseForm, async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const s = await deps.signedInAccount(ctx);
-    const form = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!s || !csrfValid(ctx, form.csrf)) {
-      ctx.status = s ? 403 : 401;
-      ctx.body = { error: say(ctx, PAGE_EXPIRED) };
-      return;
-    }
+    const s = await signedInForCeremony(ctx, deps.signedInAccount);
+    if (!s) return;
     const allow = await services.passkeys.list(s.account.id);
     ctx.body = await services.passkeys.authenticationOptions(bindingOf(s), { allow, userVerification: 'preferred' });
   });

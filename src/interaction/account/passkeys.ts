@@ -99,6 +99,20 @@ const bindingOf = (s: SignedIn) => `account:${s.account.id}:${s.session.jti}`;
  * sees it). Removal keeps the last factor of a user whose policy requires one. Adding or removing is
  * audited and mailed (PasskeyService). Registered on the account pages' router, behind its whitelist guard.
  */
+/**
+ * A WebAuthn options endpoint's caller (JSON, never cached): the signed-in user with a valid CSRF token,
+ * or undefined with the JSON error already answered (401 not signed in, 403 stale page).
+ */
+export async function signedInForCeremony(ctx: Context, signedInAccount: (ctx: Context) => Promise<SignedIn | undefined>): Promise<SignedIn | undefined> {
+  ctx.set('Cache-Control', 'no-store');
+  const s = await signedInAccount(ctx);
+  const form = (ctx.request.body ?? {}) as Record<string, unknown>;
+  if (s && csrfValid(ctx, form.csrf)) return s;
+  ctx.status = s ? 403 : 401;
+  ctx.body = { error: say(ctx, PAGE_EXPIRED) };
+  return undefined;
+}
+
 export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps): void {
   const { services, parseForm } = deps;
 
@@ -119,14 +133,8 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
   }
 
   router.post('/account/passkeys/options', parseForm, async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const s = await deps.signedInAccount(ctx);
-    const form = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!s || !csrfValid(ctx, form.csrf)) {
-      ctx.status = s ? 403 : 401;
-      ctx.body = { error: say(ctx, PAGE_EXPIRED) };
-      return;
-    }
+    const s = await signedInForCeremony(ctx, deps.signedInAccount);
+    if (!s) return;
     if (!(await recentlyAuthenticated(services, s))) {
       ctx.status = 403;
       ctx.body = { error: say(ctx, m('Confirm it is you first (reload the page).')) };
