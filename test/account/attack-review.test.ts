@@ -47,7 +47,7 @@ describe('the IP whitelist guard of /account', () => {
     await signIn(browser, web, u.email, PASSWORD);
     expect((await h.api('PATCH', `/organizations/${orgId}/security-policy`, { policy: { login: { ipWhitelist: { enabled: true, cidrs: ['203.0.113.0/24'] } } } })).status).toBe(200);
     try {
-      for (const path of ['/account', '/ACCOUNT', '/Account/sessions', '/account/sessions/', '/account/ACTIVITY', '/account//sessions', '/Account/Security']) {
+      for (const path of ['/account', '/ACCOUNT', '/Account/sessions', '/account/sessions/', '/account/ACTIVITY', '/account//sessions', '/Account/Security', '/%61ccount', '/%61ccount/sessions', '/account%2Fsessions', '/account/sessions;x']) {
         const res = await browser.request(`${h.running.issuer}${path}`, { redirect: 'manual' });
         const body = await res.text();
         expect([403, 404]).toContain(res.status);
