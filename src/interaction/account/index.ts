@@ -80,7 +80,8 @@ export function accountPages(deps: AccountPagesDeps): Router {
     }
     await next();
   }
-  router.use(/^\/account(?:\/|$)/, accountPagesOnAllowedNetwork);
+  // Case-insensitive like the routes themselves (/ACCOUNT/password reaches /account/password).
+  router.use(/^\/account(?:\/|$)/i, accountPagesOnAllowedNetwork);
 
   const sectionDeps: AccountSectionDeps = { ...deps, parseForm, signedInAccount, requireSignedIn };
   overviewRoutes(router, sectionDeps);
