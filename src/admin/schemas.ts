@@ -101,6 +101,7 @@ export const userSchema = z.object({
   factors: z.array(factorSchema).describe('Second factors, oldest first; POST /users/{userId}/reset-2fa removes all of them'),
   emailVerified: z.boolean().describe('The user followed an invitation or password-reset link mailed to the address'),
   lockedUntil: timestamp.nullable().describe('Set while the account is locked after repeated failed sign-ins'),
+  platformAdmin: z.boolean().describe('A platform administrator: may do in the admin API everything the bootstrap client can. Set only with the CLI'),
   createdAt: timestamp,
 });
 export const passwordResetSchema = z
