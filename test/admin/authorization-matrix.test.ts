@@ -220,6 +220,19 @@ const cases: Case[] = [
   },
   {
     route: 'GET /users',
+    label: 'search: q and filters',
+    want: { platform: all('seen'), ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: ['unseen', 'seen', 'unseen', 'unseen'] },
+    // Every target is locked and has a second factor (makeTarget), so each is a match: only reach decides.
+    call: ({ token, target }) => listed(`/users?q=${encodeURIComponent(target!.email.slice(0, 4).toUpperCase())}&locked=true&noSecondFactor=false&disabled=false`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
+    label: 'search within the members of A',
+    want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
+    call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}&q=${encodeURIComponent(target!.email)}&locked=true&passwordExpiring=false`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
     label: 'members of A',
     want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
     call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}`, target!.id, token),
