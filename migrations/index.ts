@@ -14,6 +14,8 @@ import * as jobRuns from './20261128000030_job_runs.js';
 import * as scaleIndexes from './20261128000031_scale_indexes.js';
 import * as accountLocale from './20261128000040_account_locale.js';
 import * as auditPerUser from './20261129000040_audit_per_user.js';
+import * as platformAdmins from './20261129000050_platform_admins.js';
+import * as accountSearch from './20261129000051_account_search.js';
 
 /**
  * Migrations in order. Listed here (rather than discovered on disk) so they run the same from the
@@ -35,6 +37,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128000031_scale_indexes': scaleIndexes,
   '20261128000040_account_locale': accountLocale,
   '20261129000040_audit_per_user': auditPerUser,
+  '20261129000050_platform_admins': platformAdmins,
+  '20261129000051_account_search': accountSearch,
 };
 
 /** The names of every migration this build knows, in order (readiness compares the applied ones with these). */

@@ -1,14 +1,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config/index.js';
 import { ConflictError, NotFoundError, ValidationError } from './services/errors.js';
-import { openServices } from './services/index.js';
+import { openServices, type Services } from './services/index.js';
 import { migrate, openDb } from './stores/db.js';
 
 const USAGE = `usage: gatehouse <command>
 
   migrate                                  apply database migrations
   keys rotate                              publish a new signing key, start signing with the previous "next" key
-  user create --email E --password P [--name N]
+  user create --email E --password P [--name N] [--platform-admin]
+  user grant-platform-admin --email E      let the user do in the admin API all the bootstrap client can
+  user revoke-platform-admin --email E     take that back (takes effect on the user's next request)
   user invite --email E [--name N]         create a user without a password and email an invitation link
   outbox [--to E] [--limit N]              show the development outbox (mail, when SMTP_URL is unset)
   client create --name N --session-type web|mobile|desktop --redirect-uri U [--redirect-uri U2 …]
@@ -30,6 +32,24 @@ function required(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
   return v;
+}
+
+/**
+ * Grants or revokes platform administration, audited with the CLI as actor. Only the CLI does this: whoever
+ * runs it already holds the database, so it adds no power; the admin API never sets the flag, so a stolen
+ * admin token cannot make more platform admins.
+ */
+async function setPlatformAdmin(services: Services, email: string, value: boolean) {
+  const { account, changed } = await services.accounts.setPlatformAdmin(email, value);
+  if (changed) {
+    await services.audit.record(value ? 'user.platform-admin-granted' : 'user.platform-admin-revoked', {
+      actor: { type: 'system', id: 'cli' },
+      target: { type: 'user', id: account.id },
+      request: { ip: null, userAgent: null },
+      data: { before: { platformAdmin: !value }, after: { platformAdmin: value } },
+    });
+  }
+  return { id: account.id, email: account.email, platformAdmin: account.platformAdmin, changed };
 }
 
 async function run(argv: string[]): Promise<unknown> {
@@ -56,7 +76,7 @@ async function run(argv: string[]): Promise<unknown> {
     }
   }
   const key = `${command ?? ''} ${sub ?? ''}`;
-  if (!['keys rotate', 'user create', 'user invite', 'client create'].includes(key)) throw new UsageError(`unknown command: ${argv.join(' ') || '(none)'}`);
+  if (!['keys rotate', 'user create', 'user invite', 'user grant-platform-admin', 'user revoke-platform-admin', 'client create'].includes(key)) throw new UsageError(`unknown command: ${argv.join(' ') || '(none)'}`);
   const services = await openServices(config);
   try {
     switch (key) {
@@ -66,13 +86,19 @@ async function run(argv: string[]): Promise<unknown> {
         return await services.keys.rotate();
       }
       case 'user create': {
-        const v = options(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
+        const v = options(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, 'platform-admin': { type: 'boolean' } });
         const account = await services.accounts.create({
           email: required(v, 'email'),
           password: required(v, 'password'),
           name: v.name as string | undefined,
         });
-        return { id: account.id, email: account.email };
+        if (!v['platform-admin']) return { id: account.id, email: account.email };
+        return { id: account.id, email: account.email, platformAdmin: (await setPlatformAdmin(services, account.email, true)).platformAdmin };
+      }
+      case 'user grant-platform-admin':
+      case 'user revoke-platform-admin': {
+        const v = options(rest, { email: { type: 'string' } });
+        return await setPlatformAdmin(services, required(v, 'email'), sub === 'grant-platform-admin');
       }
       case 'user invite': {
         const v = options(rest, { email: { type: 'string' }, name: { type: 'string' } });

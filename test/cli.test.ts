@@ -55,6 +55,37 @@ describe('npx gatehouse', () => {
     expect(bad.stderr).toContain('email: must be a valid email address');
   });
 
+  it('user create --platform-admin, grant-platform-admin and revoke-platform-admin set the flag, audited with the CLI as actor', async () => {
+    const made = await gatehouse('user', 'create', '--email', 'Root@Example.com', '--password', 'Pass-word-1', '--platform-admin');
+    expect(made).toMatchObject({ code: 0, json: { email: 'root@example.com', platformAdmin: true } });
+    expect((await services.accounts.findById(made.json!.id as string))?.platformAdmin).toBe(true);
+
+    await gatehouse('user', 'create', '--email', 'kate@example.com', '--password', 'Pass-word-1');
+    expect(Boolean((await services.db('accounts').where({ email: 'kate@example.com' }).first()).platform_admin)).toBe(false);
+    const granted = await gatehouse('user', 'grant-platform-admin', '--email', 'KATE@example.com');
+    expect(granted).toMatchObject({ code: 0, json: { email: 'kate@example.com', platformAdmin: true, changed: true } });
+    // Twice: nothing changes, nothing more is audited.
+    expect(await gatehouse('user', 'grant-platform-admin', '--email', 'kate@example.com')).toMatchObject({ code: 0, json: { platformAdmin: true, changed: false } });
+    const revoked = await gatehouse('user', 'revoke-platform-admin', '--email', 'kate@example.com');
+    expect(revoked).toMatchObject({ code: 0, json: { platformAdmin: false, changed: true } });
+    expect(Boolean((await services.db('accounts').where({ email: 'kate@example.com' }).first()).platform_admin)).toBe(false);
+
+    const events = await services.db('audit_events').where({ target_id: granted.json!.id as string }).orderBy('id').select('type', 'actor_type', 'actor_id');
+    expect(events).toEqual([
+      { type: 'user.platform-admin-granted', actor_type: 'system', actor_id: 'cli' },
+      { type: 'user.platform-admin-revoked', actor_type: 'system', actor_id: 'cli' },
+    ]);
+  });
+
+  it('grant-platform-admin names an unknown user or a missing --email', async () => {
+    const unknown = await gatehouse('user', 'grant-platform-admin', '--email', 'nobody@example.com');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('user not found');
+    const missing = await gatehouse('user', 'revoke-platform-admin');
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toContain('--email is required');
+  });
+
   it('client create prints a secret for web clients only', async () => {
     const web = await gatehouse('client', 'create', '--name', 'Portal', '--session-type', 'web', '--redirect-uri', 'https://portal.example.com/cb', '--redirect-uri', 'https://portal.example.com/cb2');
     expect(web.code).toBe(0);

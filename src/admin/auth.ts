@@ -10,9 +10,13 @@ import type { AccountRecord } from '../stores/sql/accounts.js';
 import { problems } from './problem.js';
 import { ADMIN_SCOPE } from '../provider/admin-resource.js';
 
-/** Who is calling: the platform-admin machine client, or a user (an organization's owner or admin). */
+/**
+ * Who is calling: a platform admin (the bootstrap machine client, or a person whose account has the
+ * platform-admin flag: then `account` is set and the actor is the user), or a user (an organization's
+ * owner or admin). `clientId`: the client the token was issued to.
+ */
 export type Principal =
-  | { kind: 'platform'; clientId: string; actor: Actor }
+  | { kind: 'platform'; clientId: string; account?: AccountRecord; actor: Actor }
   | { kind: 'user'; account: AccountRecord; actor: Actor };
 
 
@@ -63,5 +67,7 @@ export async function authenticate(
   if (whitelist.enabled && !(ip !== null && ipInList(ip, whitelist.cidrs))) {
     throw problems.forbidden(`the IP whitelist of your security policy does not include your address (${ip ?? 'unknown'})`);
   }
+  // Read fresh on every request, like the status above: a revoked flag or a disabled account stops the next call.
+  if (account.platformAdmin) return { kind: 'platform', clientId: token.clientId!, account, actor: { type: 'user', id: account.id } };
   return { kind: 'user', account, actor: { type: 'user', id: account.id } };
 }

@@ -101,6 +101,7 @@ export const userSchema = z.object({
   factors: z.array(factorSchema).describe('Second factors, oldest first; POST /users/{userId}/reset-2fa removes all of them'),
   emailVerified: z.boolean().describe('The user followed an invitation or password-reset link mailed to the address'),
   lockedUntil: timestamp.nullable().describe('Set while the account is locked after repeated failed sign-ins'),
+  platformAdmin: z.boolean().describe('A platform administrator: may do in the admin API everything the bootstrap client can. Set only with the CLI'),
   createdAt: timestamp,
 });
 export const passwordResetSchema = z
@@ -117,7 +118,24 @@ export const newUserSchema = z.strictObject({
   name: text(200).optional(),
   organizationId: id.optional(),
 });
-export const userListQuery = z.strictObject({ email: text(320).optional(), organizationId: id.optional(), cursor: id.optional(), limit });
+/** A yes/no query parameter: exactly "true" or "false". */
+const flag = (description: string) =>
+  z.enum(['true', 'false']).transform((v) => v === 'true').optional().describe(`${description}; false: the opposite`);
+export const userListQuery = z.strictObject({
+  email: text(320).optional().describe('Exactly this address'),
+  q: text(200)
+    .transform((v) => v.normalize('NFC').trim().toLowerCase())
+    .pipe(z.string().min(1, 'must not be empty'))
+    .optional()
+    .describe('Search, ignoring case: the start of the email address, or (text without "@") part of the name'),
+  locked: flag('true: only accounts locked now after repeated failed sign-ins'),
+  noSecondFactor: flag('true: only accounts with neither an authenticator app nor a passkey'),
+  passwordExpiring: flag('true: only accounts whose password expires within 14 days under the policy governing them (or has expired)'),
+  disabled: flag('true: only disabled accounts'),
+  organizationId: id.optional(),
+  cursor: id.optional(),
+  limit,
+});
 export const effectivePolicySchema = z.object({
   source: z.enum(['organization', 'baseline']),
   organizationId: z.string().nullable(),

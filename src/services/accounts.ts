@@ -126,6 +126,7 @@ export class AccountService {
       failedAttempts: 0,
       lockedUntil: null,
       locale: null,
+      platformAdmin: false,
     };
     try {
       await this.accounts.create(account);
@@ -147,6 +148,20 @@ export class AccountService {
     await this.get(id);
     await this.accounts.setStatus(id, status, nowSeconds());
     return this.get(id);
+  }
+
+  /**
+   * Grants or revokes platform administration by email (the CLI's grant-platform-admin and
+   * revoke-platform-admin; the admin API never sets it). Returns the account and whether it changed;
+   * the caller audits the change.
+   */
+  async setPlatformAdmin(email: string, value: boolean): Promise<{ account: AccountRecord; changed: boolean }> {
+    const normalized = normalizeEmail(email);
+    if (!normalized) throw new ValidationError([{ field: 'email', message: 'must be a valid email address' }]);
+    const found = await this.accounts.findByEmail(normalized);
+    if (!found) throw new NotFoundError('user');
+    const changed = await this.accounts.setPlatformAdmin(found.id, value, nowSeconds());
+    return { account: await this.get(found.id), changed };
   }
 
   /** One page of accounts in id order; `cursor` is the last id of the previous page. */

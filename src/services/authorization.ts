@@ -11,7 +11,7 @@ import {
 } from '../policy/authorization.js';
 import type { AccountRecord, OrgRole } from '../stores/sql/accounts.js';
 import type { DomainClaimStore } from '../stores/sql/domain-claims.js';
-import type { MemberRecord, MembershipStore } from '../stores/sql/memberships.js';
+import type { AccountSearch, MemberRecord, MembershipStore } from '../stores/sql/memberships.js';
 import { normalizeEmail } from './accounts.js';
 import { ConflictError, ForbiddenError, NotFoundError } from './errors.js';
 
@@ -116,7 +116,19 @@ export class AuthorizationService {
    * account and an organization admin every account their organization reaches. Each account is
    * passed through the same decision as a single read, so lists never show what a read would refuse.
    */
-  async list(caller: Caller, filter: { organizationId?: string; email?: string; cursor?: string; limit: number }) {
+  async list(
+    caller: Caller,
+    filter: {
+      organizationId?: string;
+      email?: string;
+      /** Narrows the candidates in the database (stores/sql/memberships.ts AccountSearch). */
+      search?: AccountSearch;
+      /** A last test on the accounts the caller may read, one answer per account (what SQL cannot tell, such as the governing policy's password expiry). */
+      accept?: (accounts: AccountRecord[]) => Promise<boolean[]>;
+      cursor?: string;
+      limit: number;
+    },
+  ) {
     const own = caller.kind === 'user' ? caller.account.organizationId : null;
     const organizationId = filter.organizationId ?? (caller.kind === 'user' ? (own ?? '') : undefined);
     if (organizationId !== undefined) await this.require(caller, { action: 'members.list', organizationId });
@@ -133,15 +145,18 @@ export class AuthorizationService {
     let afterId = filter.cursor;
     // Fetch until a page and one more are readable, or the candidates run out.
     for (;;) {
-      const batch = await this.memberships.list({ scope, email, afterId, limit: filter.limit + 1 });
+      const batch = await this.memberships.list({ scope, email, search: filter.search, afterId, limit: filter.limit + 1 });
       // Who governs each domain of the batch, in one read (a page of a million accounts spans dozens of domains).
       const unknown = [...new Set(batch.map((m) => emailDomain(m.account.email)))].filter((d) => !cache.has(d));
       const claims = await this.claims.findVerifiedMany(unknown);
       for (const d of unknown) cache.set(d, Promise.resolve(claims.get(d)?.organizationId ?? null));
+      const readable: AccountRecord[] = [];
       for (const m of batch) {
         const decision = authorize(principal, { action: 'user.read', account: await this.facts(m, cache) });
-        if (decision.outcome === 'allow') items.push(m.account);
+        if (decision.outcome === 'allow') readable.push(m.account);
       }
+      const accepted = filter.accept && readable.length ? await filter.accept(readable) : undefined;
+      items.push(...(accepted ? readable.filter((_, i) => accepted[i]) : readable));
       if (items.length > filter.limit || batch.length <= filter.limit) break;
       afterId = batch[batch.length - 1]!.account.id;
     }

@@ -1,6 +1,6 @@
 import { effectivePolicy, emailDomain, type EffectivePolicy } from '../policy/effective-policy.js';
 import { ipInList } from '../policy/ip.js';
-import { checkPassword, type PasswordOwner, type PasswordViolation } from '../policy/password-rules.js';
+import { checkPassword, passwordExpiresAt, type PasswordOwner, type PasswordViolation } from '../policy/password-rules.js';
 import type { Logger } from 'pino';
 import { POLICY_DOCUMENT_VERSION, readPolicyDocument } from '../policy/policy-documents.js';
 import { DEFAULT_POLICY, mergePolicy, validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
@@ -154,6 +154,18 @@ export class PolicyService {
    * verified claims on their domains, the policies of those claims' organizations, and the baseline.
    * Read now, like effectiveFor; an unreadable policy throws as it does there.
    */
+  /**
+   * For each account: whether its password expires at or before `by` (epoch seconds) under the policy
+   * that governs it now (an expired one included); false where that policy lets passwords never expire.
+   */
+  async passwordsExpiringBy(accounts: ReadonlyArray<Pick<AccountRecord, 'email' | 'passwordChangedAt'>>, by: number): Promise<boolean[]> {
+    const effective = await this.effectiveForMany(accounts);
+    return accounts.map((a, i) => {
+      const at = passwordExpiresAt(effective[i]!.policy.password, a.passwordChangedAt);
+      return at !== null && at <= by;
+    });
+  }
+
   async effectiveForMany(accounts: ReadonlyArray<Pick<AccountRecord, 'email'>>): Promise<EffectivePolicy[]> {
     const claims = await this.claims.findVerifiedMany([...new Set(accounts.map((a) => emailDomain(a.email)))]);
     const stored = await this.policies.getMany([...new Set([...claims.values()].map((c) => c.organizationId)), BASELINE_SUBJECT]);

@@ -13,8 +13,9 @@ let h: AdminHarness;
 const PASSWORD = 'Pass-word-1';
 const orgs = { A: '', B: '', C: '' };
 
-type Who = 'platform' | 'ownerA' | 'adminA' | 'memberA' | 'adminB';
-const WHO: Who[] = ['platform', 'ownerA', 'adminA', 'memberA', 'adminB'];
+/** humanPlatform: a person with the platform-admin flag, signed in with a user token; answered exactly like platform (the bootstrap client). */
+type Who = 'platform' | 'humanPlatform' | 'ownerA' | 'adminA' | 'memberA' | 'adminB';
+const WHO: Who[] = ['platform', 'humanPlatform', 'ownerA', 'adminA', 'memberA', 'adminB'];
 /** aDomain: on A's verified domain, a member A added itself; bDomain: on B's verified domain; baseline: on no verified domain; platformMember: on no verified domain, made a member of A by a platform admin. */
 type Kind = 'aDomain' | 'bDomain' | 'baseline' | 'platformMember';
 const KINDS: Kind[] = ['aDomain', 'bDomain', 'baseline', 'platformMember'];
@@ -102,7 +103,7 @@ interface Case {
   route: string;
   label?: string;
   /** Expected answer by principal: one for routes that are not about an account, else one per kind of target. */
-  want: Record<Who, Want | PerTarget>;
+  want: Record<Exclude<Who, 'humanPlatform'>, Want | PerTarget>;
   /** The target must be fresh (the call may change it). */
   fresh?: boolean;
   /** The call is about a kind of address, not an existing account (create). */
@@ -219,6 +220,19 @@ const cases: Case[] = [
   },
   {
     route: 'GET /users',
+    label: 'search: q and filters',
+    want: { platform: all('seen'), ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: ['unseen', 'seen', 'unseen', 'unseen'] },
+    // Every target is locked and has a second factor (makeTarget), so each is a match: only reach decides.
+    call: ({ token, target }) => listed(`/users?q=${encodeURIComponent(target!.email.slice(0, 4).toUpperCase())}&locked=true&noSecondFactor=false&disabled=false`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
+    label: 'search within the members of A',
+    want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
+    call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}&q=${encodeURIComponent(target!.email)}&locked=true&passwordExpiring=false`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
     label: 'members of A',
     want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
     call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}`, target!.id, token),
@@ -317,6 +331,9 @@ beforeAll(async () => {
     tokens[who] = await h.userToken(email, PASSWORD);
   }
   tokens.platform = h.platformToken;
+  await createUser('root@free.test');
+  expect((await h.app.services.accounts.setPlatformAdmin('root@free.test', true)).changed).toBe(true);
+  tokens.humanPlatform = await h.userToken('root@free.test', PASSWORD);
   for (const kind of KINDS) shared[kind] = await makeTarget(kind);
 }, 120_000);
 afterAll(() => h?.stop());
@@ -328,7 +345,7 @@ describe('who may administer whom: every admin route × principal × target', ()
 
   const cells = cases.flatMap((c) =>
     WHO.flatMap((who) => {
-      const w = c.want[who];
+      const w = c.want[who === 'humanPlatform' ? 'platform' : who];
       if (!Array.isArray(w)) return [{ c, who, kind: undefined as Kind | undefined, want: w }];
       return KINDS.map((kind, i) => ({ c, who, kind: kind as Kind | undefined, want: w[i]! })).filter((x) => x.want !== null);
     }),
@@ -510,5 +527,37 @@ describe('owners (issue 7, item 2)', () => {
     const results = await Promise.all([x, c.admin].map((id) => h.api('DELETE', `/organizations/${orgs.C}/members/${id}`)));
     expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
     expect(await owners()).toBe(1);
+  });
+});
+
+describe('a person as platform administrator', () => {
+  it('acts as the platform with themself as the actor; a revoked flag or a disabled account stops the very next call', async () => {
+    const id = await createUser(`person${next()}@free.test`);
+    const email = (await h.api('GET', `/users/${id}`)).body.email as string;
+    const token = await h.userToken(email, PASSWORD);
+    // Before the flag: a user in no organization administers nothing.
+    expect((await h.api('POST', '/organizations', { name: 'Too early' }, token)).status).toBe(403);
+
+    expect((await h.app.services.accounts.setPlatformAdmin(email, true)).changed).toBe(true);
+    expect((await h.api('GET', `/users/${id}`)).body.platformAdmin).toBe(true);
+    // The same token, no new sign-in: the flag is read on every request.
+    const created = await h.api('POST', '/organizations', { name: `By a person ${next()}` }, token);
+    expect(created.status).toBe(201);
+    const events = (await h.api('GET', '/events?type=organization.created&limit=1')).body.items;
+    expect(events[0]).toMatchObject({ actorType: 'user', actorId: id });
+
+    expect((await h.app.services.accounts.setPlatformAdmin(email, false)).changed).toBe(true);
+    expect((await h.api('POST', '/organizations', { name: 'Too late' }, token)).status).toBe(403);
+    expect((await h.api('GET', '/baseline-policy', undefined, token)).status).toBe(403);
+
+    await h.app.services.accounts.setPlatformAdmin(email, true);
+    expect((await h.api('GET', '/baseline-policy', undefined, token)).status).toBe(200);
+    expect((await h.api('POST', `/users/${id}/disable`)).status).toBe(200);
+    expect((await h.api('GET', '/baseline-policy', undefined, token)).status).toBe(401);
+  });
+
+  it('the admin API offers no way to set the flag', async () => {
+    const res = await h.api('POST', '/users', { email: `sneaky${next()}@free.test`, password: PASSWORD, platformAdmin: true }, tokens.humanPlatform);
+    expect([res.status, res.headers.get('content-type')]).toEqual([400, expect.stringContaining('application/problem+json')]);
   });
 });

@@ -9,6 +9,7 @@ import {
   type PrincipalFacts,
   type Role,
 } from '../../src/policy/authorization.js';
+import { principalFacts, type Caller } from '../../src/services/authorization.js';
 
 /** The pure decision of "Who may administer whom", table by table. 'ok' allow, 403 forbidden, 404 not-found, 409 conflict. */
 type Expected = 'ok' | 403 | 404 | 409;
@@ -171,5 +172,27 @@ describe('authorize: refusals explain themselves', () => {
       reason: expect.stringContaining('set organizationId'),
     });
     expect(authorize(P.adminA, { action: 'member.remove', organizationId: 'A', account: T.bDomainInA, owners: 2 })).toEqual({ outcome: 'not-found', what: 'member' });
+  });
+});
+
+describe('a person who is a platform administrator', () => {
+  // As admin/auth.ts makes it: the platform principal, with the person's account (here a plain member of A) attached.
+  const human = principalFacts({ kind: 'platform', clientId: 'web', account: { organizationId: 'A', orgRole: 'member' }, actor: { type: 'user', id: 'u1' } } as Caller);
+
+  it('is decided exactly like the bootstrap client, whatever their own membership, on every request', () => {
+    const requests: AuthorizationRequest[] = [
+      ...PLATFORM_ACTIONS.map((action) => ({ action })),
+      ...ORGANIZATION_ACTIONS.flatMap((action) => ['A', 'B'].map((organizationId) => ({ action, organizationId }))),
+      ...ACCOUNT_ACTIONS.flatMap((action) => [...Object.values(T), null].map((account) => ({ action, account }))),
+      ...[null, 'A', 'B'].flatMap((organizationId) => [null, 'A', 'B'].map((governedBy) => ({ action: 'user.create' as const, organizationId, governedBy }))),
+      ...(['owner', 'admin', 'member'] as const).flatMap((role) =>
+        [...Object.values(T), null].flatMap((account) => [1, 2].map((owners) => ({ action: 'member.set' as const, organizationId: 'A', role, account, owners }))),
+      ),
+      ...[...Object.values(T), null].flatMap((account) => [1, 2].map((owners) => ({ action: 'member.remove' as const, organizationId: 'A', account, owners }))),
+    ];
+    expect(human).toEqual({ kind: 'platform' });
+    for (const request of requests) expect([request, code(authorize(human, request))]).toEqual([request, code(authorize(P.platform, request))]);
+    // Not the member they also are: the rows differ somewhere.
+    expect(requests.some((r) => code(authorize(human, r)) !== code(authorize(P.memberA, r)))).toBe(true);
   });
 });

@@ -48,7 +48,7 @@ async function subjects() {
   await accounts.create({
     id, email: `known${n}@example.net`, emailVerifiedAt: null, name: null, passwordHash: 'x', status: 'active', passwordChangedAt: T0, createdAt: T0, updatedAt: T0,
     organizationId: null, orgRole: null, mustChangePassword: false, expiryWarningSentFor: null,
-    failedAttempts: 0, lockedUntil: null, locale: null,
+    failedAttempts: 0, lockedUntil: null, locale: null, platformAdmin: false,
   });
   const rule = (now: number) => ({ threshold: THRESHOLD, now, windowSeconds: WINDOW });
   return {

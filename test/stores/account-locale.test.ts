@@ -20,7 +20,7 @@ for (const [name, makeBackend] of sqlBackends()) {
       const record: AccountRecord = {
         id: randomUUID(), email: `lang${++n}@example.net`, emailVerifiedAt: null, name: null, passwordHash: 'x', status: 'active',
         passwordChangedAt: 1, createdAt: 1, updatedAt: 1, organizationId: null, orgRole: null, mustChangePassword: false,
-        expiryWarningSentFor: null, failedAttempts: 0, lockedUntil: null, locale,
+        expiryWarningSentFor: null, failedAttempts: 0, lockedUntil: null, locale, platformAdmin: false,
       };
       await accounts.create(record);
       return record;

@@ -54,6 +54,7 @@ function viewOf(a: AccountRecord, policy: SecurityPolicy, factors: readonly Fact
     factors: factors.map(factorView),
     emailVerified: a.emailVerifiedAt !== null,
     lockedUntil: a.lockedUntil !== null && a.lockedUntil > Date.now() / 1000 ? iso(a.lockedUntil) : null,
+    platformAdmin: a.platformAdmin,
     createdAt: iso(a.createdAt),
   };
 }

@@ -1,7 +1,13 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
+import { EXPIRATION_DAYS } from '../../policy/security-policy.js';
+import { nowSeconds } from '../../stores/db.js';
 import { common, problem, userOrganization, userView, userViews, withNotFound } from './common.js';
+
+const DAY = 86_400;
+/** "Password expiring" in the user search: within this many seconds (the console's 14 days). */
+const EXPIRING_WITHIN = 14 * DAY;
 
 /** Users: create, find, read, effective policy, disable/enable, password reset. */
 export const userRoutes: AdminRoute[] = [
@@ -38,13 +44,32 @@ export const userRoutes: AdminRoute[] = [
   {
     method: 'get',
     path: '/users',
-    summary: 'Find users (organization admins: only the accounts their organization reaches)',
+    summary: 'Find users: search by email or name, filter by state, in pages (organization admins: only the accounts their organization reaches)',
     tag: 'Users',
     access: 'platform or organization admin',
     query: s.userListQuery,
     responses: { 200: { description: 'One page of users', schema: s.page(s.userSchema) }, ...common },
     async handler({ principal, query, services }) {
-      const result = await services.authorization.list(principal, { email: query.email, organizationId: query.organizationId, cursor: query.cursor, limit: query.limit });
+      const now = nowSeconds();
+      const expiring = query.passwordExpiring;
+      const result = await services.authorization.list(principal, {
+        email: query.email,
+        organizationId: query.organizationId,
+        search: {
+          q: query.q,
+          locked: query.locked === undefined ? undefined : { value: query.locked, now },
+          disabled: query.disabled,
+          noSecondFactor: query.noSecondFactor,
+          // No policy expires a password sooner than the shortest expiry allowed: older ones are the only candidates.
+          passwordChangedBefore: expiring ? now + EXPIRING_WITHIN - Math.min(...EXPIRATION_DAYS) * DAY : undefined,
+        },
+        accept:
+          expiring === undefined
+            ? undefined
+            : async (accounts) => (await services.policies.passwordsExpiringBy(accounts, now + EXPIRING_WITHIN)).map((soon) => soon === expiring),
+        cursor: query.cursor,
+        limit: query.limit,
+      });
       return { status: 200, body: { items: await userViews(result.items, services), nextCursor: result.nextCursor } };
     },
   },

@@ -27,6 +27,8 @@ export interface AccountRecord {
    * null: none yet. Stored as given: the mail service ignores a language Gatehouse no longer has.
    */
   locale: string | null;
+  /** A platform administrator: the admin API treats this person like the bootstrap client. Set only by the CLI. */
+  platformAdmin: boolean;
 }
 
 /** An accounts row (stores/sql/memberships.ts reads the same table). */
@@ -48,6 +50,7 @@ export interface Row {
   failed_attempts: number;
   locked_until: number | null;
   locale: string | null;
+  platform_admin: boolean | number;
 }
 
 export const toRecord = (r: Row): AccountRecord => ({
@@ -67,6 +70,7 @@ export const toRecord = (r: Row): AccountRecord => ({
   failedAttempts: r.failed_attempts,
   lockedUntil: r.locked_until,
   locale: r.locale ?? null,
+  platformAdmin: Boolean(r.platform_admin),
 });
 
 export class DuplicateError extends Error {
@@ -105,6 +109,7 @@ export class AccountStore {
         failed_attempts: a.failedAttempts,
         locked_until: a.lockedUntil,
         locale: a.locale,
+        platform_admin: a.platformAdmin,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('an account with this email');
@@ -209,6 +214,12 @@ export class AccountStore {
 
   async setStatus(id: string, status: AccountStatus, now: number): Promise<void> {
     await this.db<Row>('accounts').where({ id }).update({ status, updated_at: now });
+  }
+
+  /** Grants or revokes platform administration; true when it changed (granting twice changes nothing). */
+  async setPlatformAdmin(id: string, value: boolean, now: number): Promise<boolean> {
+    const changed = await this.db<Row>('accounts').where({ id }).andWhereNot({ platform_admin: value }).update({ platform_admin: value, updated_at: now });
+    return changed === 1;
   }
 
   // Memberships change only through stores/sql/memberships.ts, which keeps the last owner and records who added whom.

@@ -18,6 +18,49 @@ export interface MemberRecord {
 export type JoinOutcome = 'joined' | 'changed' | 'missing' | 'other-organization' | 'last-owner';
 export type LeaveOutcome = 'left' | 'not-member' | 'last-owner';
 
+/**
+ * The user search of the admin API's user list (the console's Users page). Every field narrows; a
+ * boolean false asks for the opposite. Whether a password is about to expire depends on the governing
+ * policy, so the caller decides that per account; `passwordChangedBefore` only narrows the candidates.
+ */
+export interface AccountSearch {
+  /**
+   * Already lower-case: an email prefix, or a substring of the name. Text with an '@' can only be an
+   * email, so it is matched as a prefix alone (PostgreSQL: the accounts_email_prefix index).
+   */
+  q?: string;
+  /** Locked at `now` (epoch seconds) by repeated failed sign-ins; false: not locked. */
+  locked?: { value: boolean; now: number };
+  disabled?: boolean;
+  /** No authenticator app and no passkey; false: at least one. */
+  noSecondFactor?: boolean;
+  /** Epoch seconds: only passwords set at or before it. */
+  passwordChangedBefore?: number;
+}
+
+/** LIKE with the text taken literally: its own wildcards (and the escape character) escaped. */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function applySearch(q: Knex.QueryBuilder, s: AccountSearch): void {
+  if (s.q !== undefined) {
+    const prefix = `${likeLiteral(s.q)}%`;
+    if (s.q.includes('@')) q.whereRaw("email LIKE ? ESCAPE '\\'", [prefix]);
+    else q.where((w) => w.whereRaw("email LIKE ? ESCAPE '\\'", [prefix]).orWhereRaw("LOWER(name) LIKE ? ESCAPE '\\'", [`%${likeLiteral(s.q!)}%`]));
+  }
+  if (s.locked) {
+    const now = s.locked.now;
+    if (s.locked.value) q.where('locked_until', '>', now);
+    else q.where((w) => w.whereNull('locked_until').orWhere('locked_until', '<=', now));
+  }
+  if (s.disabled !== undefined) q.where({ status: s.disabled ? 'disabled' : 'active' });
+  if (s.noSecondFactor !== undefined) {
+    const factors = (sub: Knex.QueryBuilder) => sub.select(1).from('factors').whereRaw('factors.account_id = accounts.id');
+    if (s.noSecondFactor) q.whereNotExists(factors);
+    else q.whereExists(factors);
+  }
+  if (s.passwordChangedBefore !== undefined) q.where('password_changed_at', '<=', s.passwordChangedBefore);
+}
+
 const toMember = (r: MemberRow): MemberRecord => ({ account: toRecord(r), addedBy: r.membership_added_by });
 
 /**
@@ -105,12 +148,14 @@ export class MembershipStore {
   async list(filter: {
     scope?: { organizationId: string; domains: string[] };
     email?: string;
+    search?: AccountSearch;
     afterId?: string;
     limit: number;
   }): Promise<MemberRecord[]> {
     const branch = (where: Partial<MemberRow>) => {
       const q = this.db<MemberRow>('accounts').where(where).orderBy('id', 'asc').limit(filter.limit);
       if (filter.email !== undefined) q.where({ email: filter.email });
+      if (filter.search) applySearch(q, filter.search);
       if (filter.afterId) q.where('id', '>', filter.afterId);
       return q;
     };
