@@ -38,7 +38,7 @@ export function domainPages(router: Router, deps: ConsolePageDeps): void {
       domain: e.targetId,
       reason: typeof e.data?.reason === 'string' ? e.data.reason : null,
     }));
-    await deps.page(ctx, user, 'console/domain', { current: 'domain', base: base(orgId), claims: claims.items, history, notice: null, problem: null, domainInput: '', ...extra }, status);
+    await deps.page(ctx, user, 'console/domain', { current: 'domain', base: base(orgId), here: base(orgId), claims: claims.items, history, notice: null, problem: null, domainInput: '', ...extra }, status);
   }
 
   /** The administrator, the organization in the path, and (for a form) a valid CSRF token; undefined once answered. */
