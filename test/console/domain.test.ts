@@ -1,5 +1,6 @@
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, type Page } from '../helpers/browser.js';
+import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
 /**
  * The console's foundation and its Domain page, through the real forms: sign-in to the console through
@@ -139,6 +140,34 @@ describe('who may use the console', () => {
     const res = await browser.submit(page, `form[action$="/claim"]`, { domain: 'csrf.test', csrf: 'x'.repeat(43) });
     expect(res.status).toBe(403);
     expect((await h.api('GET', `/organizations/${orgs.other}/domains`)).body.items).toEqual([]);
+  });
+});
+
+describe('the admin API\'s checks hold in the console', () => {
+  it('the IP whitelist of the administrator\'s own policy: refused from outside it, the session kept', async () => {
+    const fenced = await organizationWithDomain(h, 'Fenced', 'fenced.test');
+    const ownerId = await createUser(h, 'owner@fenced.test', PASSWORD);
+    expect((await h.api('POST', `/organizations/${fenced}/members`, { userId: ownerId, role: 'owner' })).status).toBe(200);
+    const { browser } = await signInToConsole('owner@fenced.test');
+    const path = `/console/orgs/${fenced}/domain`;
+    expect((await browser.request(url(path))).status).toBe(200);
+    await putPolicy(h, fenced, { login: { ipWhitelist: { enabled: true, cidrs: ['203.0.113.0/24'] } } });
+    const refused = await browser.page(url(path));
+    expect(refused.status).toBe(403);
+    expect(text(refused)).toContain('network');
+    await putPolicy(h, fenced, {});
+    expect((await browser.request(url(path))).status).toBe(200);
+  });
+
+  it('a disabled administrator is signed out of the console at once', async () => {
+    const adminId = await createUser(h, 'admin@other.test', PASSWORD);
+    expect((await h.api('POST', `/organizations/${orgs.other}/members`, { userId: adminId, role: 'admin' })).status).toBe(200);
+    const { browser, page } = await signInToConsole('admin@other.test');
+    expect(page.status).toBe(200);
+    expect((await h.api('POST', `/users/${adminId}/disable`)).status).toBe(200);
+    const res = await browser.request(url(domainPath('other')));
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toMatch(/\/auth\?/);
   });
 });
 
