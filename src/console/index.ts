@@ -103,7 +103,7 @@ export function consolePages(deps: ConsoleDeps): Router {
 
   /** The principal of the stored access token, refreshing it once when it has expired or stopped working. */
   async function principalOf(ctx: Context, id: string, session: ConsoleSession): Promise<{ principal: Principal; session: ConsoleSession } | undefined> {
-    let current = session;
+    const current = session;
     if (current.expiresAt > Date.now() / 1000 + 5) {
       try {
         return { principal: await principalOfToken(ctx, current.accessToken, tokenDeps), session: current };
@@ -111,12 +111,31 @@ export function consolePages(deps: ConsoleDeps): Router {
         if (!(err instanceof HttpProblem) || err.problem.status !== 401) throw err;
       }
     }
-    if (!current.refreshToken) return undefined;
-    const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: current.refreshToken });
-    if (!refreshed) return undefined;
-    current = { ...refreshed, refreshToken: refreshed.refreshToken ?? current.refreshToken, idToken: refreshed.idToken ?? current.idToken, csrf: current.csrf };
-    await sessions.save(id, current);
-    return { principal: await principalOfToken(ctx, current.accessToken, tokenDeps), session: current };
+    const renewed = await refreshOnce(id, current);
+    if (!renewed) return undefined;
+    return { principal: await principalOfToken(ctx, renewed.accessToken, tokenDeps), session: renewed };
+  }
+
+  /**
+   * Refresh tokens rotate, and presenting a used one again revokes the whole grant (replay detection):
+   * two requests of one console session refreshing at once would sign the administrator out. So one
+   * refresh per session at a time in this process; the others wait for it and share its outcome.
+   */
+  const refreshing = new Map<string, Promise<ConsoleSession | undefined>>();
+  function refreshOnce(id: string, session: ConsoleSession): Promise<ConsoleSession | undefined> {
+    let pending = refreshing.get(id);
+    if (!pending) {
+      pending = (async () => {
+        if (!session.refreshToken) return undefined;
+        const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken });
+        if (!refreshed) return undefined;
+        const renewed = { ...refreshed, refreshToken: refreshed.refreshToken ?? session.refreshToken, idToken: refreshed.idToken ?? session.idToken, csrf: session.csrf };
+        await sessions.save(id, renewed);
+        return renewed;
+      })().finally(() => refreshing.delete(id));
+      refreshing.set(id, pending);
+    }
+    return pending;
   }
 
   async function requireAdmin(ctx: Context): Promise<ConsoleUser | undefined> {
