@@ -205,11 +205,14 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   });
   provider.use(admin.routes());
   provider.use(admin.allowedMethods());
+  /** This node's own listener, once bound: the console reaches the token endpoint there (see console/index.ts). */
+  let ownAddress: string | undefined;
   const consoleRouter = consolePages({
     provider,
     services,
     logger,
     issuer: config.issuer,
+    tokenOrigin: () => ownAddress ?? config.issuer,
     adminResource,
     trustedProxies: config.trustedProxies,
     bootstrapClientId: config.bootstrapClient?.clientId,
@@ -257,6 +260,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
         server!.once('error', reject);
         server!.listen(port, host, () => {
           const { port: bound } = server!.address() as AddressInfo;
+          const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+          ownAddress = `http://${local.includes(':') ? `[${local}]` : local}:${bound}`;
           resolve(`http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${bound}`);
         });
       });

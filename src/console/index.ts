@@ -25,6 +25,12 @@ export interface ConsoleDeps {
   services: Services;
   logger: Logger;
   issuer: string;
+  /**
+   * Where this process's own HTTP listener answers (its issuer until it listens). The console calls the
+   * token endpoint there, over loopback: the public issuer address may not be reachable from inside
+   * (a TLS-terminating proxy without hairpin routing); every node serves the same tokens.
+   */
+  tokenOrigin(): string;
   adminResource: string;
   trustedProxies: string[];
   bootstrapClientId?: string;
@@ -68,9 +74,9 @@ export function consolePages(deps: ConsoleDeps): Router {
   const redirectUri = `${issuer}/console/callback`;
   const tokenDeps = { ...deps, accounts: services.accounts, clients: services.clients, policies: services.policies };
 
-  /** The token endpoint, called over HTTP like any client would (the console holds no shortcut). */
+  /** The token endpoint, called over HTTP like any client would (the console holds no shortcut), on this node. */
   async function tokenRequest(params: Record<string, string>): Promise<Omit<ConsoleSession, 'csrf'> | undefined> {
-    const res = await fetch(`${issuer}/token`, {
+    const res = await fetch(`${deps.tokenOrigin()}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ client_id: CONSOLE_CLIENT_ID, ...params }),
@@ -229,7 +235,7 @@ export function consolePages(deps: ConsoleDeps): Router {
     await sessions.end(ctx, found.id);
     if (found.session.refreshToken) {
       // Ending the console session also revokes its refresh token (and so its grant's access tokens).
-      await fetch(`${issuer}/token/revocation`, {
+      await fetch(`${deps.tokenOrigin()}/token/revocation`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ client_id: CONSOLE_CLIENT_ID, token: found.session.refreshToken, token_type_hint: 'refresh_token' }),
