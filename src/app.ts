@@ -23,6 +23,7 @@ import { concurrentWebSessionGuard } from './provider/concurrent-sessions.js';
 import { sessionDevices } from './provider/session-devices.js';
 import { recordBackchannelOutcomes } from './provider/backchannel.js';
 import { adminRouter } from './admin/router.js';
+import { CONSOLE_CLIENT_ID, consolePages } from './console/index.js';
 import { failClosedWhenUnavailable } from './http/unavailable.js';
 import { languages } from './i18n/index.js';
 import { assertPoliciesReadable, cookieKeys, openServices, type Services } from './services/index.js';
@@ -132,6 +133,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   });
   const jwks = await services.keys.ensure();
   if (config.bootstrapClient) await services.clients.ensureBootstrap(config.bootstrapClient.clientId, config.bootstrapClient.clientSecret);
+  await services.clients.ensureConsole(CONSOLE_CLIENT_ID, config.issuer);
   const adminResource = adminResourceOf(config.issuer);
   const provider = createProvider({
     config,
@@ -203,6 +205,20 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
   });
   provider.use(admin.routes());
   provider.use(admin.allowedMethods());
+  /** This node's own listener, once bound: the console reaches the token endpoint there (see console/index.ts). */
+  let ownAddress: string | undefined;
+  const consoleRouter = consolePages({
+    provider,
+    services,
+    logger,
+    issuer: config.issuer,
+    tokenOrigin: () => ownAddress ?? config.issuer,
+    adminResource,
+    trustedProxies: config.trustedProxies,
+    bootstrapClientId: config.bootstrapClient?.clientId,
+  });
+  provider.use(consoleRouter.routes());
+  provider.use(consoleRouter.allowedMethods());
   // Each runs once per interval across all nodes sharing the database (services/jobs.ts).
   const { jobs } = services;
   // Every minute (or interval, if shorter) the claims not checked for an interval are re-verified.
@@ -244,6 +260,8 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
         server!.once('error', reject);
         server!.listen(port, host, () => {
           const { port: bound } = server!.address() as AddressInfo;
+          const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+          ownAddress = `http://${local.includes(':') ? `[${local}]` : local}:${bound}`;
           resolve(`http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${bound}`);
         });
       });

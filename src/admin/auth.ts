@@ -20,27 +20,32 @@ export type Principal =
   | { kind: 'user'; account: AccountRecord; actor: Actor };
 
 
+/** What resolving an admin token needs (the admin API's and the console's deps alike). */
+export interface TokenDeps {
+  provider: Provider;
+  accounts: AccountService;
+  clients: ClientService;
+  policies: PolicyService;
+  adminResource: string;
+  trustedProxies: readonly string[];
+  bootstrapClientId?: string;
+}
+
+/** Resolves the Bearer token of an admin API request to a principal (see principalOfToken). */
+export async function authenticate(ctx: Context, deps: TokenDeps): Promise<Principal> {
+  const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'));
+  if (!match) throw problems.unauthorized();
+  return principalOfToken(ctx, match[1]!, deps);
+}
+
 /**
- * Resolves the Bearer token to a principal. Tokens are Gatehouse's own opaque access tokens for the
+ * Resolves an access token to a principal: the admin API's bearer tokens and the console's stored ones
+ * alike, so both refuse the same tokens. Tokens are Gatehouse's own opaque access tokens for the
  * admin API resource, looked up in the token store, so a revoked or expired token stops at once. What
  * the principal may do is policy/authorization.ts's business; here: is the token an admin token, from a
  * first-party client, and (for a user) does the IP whitelist of the user's policy admit the caller.
  */
-export async function authenticate(
-  ctx: Context,
-  deps: {
-    provider: Provider;
-    accounts: AccountService;
-    clients: ClientService;
-    policies: PolicyService;
-    adminResource: string;
-    trustedProxies: readonly string[];
-    bootstrapClientId?: string;
-  },
-): Promise<Principal> {
-  const match = /^Bearer ([\w.~+/-]+=*)$/.exec(ctx.get('authorization'));
-  if (!match) throw problems.unauthorized();
-  const value = match[1]!;
+export async function principalOfToken(ctx: Context, value: string, deps: TokenDeps): Promise<Principal> {
   const token = (await deps.provider.AccessToken.find(value)) ?? (await deps.provider.ClientCredentials.find(value));
   if (!token) throw problems.unauthorized('the access token is invalid, expired or revoked');
   const audience = (token as { aud?: string | string[] }).aud;

@@ -130,6 +130,37 @@ export class ClientService {
   }
 
   /**
+   * The console's own client (src/console): a public first-party web client, the same on every node and
+   * every start (a fixed id, redirect URIs derived from the issuer), so no secret needs sharing. PKCE
+   * guards its codes; its redirect URIs are Gatehouse's own, so no one else can receive them.
+   */
+  async ensureConsole(clientId: string, issuer: string): Promise<void> {
+    const now = nowSeconds();
+    const existing = await this.clients.find(clientId);
+    const name = 'Gatehouse console';
+    await this.clients.upsert({
+      clientId,
+      clientName: name,
+      sessionType: 'web',
+      firstParty: true,
+      metadata: {
+        client_id: clientId,
+        client_name: name,
+        application_type: 'web',
+        session_type: 'web',
+        first_party: true,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [`${issuer}/console/callback`],
+        post_logout_redirect_uris: [`${issuer}/console/signed-out`],
+      },
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    });
+  }
+
+  /**
    * The platform-admin machine client from GATEHOUSE_BOOTSTRAP_CLIENT_ID/SECRET: created on first start,
    * brought back in line with the environment on every start (so rotating the secret is a restart).
    */

@@ -36,6 +36,20 @@ export const claimView = (c: DomainClaimRecord): DomainClaimView => ({
  * Domain claims: pending → verified (DNS TXT proof) → revoked. A verified domain belongs to one
  * organization; proving it from another revokes the earlier claim. Nothing is ever deleted.
  */
+/**
+ * A failed DNS check; `outcome` (not part of the API's problem document) lets a page say what was found:
+ * no record, a record with another value, no answer in time, or a DNS error.
+ */
+export class DomainVerificationFailed extends UnprocessableError {
+  constructor(
+    message: string,
+    details: Record<string, unknown>,
+    readonly outcome: 'not-found' | 'other-value' | 'timeout' | 'error',
+  ) {
+    super(message, details);
+  }
+}
+
 export class DomainService {
   constructor(
     private readonly claims: DomainClaimStore,
@@ -106,9 +120,10 @@ export class DomainService {
           request,
           data: { reason: result.ok ? 'no-matching-record' : result.reason },
         });
-        throw new UnprocessableError(
+        throw new DomainVerificationFailed(
           result.ok ? `no TXT record at ${challengeName(claim.domain)} matches the claim's value` : result.detail,
           { expected: { type: 'dns-txt', name: challengeName(claim.domain), value: claim.token } },
+          result.ok ? (result.records.length ? 'other-value' : 'not-found') : result.reason,
         );
       }
     }

@@ -193,6 +193,11 @@ export class PolicyService {
     return checkPassword(policy.password, candidate, owner);
   }
 
+  /** How many accounts have an email address on `domain` (those a claim on it governs once verified). */
+  async accountsOnDomain(domain: string): Promise<number> {
+    return (await this.accounts.listByDomains([domain])).length;
+  }
+
   /** The users an organization's policy governs now: accounts on its verified domains. */
   private async governed(organizationId: string): Promise<AccountRecord[]> {
     return this.accounts.listByDomains(await this.claims.verifiedDomainsOf(organizationId));

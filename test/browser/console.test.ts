@@ -1,0 +1,139 @@
+/**
+ * The console in Chromium: an organization owner opens /console, signs in through Gatehouse's own page,
+ * claims a domain, copies the TXT record with the copy buttons, creates it in the loopback DNS server,
+ * verifies, and opens the revocation confirmation. Each console page is checked with axe (WCAG 2.x A and
+ * AA; serious or critical violations fail), for sideways scrolling, and photographed at 1280×800 and
+ * 390×844, light and dark, into screenshots/ (or SCREENSHOT_DIR).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
+import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+
+const PASSWORD = 'Console-Browser-2026';
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || join(PROJECT_ROOT, 'screenshots');
+const VIEWPORTS = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+] as const;
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const AXE_SOURCE = readFileSync(createRequire(createRequire(import.meta.url).resolve('@axe-core/playwright')).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact?: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
+declare const document: { documentElement: { scrollWidth: number; clientWidth: number } };
+declare const axe: { run(context: unknown, options: object): Promise<{ violations: AxeViolation[] }> };
+declare const navigator: { clipboard: { readText(): Promise<string> } };
+
+describeWithBrowser('the console in Chromium', () => {
+  let h: AdminHarness;
+  let browser: Browser;
+  let orgId: string;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    [browser, h] = await Promise.all([launchChromium(), startAdminHarness({ ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }, { host: 'localhost' })]);
+    orgId = (await h.api('POST', '/organizations', { name: 'Northwind' })).body.id;
+    for (const [email, role] of [['owner@northwind.test', 'owner'], ['member@northwind.test', 'member']] as const) {
+      const u = await h.api('POST', '/users', { email, password: PASSWORD });
+      expect((await h.api('POST', `/organizations/${orgId}/members`, { userId: u.body.id, role })).status).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await h?.stop();
+  });
+
+  /** axe, no sideways scrolling, and screenshots of the page as it is, in every look; returns the problems. */
+  async function check(page: Page, name: string): Promise<string[]> {
+    await page.evaluate(AXE_SOURCE);
+    const problems: string[] = [];
+    for (const viewport of VIEWPORTS) {
+      await page.setViewportSize(viewport);
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme });
+        const look = `${viewport.width}x${viewport.height}-${colorScheme}`;
+        await page.screenshot({ path: join(SCREENSHOT_DIR, `console-${name}-${look}.png`), fullPage: true });
+        const violations = await page.evaluate(
+          (tags) => axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }).then((r) => r.violations),
+          AXE_TAGS,
+        );
+        for (const v of violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
+          problems.push(`${name} ${look}: ${v.id} (${v.help}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+        }
+        const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+        if (scrollWidth > clientWidth) problems.push(`${name} ${look}: scrolls sideways (${scrollWidth}px in ${clientWidth}px)`);
+      }
+    }
+    await page.setViewportSize(VIEWPORTS[0]);
+    return problems;
+  }
+
+  async function signIn(page: Page, email: string) {
+    await page.goto(`${h.running.issuer}/console`);
+    await page.locator('#email').fill(email);
+    await page.locator('#password').fill(PASSWORD);
+    await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/console')), page.locator('form[action$="/password"]:not([data-passkey]) button[type=submit]').click()]);
+  }
+
+  it('an owner signs in, claims a domain, copies the TXT record, verifies it; every page passes axe', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORTS[0] });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.running.issuer });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    const problems: string[] = [];
+    try {
+      await signIn(page, 'owner@northwind.test');
+      await page.waitForURL(`${h.running.issuer}/console/orgs/${orgId}/domain`);
+      problems.push(...(await check(page, 'domain-empty')));
+
+      await page.locator('#domain').fill('northwind.test');
+      await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Claim', exact: true }).click()]);
+      const name = await page.locator('code[id="name-northwind.test"]').textContent();
+      const value = (await page.locator('code[id="value-northwind.test"]').textContent())!;
+      // The copy buttons appear with JavaScript and put the exact text on the clipboard.
+      await page.getByRole('button', { name: 'Copy value' }).click();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(value);
+      problems.push(...(await check(page, 'domain-pending')));
+
+      await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Verify now' }).click()]);
+      await expectText(page, 'No TXT record was found at that name yet');
+      problems.push(...(await check(page, 'domain-not-found')));
+
+      h.dns.txt.set(name!, [[value]]);
+      await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Verify now' }).click()]);
+      await expectText(page, 'northwind.test is verified');
+      problems.push(...(await check(page, 'domain-verified')));
+
+      await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Revoke this claim' }).click()]);
+      await expectText(page, 'Your security policies will stop applying to 2 users');
+      problems.push(...(await check(page, 'domain-revoke')));
+    } finally {
+      await context.close();
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('a member sees the "not an administrator" page, which passes axe', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORTS[0] });
+    const page = await context.newPage();
+    try {
+      await signIn(page, 'member@northwind.test');
+      await expectText(page, 'You are not an administrator');
+      expect(await check(page, 'not-admin')).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+async function expectText(page: Page, text: string) {
+  await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5_000 });
+}
