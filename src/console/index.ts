@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -13,6 +13,7 @@ import { requestInfo } from '../http/request-info.js';
 import { FORM_EXPIRED, render } from '../interaction/views.js';
 import { NETWORK_NOT_ALLOWED } from '../interaction/steps/password.js';
 import { m } from '../i18n/message.js';
+import { sameSecret } from '../http/csrf.js';
 import { ForbiddenError, NotFoundError } from '../services/errors.js';
 import { ConsoleSessions, type ConsoleSession } from './session.js';
 import { domainPages } from './domain.js';
@@ -109,15 +110,14 @@ export function consolePages(deps: ConsoleDeps): Router {
 
   /** The principal of the stored access token, refreshing it once when it has expired or stopped working. */
   async function principalOf(ctx: Context, id: string, session: ConsoleSession): Promise<{ principal: Principal; session: ConsoleSession } | undefined> {
-    const current = session;
-    if (current.expiresAt > Date.now() / 1000 + 5) {
+    if (session.expiresAt > Date.now() / 1000 + 5) {
       try {
-        return { principal: await principalOfToken(ctx, current.accessToken, tokenDeps), session: current };
+        return { principal: await principalOfToken(ctx, session.accessToken, tokenDeps), session };
       } catch (err) {
         if (!(err instanceof HttpProblem) || err.problem.status !== 401) throw err;
       }
     }
-    const renewed = await refreshOnce(id, current);
+    const renewed = await refreshOnce(id, session);
     if (!renewed) return undefined;
     return { principal: await principalOfToken(ctx, renewed.accessToken, tokenDeps), session: renewed };
   }
@@ -171,10 +171,7 @@ export function consolePages(deps: ConsoleDeps): Router {
   }
 
   async function checkCsrf(ctx: Context, user: ConsoleUser): Promise<boolean> {
-    const submitted = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
-    const a = Buffer.from(user.session.csrf);
-    const b = Buffer.from(typeof submitted === 'string' ? submitted : '');
-    if (a.length === b.length && timingSafeEqual(a, b)) return true;
+    if (sameSecret(user.session.csrf, (ctx.request.body as Record<string, unknown> | undefined)?.csrf)) return true;
     await render(ctx, 'error', { message: FORM_EXPIRED, code: null, hint: false }, 403);
     return false;
   }

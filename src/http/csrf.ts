@@ -15,10 +15,14 @@ export function csrfToken(ctx: Context): string {
   return token;
 }
 
-export function csrfValid(ctx: Context, submitted: unknown): boolean {
-  const expected = ctx.cookies.get(COOKIE, { signed: true });
+/** Whether a submitted value equals the expected secret, compared in constant time. */
+export function sameSecret(expected: string | undefined, submitted: unknown): boolean {
   if (!expected || typeof submitted !== 'string') return false;
   const a = Buffer.from(expected);
   const b = Buffer.from(submitted);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function csrfValid(ctx: Context, submitted: unknown): boolean {
+  return sameSecret(ctx.cookies.get(COOKIE, { signed: true }), submitted);
 }

@@ -167,6 +167,9 @@ export function localeOf(ctx: Context): Locale {
   return state.defaultLocale ?? 'en';
 }
 
+/** A text in this request's language, as plain text (JSON answers, plain bodies). */
+export const textFor = (ctx: Context, text: Text): string => translator(localeOf(ctx)).text(text);
+
 /** Records the app's ui_locales for the pages of this request. */
 export function useUiLocales(ctx: Context, uiLocales: unknown): void {
   if (typeof uiLocales === 'string') (ctx.state as LocaleState).uiLocales = uiLocales;

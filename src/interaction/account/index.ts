@@ -43,10 +43,15 @@ export function accountPages(deps: AccountPagesDeps): Router {
   const router = new Router();
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb', encoding: 'utf-8' });
 
-  async function signedInAccount(ctx: Context): Promise<SignedIn | undefined> {
+  async function readSignedIn(ctx: Context): Promise<SignedIn | undefined> {
     const session = await deps.provider.Session.get(ctx as never);
     const account = session.accountId ? await services.accounts.findById(session.accountId) : undefined;
     return account?.status === 'active' ? { session, account } : undefined;
+  }
+  /** Read once per request (the whitelist guard and the handler share it), never across requests. */
+  function signedInAccount(ctx: Context): Promise<SignedIn | undefined> {
+    const state = ctx.state as { signedIn?: Promise<SignedIn | undefined> };
+    return (state.signedIn ??= readSignedIn(ctx));
   }
 
   async function requireSignedIn(ctx: Context): Promise<SignedIn | undefined> {

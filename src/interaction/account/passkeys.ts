@@ -8,7 +8,7 @@ import { requestInfo } from '../../http/request-info.js';
 import { nowSeconds } from '../../stores/db.js';
 import { str } from '../steps/step.js';
 import { defaultPasskeyLabel } from '../steps/enroll-totp.js';
-import { localeOf, m, translator, type Text } from '../../i18n/index.js';
+import { m, textFor, type Text } from '../../i18n/index.js';
 
 /** Sensitive changes (sign-in methods, recovery codes, ending all sessions) need a sign-in (or a confirmation) this recent. */
 export const RECENT_SIGN_IN_SECONDS = 5 * 60;
@@ -38,7 +38,6 @@ export const FORM_EXPIRED = m('This form has expired: reload the page and try ag
 export const PAGE_EXPIRED = m('This page has expired: reload it and try again.');
 
 /** A text in the request's language, for answers that are not pages (JSON, plain text). */
-export const say = (ctx: Context, text: Text) => translator(localeOf(ctx)).text(text);
 
 /** Where the gate sends a session that must confirm it is the user before `next` (an /account path). */
 export const confirmUrl = (next: string) => `/account/confirm?next=${encodeURIComponent(next)}`;
@@ -109,7 +108,7 @@ export async function signedInForCeremony(ctx: Context, signedInAccount: (ctx: C
   const form = (ctx.request.body ?? {}) as Record<string, unknown>;
   if (s && csrfValid(ctx, form.csrf)) return s;
   ctx.status = s ? 403 : 401;
-  ctx.body = { error: say(ctx, PAGE_EXPIRED) };
+  ctx.body = { error: textFor(ctx, PAGE_EXPIRED) };
   return undefined;
 }
 
@@ -121,7 +120,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     const s = await deps.signedInAccount(ctx);
     if (!s) {
       ctx.status = 401;
-      ctx.body = say(ctx, m('You are not signed in to Gatehouse.'));
+      ctx.body = textFor(ctx, m('You are not signed in to Gatehouse.'));
       return undefined;
     }
     const form = (ctx.request.body ?? {}) as Record<string, unknown>;
@@ -137,7 +136,7 @@ export function accountPasskeyRoutes(router: Router, deps: AccountPasskeysDeps):
     if (!s) return;
     if (!(await recentlyAuthenticated(services, s))) {
       ctx.status = 403;
-      ctx.body = { error: say(ctx, m('Confirm it is you first (reload the page).')) };
+      ctx.body = { error: textFor(ctx, m('Confirm it is you first (reload the page).')) };
       return;
     }
     ctx.body = await services.passkeys.registrationOptions(s.account, bindingOf(s), await services.passkeys.list(s.account.id));

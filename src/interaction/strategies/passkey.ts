@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { whitelistAllows } from '../../policy/ip.js';
-import { localeOf, m, translator } from '../../i18n/index.js';
+import { m, textFor } from '../../i18n/index.js';
 import type { Services } from '../../services/index.js';
 import type { PasskeyFactor } from '../../stores/factors.js';
 import { csrfMatches } from '../flow.js';
@@ -76,7 +76,7 @@ export class PasskeyStrategy implements Strategy<{ credential: string; use: Pass
       ctx.set('Cache-Control', 'no-store');
       if (!csrfMatches(s.flow, form.csrf)) {
         ctx.status = 403;
-        ctx.body = { error: translator(localeOf(ctx)).t(m('This page has expired. Reload it and try again.')) };
+        ctx.body = { error: textFor(ctx, m('This page has expired. Reload it and try again.')) };
         return;
       }
       const binding = bindingOf(s.flow.uid);
@@ -93,7 +93,7 @@ export class PasskeyStrategy implements Strategy<{ credential: string; use: Pass
           return;
         default:
           ctx.status = 409;
-          ctx.body = { error: translator(localeOf(ctx)).t(m('This step of the sign-in does not use a passkey. Reload the page.')) };
+          ctx.body = { error: textFor(ctx, m('This step of the sign-in does not use a passkey. Reload the page.')) };
       }
     });
   }
