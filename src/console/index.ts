@@ -17,6 +17,12 @@ import { sameSecret } from '../http/csrf.js';
 import { ForbiddenError, NotFoundError } from '../services/errors.js';
 import { ConsoleSessions, type ConsoleSession } from './session.js';
 import { domainPages } from './domain.js';
+import { policyPages } from './policies.js';
+import { userPages } from './users.js';
+import { memberPages } from './members.js';
+import { auditPages } from './audit.js';
+import { platformPages } from './platform.js';
+import type { AccountRecord } from '../stores/sql/accounts.js';
 
 /** The console's own OAuth client (services/clients ensureConsole). */
 export const CONSOLE_CLIENT_ID = 'gatehouse-console';
@@ -37,9 +43,13 @@ export interface ConsoleDeps {
   bootstrapClientId?: string;
 }
 
-/** A signed-in administrator on a console request. */
+/**
+ * A signed-in administrator on a console request: an organization's owner or admin, or a person who is a
+ * platform admin (the bootstrap machine client has no account and cannot sign in here).
+ */
+export type ConsolePrincipal = Extract<Principal, { kind: 'user' }> | (Extract<Principal, { kind: 'platform' }> & { account: AccountRecord });
 export interface ConsoleUser {
-  principal: Principal & { kind: 'user' };
+  principal: ConsolePrincipal;
   sessionId: string;
   session: ConsoleSession;
 }
@@ -52,14 +62,25 @@ export interface ConsolePageDeps extends ConsoleDeps {
   /** Whether the form's CSRF token is this console session's (answers 403 when not). */
   checkCsrf(ctx: Context, user: ConsoleUser): Promise<boolean>;
   /** Runs an admin API route's handler as the console's administrator: the same checks, the same audit. */
-  callRoute(ctx: Context, user: ConsoleUser, method: Method, path: string, params: Record<string, string>, body?: unknown): Promise<unknown>;
-  /** Renders a console page with the layout's data (nav, organization, CSRF token). */
+  callRoute(ctx: Context, user: ConsoleUser, method: Method, path: string, params: Record<string, string>, body?: unknown, query?: Record<string, unknown>): Promise<unknown>;
+  /**
+   * Renders a console page with the layout's data (nav, CSRF token, the signed-in user, whether they are a
+   * platform admin). On an organization's page (`:orgId` in the path) the organization is read through the
+   * admin API's route, so an administrator of another organization is refused before anything is shown.
+   */
   page(ctx: Context, user: ConsoleUser, view: string, data: Record<string, unknown>, status?: number): Promise<void>;
   /** Answers an error thrown by a route as a page: 403, 404, or the given status. */
   refuse(ctx: Context, err: unknown): Promise<void>;
 }
 
-const isAdminRole = (p: Principal) => p.kind === 'user' && (p.account.orgRole === 'owner' || p.account.orgRole === 'admin') && p.account.organizationId !== null;
+const isConsolePrincipal = (p: Principal): p is ConsolePrincipal =>
+  p.kind === 'platform'
+    ? p.account !== undefined
+    : (p.account.orgRole === 'owner' || p.account.orgRole === 'admin') && p.account.organizationId !== null;
+
+/** Where an administrator starts: a platform admin on the platform's organizations, anyone else on their organization. */
+export const homeOf = (p: ConsolePrincipal): string =>
+  p.kind === 'platform' ? '/console/platform/organizations' : `/console/orgs/${encodeURIComponent(p.account.organizationId!)}/domain`;
 
 /**
  * The admin console at /console: Gatehouse signs its administrators in through itself (authorization code
@@ -163,11 +184,11 @@ export function consolePages(deps: ConsoleDeps): Router {
       else await render(ctx, 'error', { message: m('Your console session has ended. Sign in again.'), code: null, hint: false }, 401);
       return undefined;
     }
-    if (!isAdminRole(resolved.principal)) {
+    if (!isConsolePrincipal(resolved.principal)) {
       await render(ctx, 'console/not-admin', {}, 403);
       return undefined;
     }
-    return { principal: resolved.principal as ConsoleUser['principal'], sessionId: found.id, session: resolved.session };
+    return { principal: resolved.principal, sessionId: found.id, session: resolved.session };
   }
 
   async function checkCsrf(ctx: Context, user: ConsoleUser): Promise<boolean> {
@@ -176,13 +197,13 @@ export function consolePages(deps: ConsoleDeps): Router {
     return false;
   }
 
-  async function callRoute(ctx: Context, user: ConsoleUser, method: Method, path: string, params: Record<string, string>, body?: unknown) {
+  async function callRoute(ctx: Context, user: ConsoleUser, method: Method, path: string, params: Record<string, string>, body?: unknown, query: Record<string, unknown> = {}) {
     const route = adminRoutes.find((r) => r.method === method && r.path === path);
     if (!route) throw new Error(`no admin route ${method} ${path}`);
     const c: HandlerContext = {
       principal: user.principal,
       params,
-      query: {},
+      query: route.query ? route.query.parse(query) : {},
       body: route.body ? route.body.parse(body) : undefined,
       request: requestInfo(ctx, deps.trustedProxies),
       services,
@@ -192,9 +213,11 @@ export function consolePages(deps: ConsoleDeps): Router {
   }
 
   async function page(ctx: Context, user: ConsoleUser, view: string, data: Record<string, unknown>, status = 200) {
-    const account = user.principal.account;
-    const organization = await services.organizations.get(account.organizationId!);
-    await render(ctx, view, { csrf: user.session.csrf, user: account, organization, ...data }, status);
+    const orgId = ctx.params?.orgId as string | undefined;
+    const organization = orgId ? await callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId }) : null;
+    const platformAdmin = user.principal.kind === 'platform';
+    const orgBase = organization ? `/console/orgs/${encodeURIComponent(orgId!)}` : null;
+    await render(ctx, view, { csrf: user.session.csrf, user: user.principal.account, organization, orgBase, platformAdmin, current: null, ...data }, status);
   }
 
   async function refuse(ctx: Context, err: unknown) {
@@ -205,7 +228,7 @@ export function consolePages(deps: ConsoleDeps): Router {
 
   router.get('/', async (ctx) => {
     const user = await requireAdmin(ctx);
-    if (user) ctx.redirect(`/console/orgs/${encodeURIComponent(user.principal.account.organizationId!)}/domain`);
+    if (user) ctx.redirect(homeOf(user.principal));
   });
 
   router.get('/signin', async (ctx) => signInRedirect(ctx, '/console'));
@@ -247,6 +270,7 @@ export function consolePages(deps: ConsoleDeps): Router {
     await render(ctx, 'console/signed-out', { failed: false, endSession: endSession.href });
   });
 
-  domainPages(router, { ...deps, parseForm, requireAdmin, checkCsrf, callRoute, page, refuse });
+  const pageDeps: ConsolePageDeps = { ...deps, parseForm, requireAdmin, checkCsrf, callRoute, page, refuse };
+  for (const pages of [domainPages, policyPages, userPages, memberPages, auditPages, platformPages]) pages(router, pageDeps);
   return router;
 }
