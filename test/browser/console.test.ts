@@ -5,31 +5,12 @@
  * AA; serious or critical violations fail), for sideways scrolling, and photographed at 1280×800 and
  * 390×844, light and dark, into screenshots/ (or SCREENSHOT_DIR).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../../src/paths.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 
 const PASSWORD = 'Console-Browser-2026';
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || join(PROJECT_ROOT, 'screenshots');
-const VIEWPORTS = [
-  { width: 1280, height: 800 },
-  { width: 390, height: 844 },
-] as const;
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const AXE_SOURCE = readFileSync(createRequire(createRequire(import.meta.url).resolve('@axe-core/playwright')).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeViolation {
-  id: string;
-  impact?: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
-declare const document: { documentElement: { scrollWidth: number; clientWidth: number } };
-declare const axe: { run(context: unknown, options: object): Promise<{ violations: AxeViolation[] }> };
 declare const navigator: { clipboard: { readText(): Promise<string> } };
 
 describeWithBrowser('the console in Chromium', () => {
@@ -38,7 +19,6 @@ describeWithBrowser('the console in Chromium', () => {
   let orgId: string;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
     [browser, h] = await Promise.all([launchChromium(), startAdminHarness({ ARGON2_MEMORY_KIB: '8192', ARGON2_TIME_COST: '1' }, { host: 'localhost' })]);
     orgId = (await h.api('POST', '/organizations', { name: 'Northwind' })).body.id;
     for (const [email, role] of [['owner@northwind.test', 'owner'], ['member@northwind.test', 'member']] as const) {
@@ -51,37 +31,7 @@ describeWithBrowser('the console in Chromium', () => {
     await h?.stop();
   });
 
-  /** axe, no sideways scrolling, and screenshots of the page as it is, in every look; returns the problems. */
-  async function check(page: Page, name: string): Promise<string[]> {
-    await page.evaluate(AXE_SOURCE);
-    const problems: string[] = [];
-    for (const viewport of VIEWPORTS) {
-      await page.setViewportSize(viewport);
-      for (const colorScheme of ['light', 'dark'] as const) {
-        await page.emulateMedia({ colorScheme });
-        const look = `${viewport.width}x${viewport.height}-${colorScheme}`;
-        await page.screenshot({ path: join(SCREENSHOT_DIR, `console-${name}-${look}.png`), fullPage: true });
-        const violations = await page.evaluate(
-          (tags) => axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }).then((r) => r.violations),
-          AXE_TAGS,
-        );
-        for (const v of violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
-          problems.push(`${name} ${look}: ${v.id} (${v.help}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
-        }
-        const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
-        if (scrollWidth > clientWidth) problems.push(`${name} ${look}: scrolls sideways (${scrollWidth}px in ${clientWidth}px)`);
-      }
-    }
-    await page.setViewportSize(VIEWPORTS[0]);
-    return problems;
-  }
-
-  async function signIn(page: Page, email: string) {
-    await page.goto(`${h.running.issuer}/console`);
-    await page.locator('#email').fill(email);
-    await page.locator('#password').fill(PASSWORD);
-    await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/console')), page.locator('form[action$="/password"]:not([data-passkey]) button[type=submit]').click()]);
-  }
+  const signIn = (page: Page, email: string) => signInToConsole(page, h.running.issuer, email, PASSWORD);
 
   it('an owner signs in, claims a domain, copies the TXT record, verifies it; every page passes axe', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
@@ -134,6 +84,3 @@ describeWithBrowser('the console in Chromium', () => {
   });
 });
 
-async function expectText(page: Page, text: string) {
-  await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5_000 });
-}

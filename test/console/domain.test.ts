@@ -1,6 +1,7 @@
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { Browser, type Page } from '../helpers/browser.js';
+import { Browser } from '../helpers/browser.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
+import { consoleSignIn, mainText, submitAndRead } from '../helpers/console.js';
 
 /**
  * The console's foundation and its Domain page, through the real forms: sign-in to the console through
@@ -35,25 +36,9 @@ afterAll(() => h.stop());
 
 const url = (path: string) => `${h.running.issuer}${path}`;
 
-/** Opens /console anonymously, is sent to Gatehouse's sign-in page, signs in there, and lands on the console. */
-async function signInToConsole(email: string, browser = new Browser()): Promise<{ browser: Browser; page: Page }> {
-  const login = await browser.page(url('/console'));
-  expect(login.url).toContain('/interaction/');
-  const res = await browser.submit(login, 'form[action$="/password"]', { email, password: PASSWORD });
-  expect(res.status).toBe(303);
-  const page = await browser.page(new URL(res.headers.get('location')!, login.url).href);
-  return { browser, page };
-}
-
+const signInToConsole = (email: string, browser = new Browser()) => consoleSignIn(h.running.issuer, email, PASSWORD, browser);
 const domainPath = (org: string) => `/console/orgs/${orgs[org]}/domain`;
-const text = (p: Page) => p.doc.querySelector('main')!.text.replace(/\s+/g, ' ');
-
-async function submitAndRead(browser: Browser, page: Page, selector: string, fields: Record<string, string> = {}) {
-  const res = await browser.submit(page, selector, fields);
-  const html = await res.text();
-  const { parse } = await import('node-html-parser');
-  return { url: page.url, status: res.status, html, doc: parse(html), headers: res.headers } as Page;
-}
+const text = mainText;
 
 describe('console sign-in and session', () => {
   it('an anonymous visitor is sent to the Gatehouse sign-in page; after signing in the owner lands on the Domain page', async () => {
