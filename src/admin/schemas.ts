@@ -186,6 +186,7 @@ export const eventSchema = z.object({
 });
 export const eventQuery = z.strictObject({
   type: text(1024).optional().describe('Comma-separated event types'),
+  user: id.optional().describe('Only events by this user (the actor) or about them (the target): a user id'),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   cursor: z.string().regex(/^\d{1,15}$/).optional(),

@@ -3,13 +3,14 @@ import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
 import { common, reachOrganization, withNotFound } from './common.js';
 
-type EventQuery = { type?: string; since?: string; until?: string; cursor?: string; limit: number };
+type EventQuery = { type?: string; user?: string; since?: string; until?: string; cursor?: string; limit: number };
 
 /** One page of the trail, newest first; `organizationId` unset reads all of it. */
 async function eventPage(services: Services, organizationId: string | undefined, query: EventQuery) {
   const items = await services.audit.list({
     organizationId,
     types: query.type ? String(query.type).split(',').map((t: string) => t.trim()).filter(Boolean) : undefined,
+    userId: query.user,
     sinceMs: query.since ? Date.parse(query.since) : undefined,
     untilMs: query.until ? Date.parse(query.until) : undefined,
     beforeId: query.cursor ? Number(query.cursor) : undefined,

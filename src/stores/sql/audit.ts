@@ -82,6 +82,8 @@ export class AuditStore {
     /** Unset: the whole trail (platform administrators). */
     organizationId?: string;
     types?: string[];
+    /** Only events this user caused (actor) or that were about them (target). */
+    userId?: string;
     sinceMs?: number;
     untilMs?: number;
     beforeId?: number;
@@ -90,6 +92,10 @@ export class AuditStore {
     const where = (q: Knex.QueryBuilder) => {
       if (filter.organizationId !== undefined) q.where({ organization_id: filter.organizationId });
       if (filter.types?.length) q.whereIn('type', filter.types);
+      if (filter.userId !== undefined) {
+        const userId = filter.userId;
+        q.where((w) => w.where({ actor_type: 'user', actor_id: userId }).orWhere({ target_type: 'user', target_id: userId }));
+      }
       if (filter.sinceMs !== undefined) q.where('at_ms', '>=', filter.sinceMs);
       if (filter.untilMs !== undefined) q.where('at_ms', '<', filter.untilMs);
       if (filter.beforeId !== undefined) q.where('id', '<', filter.beforeId);

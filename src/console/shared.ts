@@ -1,0 +1,29 @@
+import type { Context } from 'koa';
+import type { ConsolePageDeps, ConsoleUser } from './index.js';
+
+/** The administrator, the organization in the path, and (for a form) a valid CSRF token; undefined once answered. */
+export async function guard(deps: ConsolePageDeps, ctx: Context, form: boolean): Promise<{ user: ConsoleUser; orgId: string } | undefined> {
+  const user = await deps.requireAdmin(ctx);
+  if (!user) return undefined;
+  if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
+  return { user, orgId: ctx.params.orgId! };
+}
+
+type Page<T> = { items: T[]; nextCursor: string | null };
+
+/** Every page of a paged admin route, one after another (`read` is called with the cursor and the largest page size). */
+export async function* eachPage<T>(read: (query: Record<string, unknown>) => Promise<unknown>, query: Record<string, unknown> = {}): AsyncGenerator<T[]> {
+  let cursor: string | undefined;
+  do {
+    const page = (await read({ ...query, limit: 200, ...(cursor ? { cursor } : {}) })) as Page<T>;
+    yield page.items;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+}
+
+/** Every item of a paged admin route. */
+export async function allPages<T>(read: (query: Record<string, unknown>) => Promise<unknown>, query: Record<string, unknown> = {}): Promise<T[]> {
+  const all: T[] = [];
+  for await (const items of eachPage<T>(read, query)) all.push(...items);
+  return all;
+}
