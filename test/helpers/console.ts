@@ -17,9 +17,7 @@ export async function consoleSignIn(issuer: string, email: string, password: str
 
 /** Submits a form of the page (its hidden fields, csrf included, plus `fields`) and reads the answer without following a redirect. */
 export async function submitAndRead(browser: Browser, page: Page, selector: string, fields: Record<string, string> = {}): Promise<Page> {
-  const res = await browser.submit(page, selector, fields);
-  const html = await res.text();
-  return { url: page.url, status: res.status, html, doc: parse(html), headers: res.headers } as Page;
+  return pageOf(page.url, await browser.submit(page, selector, fields));
 }
 
 /** The text of the page's main element, whitespace collapsed. */
@@ -31,4 +29,27 @@ export const csrfOf = (p: Page): string => p.doc.querySelector('input[name="csrf
 /** POSTs a console form by hand (for refusals: another organization's path, a missing or wrong token). */
 export function postForm(browser: Browser, url: string, fields: Record<string, string>): Promise<Response> {
   return browser.request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+}
+
+/** Submits a GET form of the page (its inputs' values, `fields` over them) as a browser would: the fields in the URL. */
+export function openGetForm(browser: Browser, page: Page, selector: string, fields: Record<string, string> = {}): Promise<Response> {
+  const form = page.doc.querySelector(selector);
+  if (!form) throw new Error(`no form ${selector} on ${page.url}`);
+  const query = new URLSearchParams();
+  for (const input of form.querySelectorAll('input, select')) {
+    const name = input.getAttribute('name');
+    if (!name) continue;
+    const selected = input.tagName === 'SELECT' ? (input.querySelector('option[selected]') ?? input.querySelector('option')) : input;
+    query.set(name, selected?.getAttribute('value') ?? '');
+  }
+  for (const [k, v] of Object.entries(fields)) query.set(k, v);
+  const action = new URL(form.getAttribute('action') ?? page.url, page.url);
+  action.search = query.toString();
+  return browser.request(action.href);
+}
+
+/** Reads an answer as a page (without following a redirect). */
+export async function pageOf(url: string, res: Response): Promise<Page> {
+  const html = await res.text();
+  return { url, status: res.status, html, doc: parse(html), headers: res.headers } as Page;
 }
