@@ -142,7 +142,7 @@ describe('the members page', () => {
 });
 
 describe('refusals change nothing', () => {
-  const actions = () => [
+  const actions = (): Array<{ path: string; fields: Record<string, string> }> => [
     { path: `${membersPath()}/add`, fields: { userId: ids['new@acme.test']!, role: 'owner' } },
     { path: `${membersPath()}/change`, fields: { userId: ids['member@acme.test']!, role: 'owner' } },
     { path: `${membersPath()}/remove`, fields: { userId: ids['member@acme.test']! } },
