@@ -1,5 +1,8 @@
 import { m, type Text } from '../i18n/message.js';
 
+/** An organization role in plain words. */
+export const ROLE_WORDS: Record<'owner' | 'admin' | 'member', Text> = { owner: m('Owner'), admin: m('Admin'), member: m('Member') };
+
 /** The trail's event types, in plain words: the audit page's type filter lists them in this order. */
 export const EVENT_WORDS: Record<string, Text> = {
   'sign_in.succeeded': m('Signed in'),

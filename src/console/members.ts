@@ -5,6 +5,7 @@ import { m, type Text } from '../i18n/message.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { allPages, guard } from './shared.js';
+import { ROLE_WORDS } from './audit-words.js';
 
 type Role = 'owner' | 'admin' | 'member';
 interface Member {
@@ -15,7 +16,6 @@ interface Member {
 }
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];
-export const ROLE_WORDS: Record<Role, Text> = { owner: m('Owner'), admin: m('Admin'), member: m('Member') };
 const GROUP_HEADINGS: Record<Role, Text> = { owner: m('Owners'), admin: m('Admins'), member: m('Members') };
 const isRole = (v: unknown): v is Role => ROLES.includes(v as Role);
 

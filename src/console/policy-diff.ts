@@ -3,6 +3,7 @@
  * with a plain label ("Minimum password length: 8 → 12", "Enforce 2FA: off → on"). Pure, no I/O.
  */
 import { m, type Text } from '../i18n/message.js';
+import { ROLE_WORDS } from './audit-words.js';
 
 /** Plain labels of the fields the trail's before/after documents hold (security policies, memberships, domains). */
 const LABELS: Record<string, Text> = {
@@ -28,7 +29,11 @@ const LABELS: Record<string, Text> = {
   role: m('Role'),
   status: m('Status'),
   name: m('Name'),
+  email: m('Email address'),
 };
+
+/** Values that have plain words of their own, by field. */
+const VALUE_WORDS: Record<string, Record<string, Text>> = { role: ROLE_WORDS };
 
 export interface Change {
   field: string;
@@ -72,5 +77,8 @@ export function describeChanges(before: unknown, after: unknown): Change[] {
   const fields = [...new Set([...a.keys(), ...b.keys()])];
   return fields
     .filter((f) => JSON.stringify(a.get(f) ?? null) !== JSON.stringify(b.get(f) ?? null))
-    .map((field) => ({ field, label: LABELS[field] ?? asIs(field), from: valueText(a.get(field)), to: valueText(b.get(field)) }));
+    .map((field) => {
+      const shown = (v: unknown) => (typeof v === 'string' && VALUE_WORDS[field]?.[v]) || valueText(v);
+      return { field, label: LABELS[field] ?? asIs(field), from: shown(a.get(field)), to: shown(b.get(field)) };
+    });
 }

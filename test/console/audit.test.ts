@@ -109,7 +109,7 @@ describe('the audit trail page', () => {
     const page = await filtered(browser, { type: 'organization.member_set', user: 'ann@acme.test' });
     const li = page.doc.querySelector('.audit-events > li')!;
     expect(li.text.replace(/\s+/g, ' ')).toMatch(/Member added or role changed .*By owner@acme\.test · On ann@acme\.test · From (127\.0\.0\.1|::1)/);
-    expect(li.querySelector('.audit-changes')!.text).toContain('Role: none → member');
+    expect(li.querySelector('.audit-changes')!.text).toContain('Role: none → Member');
   });
 
   it.each([

@@ -22,8 +22,8 @@ describe('describeChanges', () => {
 
   it('no change, no lines; a side that is missing counts as none', () => {
     expect(lines(before, before)).toEqual([]);
-    expect(lines({ role: null }, { role: 'admin' })).toEqual(['Role: none → admin']);
-    expect(lines({ role: 'owner' }, null)).toEqual(['Role: owner → none']);
+    expect(lines({ role: null }, { role: 'admin' })).toEqual(['Role: none → Admin']);
+    expect(lines({ role: 'owner' }, null)).toEqual(['Role: Owner → none']);
   });
 
   it('an unknown field is named by its path', () => {
