@@ -96,6 +96,13 @@ export function consolePages(deps: ConsoleDeps): Router {
   const redirectUri = `${issuer}/console/callback`;
   const tokenDeps = { ...deps, accounts: services.accounts, clients: services.clients, policies: services.policies };
 
+  // Console forms post only to the console: a form-action limit on top of the app-wide policy (the sign-in
+  // pages cannot have one; their forms end in redirects to the relying parties).
+  router.use(async (ctx, next) => {
+    await next();
+    ctx.set('Content-Security-Policy', `${ctx.response.get('Content-Security-Policy')}; form-action 'self'`);
+  });
+
   /** The token endpoint, called over HTTP like any client would (the console holds no shortcut), on this node. */
   async function tokenRequest(params: Record<string, string>): Promise<Omit<ConsoleSession, 'csrf'> | undefined> {
     const res = await fetch(`${deps.tokenOrigin()}/token`, {

@@ -1,0 +1,126 @@
+import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
+import { Browser, type Page } from '../helpers/browser.js';
+import { consoleSignIn, csrfOf, postForm } from '../helpers/console.js';
+import { createUser, organizationWithDomain } from '../helpers/setup.js';
+
+/**
+ * Every console page and every console action, tried by each visitor who must not use it: an anonymous
+ * visitor, a plain member of the organization, an administrator of another organization, and (for the
+ * platform's pages) an owner; and every action with no CSRF token and with a wrong one. Each is refused
+ * and nothing changes: the state an administrator could change (read through the admin API as the
+ * platform) and the audit trail's administrative events are the same before and after.
+ *
+ * Each row is a console URL; a form row carries what a real form would post. `{org}` is the target
+ * organization, `{user}` a user on its domain, `{owner}` its owner.
+ */
+type Row = { name: string; method: 'GET' | 'POST'; path: string; fields?: Record<string, string>; platform?: true };
+
+const ROWS: Row[] = [
+  { name: 'domain page', method: 'GET', path: '/console/orgs/{org}/domain' },
+  { name: 'domain revoke confirmation', method: 'GET', path: '/console/orgs/{org}/domain/revoke?domain=target.test' },
+  { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
+  { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
+  { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+];
+
+const PASSWORD = 'Console-authz-2026';
+let h: AdminHarness;
+const ids: Record<string, string> = {};
+/** Signed-in console browsers, with a page of their own (for their own valid CSRF token). */
+const visitors: Record<string, { browser: Browser; page: Page }> = {};
+
+beforeAll(async () => {
+  h = await startAdminHarness();
+  ids.org = await organizationWithDomain(h, 'Target corp', 'target.test');
+  ids.other = await organizationWithDomain(h, 'Other corp', 'other.test');
+  ids.owner = await createUser(h, 'owner@target.test', PASSWORD);
+  ids.member = await createUser(h, 'member@target.test', PASSWORD);
+  ids.user = await createUser(h, 'user@target.test', PASSWORD);
+  ids.otherOwner = await createUser(h, 'owner@other.test', PASSWORD);
+  ids.otherAdmin = await createUser(h, 'admin@other.test', PASSWORD);
+  for (const [user, org, role] of [['owner', 'org', 'owner'], ['member', 'org', 'member'], ['otherOwner', 'other', 'owner'], ['otherAdmin', 'other', 'admin']] as const) {
+    expect((await h.api('POST', `/organizations/${ids[org]}/members`, { userId: ids[user], role })).status).toBe(200);
+  }
+  for (const [who, email] of [['owner', 'owner@target.test'], ['member', 'member@target.test'], ['otherOwner', 'owner@other.test'], ['otherAdmin', 'admin@other.test']] as const) {
+    visitors[who] = await consoleSignIn(h.running.issuer, email, PASSWORD);
+  }
+});
+afterAll(() => h.stop());
+
+const fill = (path: string) => path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(ids[k]!));
+const url = (row: Row) => `${h.running.issuer}${fill(row.path)}`;
+const fields = (row: Row) => Object.fromEntries(Object.entries(row.fields ?? {}).map(([k, v]) => [k, fill(v)]));
+
+/** Events a visit itself records (signing in, sessions); everything else is an administrator's change. */
+const ROUTINE = /^(sign_in|session|token|account_page)\./;
+
+/** What an administrator could change, read as the platform through the admin API. */
+async function state(): Promise<unknown> {
+  const reads = [
+    `/organizations/${ids.org}`,
+    `/organizations/${ids.org}/domains`,
+    `/organizations/${ids.org}/security-policy`,
+    `/organizations/${ids.org}/members`,
+    `/baseline-policy`,
+    ...['owner', 'member', 'user'].map((u) => `/users/${ids[u]}`),
+  ];
+  const answers = await Promise.all(reads.map(async (path) => [path, (await h.api('GET', path)).body]));
+  const events = (await h.api('GET', '/events?limit=200')).body.items.filter((e: { type: string }) => !ROUTINE.test(e.type));
+  const jwks = await (await fetch(`${h.running.issuer}/jwks`)).json();
+  return { answers, events, jwks };
+}
+
+async function visit(row: Row, browser: Browser, csrf: string | undefined): Promise<Response> {
+  if (row.method === 'GET') return browser.request(url(row));
+  return postForm(browser, url(row), { ...fields(row), ...(csrf === undefined ? {} : { csrf }) });
+}
+
+describe.each(ROWS)('$method $path ($name)', (row) => {
+  it('an anonymous visitor is sent to sign in (a page) or refused (a form); nothing changes', async () => {
+    const before = await state();
+    const res = await visit(row, new Browser(), 'not-a-session-token');
+    if (row.method === 'GET') {
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toMatch(/\/auth\?.*client_id=gatehouse-console/);
+    } else {
+      expect(res.status).toBe(401);
+    }
+    expect(await state()).toEqual(before);
+  });
+
+  it.each(['member', 'otherOwner', 'otherAdmin', ...(row.platform ? ['owner'] : [])])('%s is refused; nothing changes', async (who) => {
+    const { browser, page } = visitors[who]!;
+    const before = await state();
+    // Their own session's valid token when they have one (a member's page has no form).
+    const res = await visit(row, browser, page.doc.querySelector('input[name="csrf"]') ? csrfOf(page) : 'none');
+    expect([403, 404]).toContain(res.status);
+    expect(await res.text()).not.toContain('Target corp');
+    expect(await state()).toEqual(before);
+  });
+
+  if (row.method === 'POST') {
+    it.each([['no CSRF token', undefined], ['a wrong CSRF token', 'x'.repeat(43)]])('the owner with %s is refused; nothing changes', async (_, csrf) => {
+      const { browser } = visitors.owner!;
+      const before = await state();
+      const res = await visit(row, browser, csrf);
+      expect(res.status).toBe(403);
+      expect(await state()).toEqual(before);
+    });
+  }
+});
+
+describe('every console page', () => {
+  it.each(ROWS.filter((r) => r.method === 'GET' && !r.platform))('$path answers the owner with a strict Content-Security-Policy and no inline script or style', async (row) => {
+    const res = await visitors.owner!.browser.request(url(row));
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("form-action 'self'");
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(html).not.toMatch(/\sstyle=/i);
+    expect(html).not.toMatch(/\son[a-z]+=/i);
+  });
+});
