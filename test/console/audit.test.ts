@@ -119,6 +119,7 @@ describe('the audit trail page', () => {
     ['from today', { from: today }, () => ({ since: `${today}T00:00:00Z` })],
     ['from tomorrow', { from: dayOffset(1) }, () => ({ since: `${dayOffset(1)}T00:00:00Z` })],
     ['to yesterday', { to: dayOffset(-1) }, () => ({ until: `${today}T00:00:00Z` })],
+    ['user within a day', { user: 'ann@acme.test', from: today, to: today }, () => ({ user: ids['ann@acme.test']!, since: `${today}T00:00:00Z`, until: `${dayOffset(1)}T00:00:00Z` })],
     ['type and user', { type: 'organization.member_set', user: 'owner@acme.test' }, () => ({ type: 'organization.member_set', user: ids['owner@acme.test']! })],
   ] as Array<[string, Record<string, string>, () => Record<string, string>]>)('the %s filter narrows the trail as the API does', async (_name, fields, apiQuery) => {
     const { browser } = await signIn('owner@acme.test');

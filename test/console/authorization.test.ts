@@ -21,6 +21,16 @@ const ROWS: Row[] = [
   { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+  { name: 'members page', method: 'GET', path: '/console/orgs/{org}/members' },
+  { name: 'add member confirmation', method: 'GET', path: '/console/orgs/{org}/members/add?email=user@target.test&role=owner' },
+  { name: 'change role confirmation', method: 'GET', path: '/console/orgs/{org}/members/change?userId={member}&role=owner' },
+  { name: 'remove member confirmation', method: 'GET', path: '/console/orgs/{org}/members/remove?userId={member}' },
+  { name: 'add a member', method: 'POST', path: '/console/orgs/{org}/members/add', fields: { userId: '{user}', role: 'owner' } },
+  { name: 'change a role', method: 'POST', path: '/console/orgs/{org}/members/change', fields: { userId: '{member}', role: 'owner' } },
+  { name: 'remove a member', method: 'POST', path: '/console/orgs/{org}/members/remove', fields: { userId: '{owner}' } },
+  { name: 'audit trail page', method: 'GET', path: '/console/orgs/{org}/audit?type=organization.member_set' },
+  { name: 'audit trail CSV', method: 'GET', path: '/console/orgs/{org}/audit/export.csv' },
+  { name: 'audit trail JSON Lines', method: 'GET', path: '/console/orgs/{org}/audit/export.jsonl?user=nobody@target.test' },
 ];
 
 const PASSWORD = 'Console-authz-2026';
