@@ -9,7 +9,7 @@ import { EVENT_WORDS, eventWords } from './audit-words.js';
 import { csvRow } from './csv.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { asIs, describeChanges, type Change } from './policy-diff.js';
-import { eachPage, guard } from './shared.js';
+import { eachPage } from './shared.js';
 
 const PAGE_SIZE = 50;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -94,21 +94,48 @@ async function describe(services: Services, events: AuditEvent[], emails = new M
 /** The Audit trail page: filters in the URL (a GET form), newest first in pages, and the exports of every matching event. */
 export function auditPages(router: Router, deps: ConsolePageDeps): void {
   const { services } = deps;
-  const base = (orgId: string) => `/console/orgs/${encodeURIComponent(orgId)}/audit`;
-  const read = (ctx: Context, user: ConsoleUser, orgId: string, query: Record<string, unknown>) =>
-    deps.callRoute(ctx, user, 'get', '/organizations/{orgId}/events', { orgId }, undefined, query) as Promise<{ items: AuditEvent[]; nextCursor: string | null }>;
 
-  router.get('/orgs/:orgId/audit', async (ctx) => {
-    const g = await guard(deps, ctx, false);
-    if (!g) return;
+  /**
+   * Whose trail a request reads: the organization in the path, or (no organization) the whole platform's.
+   * `check` reads through the route that decides who may see it, before anything else is read: with a
+   * user filter naming nobody no event route would be called to refuse.
+   */
+  function scopeOf(ctx: Context, user: ConsoleUser) {
+    const orgId = ctx.params.orgId as string | undefined;
+    const read = (query: Record<string, unknown>) =>
+      (orgId
+        ? deps.callRoute(ctx, user, 'get', '/organizations/{orgId}/events', { orgId }, undefined, query)
+        : deps.callRoute(ctx, user, 'get', '/events', {}, undefined, query)) as Promise<{ items: AuditEvent[]; nextCursor: string | null }>;
+    return {
+      orgId,
+      base: orgId ? `/console/orgs/${encodeURIComponent(orgId)}/audit` : '/console/platform/audit',
+      read,
+      check: () => (orgId ? deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId }) : read({ limit: 1 })),
+    };
+  }
+
+  async function show(ctx: Context) {
+    const user = await deps.requireAdmin(ctx);
+    if (!user) return;
+    const scope = scopeOf(ctx, user);
     const f = filtersOf(ctx);
     const cursor = typeof ctx.query.cursor === 'string' && /^\d{1,15}$/.test(ctx.query.cursor) ? ctx.query.cursor : undefined;
     try {
+      await scope.check();
       const query = await routeQuery(services, f);
-      const page = query ? await read(ctx, g.user, g.orgId, { ...query, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }) : { items: [], nextCursor: null };
-      const here = base(g.orgId);
-      await deps.page(ctx, g.user, 'console/audit', {
-        current: 'audit',
+      const page = query ? await scope.read({ ...query, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }) : { items: [], nextCursor: null };
+      const here = scope.base;
+      // On the platform's trail, each event says which organization's it is.
+      const orgNames: Record<string, string> = {};
+      if (!scope.orgId) {
+        for (const id of new Set(page.items.map((e) => e.organizationId).filter((id): id is string => id !== null))) {
+          orgNames[id] = (await services.organizations.get(id).catch(() => null))?.name ?? id;
+        }
+      }
+      await deps.page(ctx, user, 'console/audit', {
+        current: scope.orgId ? 'audit' : null,
+        platformTrail: scope.orgId ? null : here,
+        orgNames,
         base: here,
         filters: f,
         types: Object.entries(EVENT_WORDS).map(([value, words]) => ({ value, words })),
@@ -122,23 +149,23 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
     } catch (err) {
       await deps.refuse(ctx, err);
     }
-  });
+  }
 
   /**
    * Every matching event, streamed page by page through the route. The first page is read before the
    * answer starts, so a refusal is still a refusal page and not a broken download.
    */
   async function exportTrail(ctx: Context, kind: 'csv' | 'jsonl') {
-    const g = await guard(deps, ctx, false);
-    if (!g) return;
+    const user = await deps.requireAdmin(ctx);
+    if (!user) return;
+    const scope = scopeOf(ctx, user);
     const f = filtersOf(ctx);
     let pages: AsyncGenerator<AuditEvent[]>;
     let first: IteratorResult<AuditEvent[]>;
     try {
-      // The organization first: with a user filter naming nobody, no event route is called to refuse.
-      await deps.callRoute(ctx, g.user, 'get', '/organizations/{orgId}', { orgId: g.orgId });
+      await scope.check();
       const query = await routeQuery(services, f);
-      pages = query ? eachPage<AuditEvent>((q) => read(ctx, g.user, g.orgId, q), query) : (async function* () {})();
+      pages = query ? eachPage<AuditEvent>(scope.read, query) : (async function* () {})();
       first = await pages.next();
     } catch (err) {
       return deps.refuse(ctx, err);
@@ -166,6 +193,9 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
     ctx.body = Readable.from(lines());
   }
 
-  router.get('/orgs/:orgId/audit/export.csv', (ctx) => exportTrail(ctx, 'csv'));
-  router.get('/orgs/:orgId/audit/export.jsonl', (ctx) => exportTrail(ctx, 'jsonl'));
+  for (const prefix of ['/orgs/:orgId/audit', '/platform/audit']) {
+    router.get(prefix, show);
+    router.get(`${prefix}/export.csv`, (ctx) => exportTrail(ctx, 'csv'));
+    router.get(`${prefix}/export.jsonl`, (ctx) => exportTrail(ctx, 'jsonl'));
+  }
 }

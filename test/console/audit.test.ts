@@ -207,6 +207,50 @@ describe('who may read the trail', () => {
   });
 });
 
+describe('the platform audit trail', () => {
+  /** Every event of the whole trail matching `query`, through the admin API. */
+  async function allEvents(query: Record<string, string> = {}): Promise<Array<{ id: string; organizationId: string | null }>> {
+    const all = [];
+    let cursor: string | null = null;
+    do {
+      const res = await h.api('GET', `/events?${new URLSearchParams({ ...query, limit: '200', ...(cursor ? { cursor } : {}) })}`);
+      all.push(...res.body.items);
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    return all;
+  }
+
+  it('a human platform admin reads every organization\'s events, filters them, and exports them all', async () => {
+    const { browser } = await signIn('root@free.test');
+    const acme = await browser.page(url(auditPath()));
+    const link = acme.doc.querySelectorAll('a').find((a) => a.text === 'The whole platform audit trail')!;
+    const page = await browser.page(new URL(link.getAttribute('href')!, acme.url).href);
+    expect(page.url).toBe(url('/console/platform/audit'));
+    const created = await pageOf(url(''), await openGetForm(browser, page, 'form.audit-filters', { type: 'organization.created' }));
+    const orgLines = created.doc.querySelectorAll('.audit-org').map((p) => p.text.trim());
+    expect(orgLines).toEqual(expect.arrayContaining(['Organization: acme corp', 'Organization: other corp']));
+    expect(orgLines).toHaveLength((await allEvents({ type: 'organization.created' })).length);
+    const res = await browser.request(url('/console/platform/audit/export.jsonl'));
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="gatehouse-audit-.*\.jsonl"$/);
+    const lines = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string });
+    // Signing in recorded events of its own after the export began at the latest.
+    const after = await allEvents();
+    expect(lines.map((e) => e.id)).toEqual(after.slice(after.length - lines.length).map((e) => e.id));
+    expect(lines.length).toBeGreaterThan((await apiEvents()).length);
+  });
+
+  it('an organization owner is refused; anonymous visitors are sent to sign in', async () => {
+    const { browser } = await signIn('owner@acme.test');
+    expect(mainText(await browser.page(url(auditPath()))).includes('The whole platform audit trail')).toBe(false);
+    for (const path of ['/console/platform/audit', '/console/platform/audit/export.csv', '/console/platform/audit/export.jsonl?user=nobody@acme.test']) {
+      const res = await browser.request(url(path));
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-disposition')).toBeNull();
+      expect((await new Browser().request(url(path))).status).toBe(302);
+    }
+  });
+});
+
 describe('GET /organizations/{orgId}/events?user=', () => {
   it('lists only the events the user caused or that were about them', async () => {
     const annId = ids['ann@acme.test']!;

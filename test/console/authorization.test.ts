@@ -31,6 +31,8 @@ const ROWS: Row[] = [
   { name: 'audit trail page', method: 'GET', path: '/console/orgs/{org}/audit?type=organization.member_set' },
   { name: 'audit trail CSV', method: 'GET', path: '/console/orgs/{org}/audit/export.csv' },
   { name: 'audit trail JSON Lines', method: 'GET', path: '/console/orgs/{org}/audit/export.jsonl?user=nobody@target.test' },
+  { name: 'platform audit trail', method: 'GET', path: '/console/platform/audit', platform: true },
+  { name: 'platform audit trail CSV', method: 'GET', path: '/console/platform/audit/export.csv?user=nobody@target.test', platform: true },
 ];
 
 const PASSWORD = 'Console-authz-2026';
