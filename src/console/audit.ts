@@ -9,7 +9,7 @@ import { EVENT_WORDS, eventWords } from './audit-words.js';
 import { csvRow } from './csv.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { asIs, describeChanges, type Change } from './policy-diff.js';
-import { eachPage } from './shared.js';
+import { eachPage, queryField } from './shared.js';
 
 const PAGE_SIZE = 50;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -23,7 +23,7 @@ interface Filters {
 }
 
 function filtersOf(ctx: Context): Filters {
-  const q = (name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string).trim() : '');
+  const q = (name: string) => queryField(ctx, name);
   const type = q('type');
   const from = q('from');
   const to = q('to');

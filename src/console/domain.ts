@@ -5,6 +5,7 @@ import type { DomainClaimView } from '../services/domains.js';
 import { DomainVerificationFailed } from '../services/domains.js';
 import { ConflictError, ValidationError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
+import { field, guard as guardOf } from './shared.js';
 
 const DOMAIN_EVENTS = ['domain.added', 'domain.verified', 'domain.verification_failed', 'domain.revoked', 'domain.reverification_failed'];
 
@@ -41,18 +42,8 @@ export function domainPages(router: Router, deps: ConsolePageDeps): void {
     await deps.page(ctx, user, 'console/domain', { current: 'domain', base: base(orgId), here: base(orgId), claims: claims.items, history, notice: null, problem: null, domainInput: '', ...extra }, status);
   }
 
-  /** The administrator, the organization in the path, and (for a form) a valid CSRF token; undefined once answered. */
-  async function guard(ctx: Context, form: boolean): Promise<{ user: ConsoleUser; orgId: string } | undefined> {
-    const user = await deps.requireAdmin(ctx);
-    if (!user) return undefined;
-    if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
-    return { user, orgId: ctx.params.orgId! };
-  }
+  const guard = (ctx: Context, form: boolean) => guardOf(deps, ctx, form);
 
-  const field = (ctx: Context, name: string) => {
-    const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-    return typeof value === 'string' ? value.trim() : '';
-  };
 
   router.get('/orgs/:orgId/domain', async (ctx) => {
     const g = await guard(ctx, false);

@@ -4,7 +4,7 @@ import { textFor } from '../i18n/index.js';
 import { m, type Text } from '../i18n/message.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
-import { allPages, guard } from './shared.js';
+import { allPages, field, guard, queryField } from './shared.js';
 import { ROLE_WORDS } from './audit-words.js';
 
 type Role = 'owner' | 'admin' | 'member';
@@ -78,11 +78,6 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
     await show(ctx, g.user, g.orgId, { notice: done });
   }
 
-  const field = (ctx: Context, name: string) => {
-    const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-    return typeof value === 'string' ? value.trim() : '';
-  };
-  const queryOf = (ctx: Context, name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string).trim() : '');
 
   router.get('/orgs/:orgId/members', async (ctx) => {
     const g = await guard(deps, ctx, false);
@@ -92,8 +87,8 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
   router.get('/orgs/:orgId/members/add', async (ctx) => {
     const g = await guard(deps, ctx, false);
     if (!g) return;
-    const email = queryOf(ctx, 'email');
-    const role = queryOf(ctx, 'role');
+    const email = queryField(ctx, 'email');
+    const role = queryField(ctx, 'role');
     try {
       if (!email || !isRole(role)) return await show(ctx, g.user, g.orgId, { problem: m('Enter the email address of the user to add, and choose a role.'), emailInput: email }, 400);
       // Only the users the organization reaches are found (the route's own scoping).
@@ -128,7 +123,7 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
   router.get('/orgs/:orgId/members/change', async (ctx) => {
     const g = await guard(deps, ctx, false);
     if (!g) return;
-    const role = queryOf(ctx, 'role');
+    const role = queryField(ctx, 'role');
     try {
       const member = await memberOf(ctx, g.user, g.orgId, ctx.query.userId);
       if (!member || !isRole(role)) return await show(ctx, g.user, g.orgId, { problem: m('Choose a member and a role.') }, 404);

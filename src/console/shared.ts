@@ -9,6 +9,15 @@ export async function guard(deps: ConsolePageDeps, ctx: Context, form: boolean):
   return { user, orgId: ctx.params.orgId! };
 }
 
+/** A posted form's field, trimmed ('' when missing). */
+export function field(ctx: Context, name: string): string {
+  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** A query parameter, trimmed ('' when missing or repeated). */
+export const queryField = (ctx: Context, name: string): string => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string).trim() : '');
+
 type Page<T> = { items: T[]; nextCursor: string | null };
 
 /** Every page of a paged admin route, one after another (`read` is called with the cursor and the largest page size). */
