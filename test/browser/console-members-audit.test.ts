@@ -24,6 +24,8 @@ describeWithBrowser('the members and audit pages in Chromium', () => {
       expect((await h.api('POST', `/organizations/${orgId}/members`, { userId: id, role })).status).toBe(200);
     }
     await createUser(h, 'new.hire@northwind.test', PASSWORD);
+    await createUser(h, 'root@platform.test', PASSWORD);
+    expect((await h.app.services.accounts.setPlatformAdmin('root@platform.test', true)).changed).toBe(true);
     await putPolicy(h, orgId, { password: { minLength: 12, requireSpecial: true }, session: { webTimeoutHours: 8 } });
   });
   afterAll(async () => {
@@ -75,5 +77,19 @@ describeWithBrowser('the members and audit pages in Chromium', () => {
       await context.close();
     }
     expect(problems).toEqual([]);
+  });
+
+  it('a platform admin: the whole platform trail', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORTS[0] });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    try {
+      await signInToConsole(page, h.running.issuer, 'root@platform.test', PASSWORD, '/console/platform/audit');
+      await page.waitForURL(`${h.running.issuer}/console/platform/audit`);
+      await expectText(page, 'Organization: Northwind');
+      expect(await check(page, 'audit-platform')).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 });
