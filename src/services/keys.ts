@@ -42,6 +42,12 @@ export class KeyService {
     return { keys: keys.map((k) => k.privateJwk as JWK) };
   }
 
+  /** The keys' public facts, newest first: never their private material. */
+  async list(): Promise<Array<{ kid: string; alg: string; state: SigningKeyRecord['state']; createdAt: number; stateChangedAt: number }>> {
+    const keys = (await this.keys.list()).sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid));
+    return keys.map((k) => ({ kid: k.kid, alg: String(k.privateJwk.alg ?? 'RS256'), state: k.state, createdAt: k.createdAt, stateChangedAt: k.stateChangedAt }));
+  }
+
   /** Runs `listener` after each rotation made through this service, once it is committed (the server applies the new keys at once). */
   onRotated(listener: () => Promise<unknown>): void {
     this.rotated.push(listener);
