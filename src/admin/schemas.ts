@@ -191,7 +191,7 @@ export const signingKeySchema = z.object({
   createdAt: timestamp,
   stateChangedAt: timestamp,
 });
-export const signingKeyListSchema = z.object({ items: z.array(signingKeySchema).describe('Public facts only, newest first') });
+export const signingKeyListSchema = z.object({ items: z.array(signingKeySchema).describe('Public facts only: the current key, the next, then the retired ones') });
 
 export const eventSchema = z.object({
   id: z.string(),

@@ -109,7 +109,7 @@ describe('a platform admin (a person) in the console', () => {
     expect(domainPage.status).toBe(200);
     expect(mainText(domainPage)).toContain('Globex');
     // The way back to every organization, on an organization's page.
-    expect(domainPage.doc.querySelector('.console-switch a')!.getAttribute('href')).toBe('/console/platform/organizations');
+    expect(domainPage.doc.querySelector('a.console-switch')!.getAttribute('href')).toBe('/console/platform/organizations');
   });
 
   it('creates nothing when the owner or the name is wrong', async () => {

@@ -10,7 +10,7 @@ export const keyRoutes: AdminRoute[] = [
     summary: 'List the signing keys (public facts only: never private material)',
     tag: 'Keys',
     access: 'platform',
-    responses: { 200: { description: 'The signing keys, newest first', schema: s.signingKeyListSchema }, ...common },
+    responses: { 200: { description: 'The signing keys: current, next, then retired', schema: s.signingKeyListSchema }, ...common },
     async handler({ principal, services }) {
       await services.authorization.require(principal, { action: 'keys.read' });
       const items = (await services.keys.list()).map((k) => ({ ...k, createdAt: iso(k.createdAt), stateChangedAt: iso(k.stateChangedAt) }));
