@@ -94,8 +94,15 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
 
   /** The user who is to own the new organization, found by their exact address; or the problem with that field. */
   async function ownerOf(ctx: Context, user: ConsoleUser, email: string): Promise<{ owner: UserView } | { problem: Text }> {
-    if (!email.includes('@')) return { problem: m('Enter the email address of an existing user.') };
-    const found = (await deps.callRoute(ctx, user, 'get', '/users', {}, undefined, { email, limit: 1 })) as Page<UserView>;
+    const notAnAddress = { problem: m('Enter the email address of an existing user.') };
+    if (!email.includes('@')) return notAnAddress;
+    let found: Page<UserView>;
+    try {
+      found = (await deps.callRoute(ctx, user, 'get', '/users', {}, undefined, { email, limit: 1 })) as Page<UserView>;
+    } catch (err) {
+      if (isInvalid(err)) return notAnAddress;
+      throw err;
+    }
     const owner = found.items[0];
     if (!owner) return { problem: m('No user has the address {{email}}. Create the user first, or leave the field empty.', { email }) };
     if (owner.organizationId) return { problem: m('{{email}} already belongs to an organization.', { email }) };

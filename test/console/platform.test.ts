@@ -118,7 +118,9 @@ describe('a platform admin (a person) in the console', () => {
     const cases: Array<[Record<string, string>, string, string]> = [
       [{ name: 'Initech', owner: 'nobody@free.test' }, 'owner', 'No user has the address nobody@free.test'],
       [{ name: 'Initech', owner: 'owner@acme.test' }, 'owner', 'owner@acme.test already belongs to an organization'],
+      [{ name: 'Initech', owner: `${'x'.repeat(330)}@free.test` }, 'owner', 'Enter the email address of an existing user'],
       [{ name: '   ', owner: '' }, 'name', 'Enter a name for the organization'],
+      [{ name: 'x'.repeat(201), owner: '' }, 'name', 'Enter a name of at most 200 characters'],
     ];
     for (const [fields, field, message] of cases) {
       const res = await submitAndRead(browser, page, 'form[method="post"][action="/console/platform/organizations"]', fields);
