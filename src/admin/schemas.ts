@@ -35,6 +35,15 @@ export const problemSchema = z
   .describe('RFC 9457 problem document');
 
 export const organizationSchema = z.object({ id, name: z.string(), createdAt: timestamp });
+export const organizationListQuery = z.strictObject({
+  q: text(200)
+    .transform((v) => v.normalize('NFC').trim().toLowerCase())
+    .pipe(z.string().min(1, 'must not be empty'))
+    .optional()
+    .describe('Part of the name, ignoring case'),
+  cursor: id.optional(),
+  limit,
+});
 export const newOrganizationSchema = z.strictObject({ name: text(200).min(1) });
 
 export const memberSchema = z.object({ userId: id, email: z.string(), name: z.string().nullable(), role: z.enum(ORG_ROLES) });
@@ -153,6 +162,11 @@ export const clientSchema = z.object({
   token_endpoint_auth_method: z.string(),
   created_at: timestamp,
 });
+export const clientWithOriginSchema = clientSchema.extend({
+  built_in: z.boolean().describe("Gatehouse's own client (the console's, the bootstrap client): kept in step with the configuration, not deleted or rotated through the API"),
+});
+export const pageQuery = z.strictObject({ cursor: id.optional(), limit });
+export const rotatedSecretSchema = z.object({ client_id: id, client_secret: z.string().describe('Shown once; the previous secret no longer works') });
 export const createdClientSchema = clientSchema.extend({ client_secret: z.string().optional().describe('Shown once, for web clients') });
 export const newClientSchema = z.strictObject({
   client_name: text(200).min(1),
@@ -169,6 +183,15 @@ export const keyRotationSchema = z.object({
   retired: z.array(z.string()).describe('Key IDs published for verification only'),
   removed: z.array(z.string()).describe('Retired key IDs no longer published: nothing they signed is still valid'),
 });
+
+export const signingKeySchema = z.object({
+  kid: z.string(),
+  alg: z.string(),
+  state: z.enum(['current', 'next', 'retired']).describe('current: signs; next: published, signs from the next rotation; retired: published for verification only'),
+  createdAt: timestamp,
+  stateChangedAt: timestamp,
+});
+export const signingKeyListSchema = z.object({ items: z.array(signingKeySchema).describe('Public facts only: the current key, the next, then the retired ones') });
 
 export const eventSchema = z.object({
   id: z.string(),

@@ -34,7 +34,7 @@ export interface AccountFacts {
 }
 
 /** Actions only the platform admin takes. */
-export const PLATFORM_ACTIONS = ['organization.create', 'baseline.read', 'baseline.write', 'client.manage', 'domain.force-verify', 'events.read-all', 'keys.rotate'] as const;
+export const PLATFORM_ACTIONS = ['organization.create', 'organization.list', 'baseline.read', 'baseline.write', 'client.manage', 'domain.force-verify', 'events.read-all', 'keys.read', 'keys.rotate'] as const;
 /** Actions inside one organization that are not about a particular account. */
 export const ORGANIZATION_ACTIONS = [
   'organization.read',

@@ -76,6 +76,7 @@ async function snapshot(target?: Target) {
     accounts: await count('accounts'),
     organizations: await count('organizations'),
     clients: await count('clients'),
+    clientRows: await db('clients').select('*').orderBy('client_id'),
     events: await count('audit_events'),
     resetTokens: await count('password_reset_tokens'),
     claims: await db('domain_claims').select('*').orderBy('id'),
@@ -133,6 +134,12 @@ const userView = async (t: Target) => (await h.api('GET', `/users/${t.id}`)).bod
 const cases: Case[] = [
   // Organizations and members
   { route: 'POST /organizations', want: ONLY_PLATFORM(201), call: ({ token, n }) => h.api('POST', '/organizations', { name: `Org ${n}` }, token) },
+  {
+    route: 'GET /organizations',
+    label: 'is A listed',
+    want: { platform: 'seen', ownerA: 'seen', adminA: 'seen', memberA: 403, adminB: 'unseen' },
+    call: ({ token }) => listed('/organizations', orgs.A, token),
+  },
   { route: 'GET /organizations/{orgId}', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}`, undefined, token) },
   {
     route: 'GET /organizations/{orgId}/members',
@@ -287,11 +294,20 @@ const cases: Case[] = [
     want: ONLY_PLATFORM(201),
     call: ({ token, n }) => h.api('POST', '/clients', { client_name: `App ${n}`, session_type: 'web', redirect_uris: ['https://app.example/cb'] }, token),
   },
+  { route: 'GET /clients', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/clients', undefined, token) },
+  {
+    route: 'POST /clients/{clientId}/secret',
+    want: ONLY_PLATFORM(200),
+    prepare: newClient,
+    call: ({ token, prep }) => h.api('POST', `/clients/${prep.clientId}/secret`, undefined, token),
+    effect: async ({ res }) => expect(res.body.client_secret).toEqual(expect.any(String)),
+  },
   { route: 'GET /clients/{clientId}', want: ONLY_PLATFORM(200), prepare: newClient, call: ({ token, prep }) => h.api('GET', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'GET /organizations/{orgId}/events', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}/events`, undefined, token) },
   { route: 'GET /events', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/events', undefined, token) },
   // Signing keys
+  { route: 'GET /keys', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/keys', undefined, token) },
   { route: 'POST /keys/rotate', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('POST', '/keys/rotate', undefined, token) },
 ];
 
