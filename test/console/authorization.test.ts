@@ -21,6 +21,18 @@ const ROWS: Row[] = [
   { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+
+  { name: 'organizations', method: 'GET', path: '/console/platform/organizations', platform: true },
+  { name: 'create an organization', method: 'POST', path: '/console/platform/organizations', fields: { name: 'Intruder corp', owner: 'member@target.test' }, platform: true },
+  { name: 'clients', method: 'GET', path: '/console/platform/clients', platform: true },
+  { name: 'register a client', method: 'POST', path: '/console/platform/clients', fields: { client_name: 'Intruder app', session_type: 'web', redirect_uris: 'https://intruder.example/cb' }, platform: true },
+  { name: 'new secret confirmation', method: 'GET', path: '/console/platform/clients/{client}/rotate', platform: true },
+  { name: 'new secret', method: 'POST', path: '/console/platform/clients/{client}/rotate', platform: true },
+  { name: 'delete client confirmation', method: 'GET', path: '/console/platform/clients/{client}/delete', platform: true },
+  { name: 'delete a client', method: 'POST', path: '/console/platform/clients/{client}/delete', platform: true },
+  { name: 'signing keys', method: 'GET', path: '/console/platform/keys', platform: true },
+  { name: 'rotate confirmation', method: 'GET', path: '/console/platform/keys/rotate', platform: true },
+  { name: 'rotate the signing keys', method: 'POST', path: '/console/platform/keys/rotate', platform: true },
 ];
 
 const PASSWORD = 'Console-authz-2026';
@@ -41,7 +53,11 @@ beforeAll(async () => {
   for (const [user, org, role] of [['owner', 'org', 'owner'], ['member', 'org', 'member'], ['otherOwner', 'other', 'owner'], ['otherAdmin', 'other', 'admin']] as const) {
     expect((await h.api('POST', `/organizations/${ids[org]}/members`, { userId: ids[user], role })).status).toBe(200);
   }
-  for (const [who, email] of [['owner', 'owner@target.test'], ['member', 'member@target.test'], ['otherOwner', 'owner@other.test'], ['otherAdmin', 'admin@other.test']] as const) {
+  ids.client = (await h.api('POST', '/clients', { client_name: 'Target app', session_type: 'web', redirect_uris: ['https://target.example/cb'] })).body.client_id;
+  await createUser(h, 'root@platform.test', PASSWORD);
+  // What `gatehouse user grant-platform-admin` does.
+  await h.app.services.accounts.setPlatformAdmin('root@platform.test', true);
+  for (const [who, email] of [['root', 'root@platform.test'], ['owner', 'owner@target.test'], ['member', 'member@target.test'], ['otherOwner', 'owner@other.test'], ['otherAdmin', 'admin@other.test']] as const) {
     visitors[who] = await consoleSignIn(h.running.issuer, email, PASSWORD);
   }
 });
@@ -62,6 +78,9 @@ async function state(): Promise<unknown> {
     `/organizations/${ids.org}/security-policy`,
     `/organizations/${ids.org}/members`,
     `/baseline-policy`,
+    `/organizations`,
+    `/clients`,
+    `/clients/${ids.client}`,
     ...['owner', 'member', 'user'].map((u) => `/users/${ids[u]}`),
   ];
   const answers = await Promise.all(reads.map(async (path) => [path, (await h.api('GET', path)).body]));
@@ -110,8 +129,8 @@ describe.each(ROWS)('$method $path ($name)', (row) => {
 });
 
 describe('every console page', () => {
-  it.each(ROWS.filter((r) => r.method === 'GET' && !r.platform))('$path answers the owner with a strict Content-Security-Policy and no inline script or style', async (row) => {
-    const res = await visitors.owner!.browser.request(url(row));
+  it.each(ROWS.filter((r) => r.method === 'GET'))('$path answers its administrator with a strict Content-Security-Policy and no inline script or style', async (row) => {
+    const res = await visitors[row.platform ? 'root' : 'owner']!.browser.request(url(row));
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");
