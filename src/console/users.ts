@@ -166,6 +166,8 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
 
   /** The user, if this organization's page may show them: one the organization reaches (a platform admin reaches every account). */
   async function readUser(ctx: Context, user: ConsoleUser, orgId: string, userId: string): Promise<User> {
+    // The organization first: an administrator of another one is refused (403) before any account is looked up.
+    await deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId });
     const found = (await deps.callRoute(ctx, user, 'get', '/users/{userId}', { userId })) as User;
     const { items } = (await deps.callRoute(ctx, user, 'get', '/users', {}, undefined, { reachedBy: orgId, email: found.email })) as { items: ListedUser[] };
     if (!items.some((u) => u.id === found.id)) throw new NotFoundError('user');
@@ -238,6 +240,8 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
     const email = str(body.email);
     const name = str(body.name);
     const again = (problem: Text, status: number) => showList(ctx, g.user, g.orgId, { invite: { email, name, problem } }, status).catch((e) => deps.refuse(ctx, e));
+    // The form's own check, so a mistyped address is answered as such rather than as another organization's domain.
+    if (!/^[^@\s]+@[^@\s]+$/.test(email)) return again(m('Enter an email address such as ann@example.com.'), 400);
     try {
       await deps.callRoute(ctx, g.user, 'post', '/users', {}, { email, invite: true, organizationId: g.orgId, ...(name ? { name } : {}) });
     } catch (err) {
