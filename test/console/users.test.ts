@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser, type Page } from '../helpers/browser.js';
 import { createUser, organizationWithDomain } from '../helpers/setup.js';
@@ -60,6 +61,10 @@ async function search(browser: Browser, page: Page, fields: { q?: string; filter
 const emails = (p: Page) => p.doc.querySelectorAll('table.users tbody tr td:first-child').map((td) => td.text.trim());
 const events = async (type: string, org = 'acme') => (await h.api('GET', `/organizations/${orgs[org]}/events?type=${type}&limit=50`)).body.items as Array<Record<string, unknown>>;
 
+/** An authenticator app, arranged in the database (enrolling through the pages is not what is under test). */
+const addTotp = (accountId: string) =>
+  h.app.services.db('factors').insert({ id: randomUUID(), account_id: accountId, kind: 'totp', label: 'Authenticator app', created_at: Math.floor(Date.now() / 1000), secret: 'sealed' });
+
 /** Five failed sign-ins through Gatehouse's real sign-in form lock the account. */
 async function lockBySigningIn(email: string) {
   for (let i = 0; i < 5; i++) {
@@ -106,7 +111,7 @@ describe('the list', () => {
     expect((await h.api('POST', `/users/${disabled}/disable`)).status).toBe(200);
     const withFactor = await createUser(h, 'totp@acme.test', PASSWORD);
     const now = Math.floor(Date.now() / 1000);
-    await h.app.services.db('factors').insert({ id: `f-${withFactor}`, account_id: withFactor, kind: 'totp', label: 'Authenticator app', created_at: now, secret: 'sealed' });
+    await addTotp(withFactor);
     const old = await createUser(h, 'old@acme.test', PASSWORD);
     expect((await h.api('PUT', `/organizations/${orgs.acme}/security-policy`, { policy: { password: { expirationDays: 90 } } })).status).toBe(200);
     await h.app.services.db('accounts').where({ id: old }).update({ password_changed_at: now - 85 * 86_400 });
@@ -225,7 +230,7 @@ describe('actions: confirmation page, then the change, audited with the administ
       action: 'reset-2fa',
       arrange: async (id) => {
         await h.app.services.db('factors').where({ account_id: id }).delete();
-        await h.app.services.db('factors').insert({ id: `f2-${id}`, account_id: id, kind: 'totp', label: 'Authenticator app', created_at: Math.floor(Date.now() / 1000), secret: 'sealed' });
+        await addTotp(id);
       },
       event: 'two_factor.reset',
       notice: /Every second factor and recovery code of cara@acme.test was removed/,
