@@ -308,6 +308,15 @@ describe('invite', () => {
     expect((await events('user.created'))[0]).toMatchObject({ actorType: 'user', actorId: ids['admin@acme.test'], targetId: listed[0].id });
   });
 
+  it('a platform admin invites into the organization whose page they are on', async () => {
+    const { browser, page } = await signIn('root@free.test');
+    const p = await submitAndRead(browser, page, 'form[action$="/users/invite"]', { email: 'rooted@acme.test' });
+    expect(p.status).toBe(201);
+    const listed = (await h.api('GET', '/users?email=rooted@acme.test')).body.items;
+    expect(listed).toMatchObject([{ organizationId: orgs.acme, name: null }]);
+    expect((await events('user.created'))[0]).toMatchObject({ actorType: 'user', actorId: ids['root@free.test'], targetId: listed[0].id });
+  });
+
   it('refusals in plain words, the form kept: another domain, a taken address, no address', async () => {
     const { browser, page } = await signIn('admin@acme.test');
     const accounts = async () => Number(((await h.app.services.db('accounts').count({ n: '*' }).first()) as { n: number | string }).n);
@@ -358,6 +367,7 @@ describe('refusals: nothing changes', () => {
     expect((await member.request(url(usersPath()))).status).toBe(403);
     expect((await member.request(url(`${userPath('bob@acme.test')}/disable`))).status).toBe(403);
     expect((await postForm(member, url(`${userPath('bob@acme.test')}/disable`), { csrf: 'x' })).status).toBe(403);
+    expect((await postForm(member, url(`${usersPath()}/invite`), { csrf: 'x', email: 'x@acme.test' })).status).toBe(403);
     const anonymous = new Browser();
     for (const path of [usersPath(), userPath('bob@acme.test'), `${userPath('bob@acme.test')}/disable`]) {
       const res = await anonymous.request(url(path));
