@@ -164,14 +164,14 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
     }, status);
   }
 
-  /** The user, if this organization's page may show them: one the organization reaches (a platform admin reaches every account). */
-  async function readUser(ctx: Context, user: ConsoleUser, orgId: string, userId: string): Promise<User> {
+  /** The user, if this organization's page may show them: an account the organization reaches, whoever looks (a platform admin too). */
+  async function readUser(ctx: Context, user: ConsoleUser, orgId: string, userId: string): Promise<User & { organizationName: string }> {
     // The organization first: an administrator of another one is refused (403) before any account is looked up.
-    await deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId });
+    const organization = (await deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId })) as { name: string };
     const found = (await deps.callRoute(ctx, user, 'get', '/users/{userId}', { userId })) as User;
     const { items } = (await deps.callRoute(ctx, user, 'get', '/users', {}, undefined, { reachedBy: orgId, email: found.email })) as { items: ListedUser[] };
     if (!items.some((u) => u.id === found.id)) throw new NotFoundError('user');
-    return found;
+    return { ...found, organizationName: organization.name };
   }
 
   async function showUser(ctx: Context, user: ConsoleUser, orgId: string, userId: string, extra: { done?: Action; problem?: Text } = {}, status = 200) {
@@ -182,12 +182,11 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
       deps.callRoute(ctx, user, 'get', '/users/{userId}/effective-policy', { userId }),
       deps.callRoute(ctx, user, 'get', '/users/{userId}/sessions', { userId }),
     ])) as [EffectivePolicy, Sessions];
-    const organization = (await deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId })) as { id: string; name: string };
     const governedBy: Text =
       effective.source === 'baseline'
         ? m('The platform\'s baseline policy: no organization has verified the domain of this address.')
         : effective.organizationId === orgId
-          ? m('The security policy of {{org}}, which verified the domain {{domain}}.', { org: organization.name, domain: effective.domain })
+          ? m('The security policy of {{org}}, which verified the domain {{domain}}.', { org: found.organizationName, domain: effective.domain })
           : m('The security policy of another organization, which verified the domain {{domain}}.', { domain: effective.domain });
     const totp = found.factors.filter((f) => f.kind === 'totp').length;
     const passkeys = found.factors.filter((f) => f.kind === 'passkey').length;
