@@ -62,6 +62,15 @@ describeWithBrowser('the console\'s Users pages in Chromium', () => {
       await expectText(page, 'Locked until');
       problems.push(...(await check(page, 'users-user')));
 
+      // Ann signs in in her own browser (the console refuses her, a member of nothing, but her session is real).
+      const annContext = await browser.newContext({ viewport: VIEWPORTS[0] });
+      await signInToConsole(await annContext.newPage(), h.running.issuer, 'ann.archer-with-a-rather-long-address@northwind.test', PASSWORD);
+      await annContext.close();
+      await page.goto(`${base}/${ids['ann.archer-with-a-rather-long-address@northwind.test']}`);
+      await expectText(page, 'Browsers signed in: 1.');
+      problems.push(...(await check(page, 'users-user-session')));
+
+      await page.goto(`${base}/${ids['bob@northwind.test']}`);
       await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send a password reset' }).click()]);
       await expectText(page, 'They receive an email with a link to choose a new password');
       problems.push(...(await check(page, 'users-confirm')));
