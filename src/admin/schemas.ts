@@ -141,10 +141,33 @@ export const userListQuery = z.strictObject({
   noSecondFactor: flag('true: only accounts with neither an authenticator app nor a passkey'),
   passwordExpiring: flag('true: only accounts whose password expires within 14 days under the policy governing them (or has expired)'),
   disabled: flag('true: only disabled accounts'),
-  organizationId: id.optional(),
+  organizationId: id.optional().describe('Only the members of this organization'),
+  reachedBy: id
+    .optional()
+    .describe('Only the accounts this organization reaches: its members and the accounts on its verified domains (an organization admin: their own)'),
   cursor: id.optional(),
   limit,
 });
+export const userDetailSchema = userSchema.extend({ recoveryCodesLeft: z.number().int().describe('Unused recovery codes') });
+export const userSessionsSchema = z.object({
+  sessions: z
+    .array(
+      z.object({
+        handle: z.string().describe('Stands for the session (its id never leaves the server)'),
+        signedInAt: timestamp.nullable(),
+        lastUsedAt: timestamp.nullable(),
+        expiresAt: timestamp.nullable(),
+        ip: z.string().nullable(),
+        userAgent: z.string().nullable(),
+        apps: z.array(z.string()).describe('Client ids of the apps signed in through this browser session'),
+      }),
+    )
+    .describe('Live browser sessions, newest sign-in first'),
+  apps: z
+    .array(z.object({ handle: z.string(), clientId: z.string(), grantedAt: timestamp.nullable(), expiresAt: timestamp.nullable() }))
+    .describe('Apps holding refresh tokens without a live browser session (mobile, desktop)'),
+});
+export const endedSessionsSchema = z.object({ endedSessions: z.number().int(), revokedGrants: z.number().int() });
 export const effectivePolicySchema = z.object({
   source: z.enum(['organization', 'baseline']),
   organizationId: z.string().nullable(),

@@ -62,6 +62,7 @@ async function makeTarget(kind: Kind): Promise<Target> {
   const now = Math.floor(Date.now() / 1000);
   await h.app.services.db('accounts').where({ id }).update({ failed_attempts: 5, locked_until: now + 3600 });
   await h.app.services.db('factors').insert({ id: randomUUID(), account_id: id, kind: 'totp', label: 'Authenticator app', created_at: now, secret: 'sealed' });
+  await h.app.services.oidcStore.upsert('Session', randomUUID(), { accountId: id, loginTs: now, exp: now + 3600 }, 3600);
   return { id, email, kind };
 }
 
@@ -73,6 +74,7 @@ async function snapshot(target?: Target) {
     row: target ? await db('accounts').where({ id: target.id }).first() : null,
     factors: target ? await db('factors').where({ account_id: target.id }).select('*').orderBy('id') : null,
     view: target ? (await h.api('GET', `/users/${target.id}`)).body : null,
+    sessions: target ? (await h.api('GET', `/users/${target.id}/sessions`)).body : null,
     accounts: await count('accounts'),
     organizations: await count('organizations'),
     clients: await count('clients'),
@@ -244,6 +246,18 @@ const cases: Case[] = [
     want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
     call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}`, target!.id, token),
   },
+  {
+    route: 'GET /users',
+    label: 'reached by A',
+    want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
+    call: ({ token, target }) => listed(`/users?reachedBy=${orgs.A}&locked=true`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
+    label: 'reached by B (accounts on its domain, members or not)',
+    want: { platform: ['unseen', 'seen', 'unseen', 'unseen'], ownerA: all(403), adminA: all(403), memberA: all(403), adminB: ['unseen', 'seen', 'unseen', 'unseen'] },
+    call: ({ token, target }) => listed(`/users?reachedBy=${orgs.B}`, target!.id, token),
+  },
   { route: 'GET /users/{userId}', want: ON_ACCOUNT(200), call: ({ token, target }) => h.api('GET', `/users/${target!.id}`, undefined, token) },
   {
     route: 'GET /users/{userId}/effective-policy',
@@ -280,6 +294,21 @@ const cases: Case[] = [
     want: ON_ACCOUNT(200),
     call: ({ token, target }) => h.api('POST', `/users/${target!.id}/reset-2fa`, undefined, token),
     effect: async ({ target }) => expect((await userView(target!)).twoFactorEnabled).toBe(false),
+  },
+  {
+    route: 'GET /users/{userId}/sessions',
+    want: ON_ACCOUNT(200),
+    call: ({ token, target }) => h.api('GET', `/users/${target!.id}/sessions`, undefined, token),
+  },
+  {
+    route: 'POST /users/{userId}/end-sessions',
+    fresh: true,
+    want: ON_ACCOUNT(200),
+    call: ({ token, target }) => h.api('POST', `/users/${target!.id}/end-sessions`, undefined, token),
+    effect: async ({ target, res }) => {
+      expect(res.body).toEqual({ endedSessions: 1, revokedGrants: 0 });
+      expect((await h.api('GET', `/users/${target!.id}/sessions`)).body.sessions).toEqual([]);
+    },
   },
   {
     route: 'POST /users/{userId}/password-reset',
@@ -401,6 +430,8 @@ describe('the attack chain of issue 7, item 1', () => {
         ['POST', `/users/${victim.id}/disable`],
         ['POST', `/users/${victim.id}/unlock`],
         ['POST', `/users/${victim.id}/reset-2fa`],
+        ['POST', `/users/${victim.id}/end-sessions`],
+        ['GET', `/users/${victim.id}/sessions`],
         ['DELETE', `/organizations/${orgs.A}/members/${victim.id}`],
       ];
       const nobody = '00000000-0000-0000-0000-000000000000';
@@ -492,7 +523,7 @@ describe('owners (issue 7, item 2)', () => {
     c.adminToken = await h.userToken('admin@c.test', PASSWORD);
   });
 
-  it('an admin cannot make, demote, disable, reset, unlock or remove an owner; nothing changes', async () => {
+  it('an admin cannot make, demote, disable, reset, unlock, sign out or remove an owner; nothing changes', async () => {
     const candidate = await createUser('candidate@c.test', orgs.C);
     const before = await snapshot({ id: c.owner, email: 'owner@c.test', kind: 'aDomain' });
     const candidateBefore = await snapshot({ id: candidate, email: 'candidate@c.test', kind: 'aDomain' });
@@ -505,6 +536,7 @@ describe('owners (issue 7, item 2)', () => {
       ['POST', `/users/${c.owner}/password-reset`, { requireChangeAtNextSignIn: true }],
       ['POST', `/users/${c.owner}/reset-2fa`],
       ['POST', `/users/${c.owner}/unlock`],
+      ['POST', `/users/${c.owner}/end-sessions`],
       ['DELETE', `/organizations/${orgs.C}/members/${c.owner}`],
     ];
     for (const [method, path, body] of attempts) {
