@@ -38,6 +38,11 @@
     const label = box.querySelector('label[for="' + textarea.id + '"]');
     const list = document.createElement('ul');
     list.className = 'whitelist-entries';
+    const caption = document.createElement('p');
+    caption.id = textarea.id + '-caption';
+    caption.className = 'whitelist-caption';
+    caption.textContent = text('Caption');
+    list.setAttribute('aria-labelledby', caption.id);
     const row = document.createElement('div');
     row.className = 'whitelist-add';
     const inputId = textarea.id + '-entry';
@@ -114,7 +119,7 @@
 
     label.hidden = true;
     textarea.hidden = true;
-    textarea.before(list, row, message);
+    textarea.before(caption, list, row, message);
     box.querySelector('#' + textarea.id + '-own').after(ownButton);
     render();
   }
