@@ -9,6 +9,8 @@ import type { PolicyPreview } from '../services/policies.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { changesBetween, GROUPS, placeErrors, policyOf, sessionsEnding, valuesFromBody, valuesOf, type FormValues } from './policy-form.js';
 
+const CONFIRM_LOCKOUT = m('Confirm that you understand you will lose access from your current address, or change the IP whitelist.');
+
 /** What the editor's four handlers need to know about the policy they edit: an organization's or the baseline. */
 interface Target {
   current: 'policies' | 'baseline';
@@ -146,12 +148,12 @@ function register(router: Router, deps: ConsolePageDeps, path: string, target: T
       // The preview answers whether the whitelist leaves out the administrator's address: that needs their confirmation.
       const impact = await target.preview(ctx, user, doc);
       if (impact?.callerOutsideWhitelist && !confirmed) {
-        return await review(ctx, user, values, impact, m('Confirm that you understand you will lose access from your current address, or change the IP whitelist.'), 409);
+        return await review(ctx, user, values, impact, CONFIRM_LOCKOUT, 409);
       }
       await target.save(ctx, user, doc, confirmed);
     } catch (err) {
       if (err instanceof ConflictError) {
-        return review(ctx, user, values, await target.preview(ctx, user, doc), m('Confirm that you understand you will lose access from your current address, or change the IP whitelist.'), 409).catch((e) => deps.refuse(ctx, e));
+        return review(ctx, user, values, await target.preview(ctx, user, doc), CONFIRM_LOCKOUT, 409).catch((e) => deps.refuse(ctx, e));
       }
       return answer(ctx, user, values)(err);
     }

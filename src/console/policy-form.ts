@@ -216,6 +216,7 @@ export function sessionsEnding(before: SecurityPolicy, after: SecurityPolicy): T
   if (lower(b.mobileExpiryHours, a.mobileExpiryHours)) out.push(m('Mobile app sessions signed in more than {{hours}} hours ago end when next used.', { hours: a.mobileExpiryHours }));
   if (lower(b.desktopExpiryHours, a.desktopExpiryHours)) out.push(m('Desktop app sessions signed in more than {{hours}} hours ago end when next used.', { hours: a.desktopExpiryHours }));
   if (!b.preventConcurrentWebSessions && a.preventConcurrentWebSessions) out.push(m("A user's next web sign-in ends their other web sessions."));
-  if (after.login.ipWhitelist.enabled) out.push(m('Sessions used from an address outside the IP whitelist are refused.'));
+  const whitelist = (p: SecurityPolicy) => JSON.stringify(p.login.ipWhitelist.enabled ? p.login.ipWhitelist.cidrs : null);
+  if (after.login.ipWhitelist.enabled && whitelist(before) !== whitelist(after)) out.push(m('Sessions used from an address outside the IP whitelist are refused.'));
   return out;
 }
