@@ -212,6 +212,15 @@ describe('the preview', () => {
     expect((await policyOf('acme')).authentication.enforce2fa).toBe(false);
   });
 
+  it('counts the users whose password is older than a new expiry', async () => {
+    // Ann last changed her password 100 days ago: a 90-day expiry makes her change it at her next sign-in.
+    await h.app.services.db('accounts').where({ email: 'ann@acme.test' }).update({ password_changed_at: Math.floor(Date.now() / 1000) - 100 * 86400 });
+    const { browser } = await signIn('owner@acme.test');
+    const text = mainText(await preview(browser, policiesPath('acme'), { 'password.expirationDays': '90' }));
+    expect(text).toContain('1 user must change their password at next sign-in');
+    expect(text).toContain('0 users must enroll a second factor');
+  });
+
   it('a whitelist that leaves out the administrator\'s address must be confirmed; without it nothing is saved', async () => {
     const { browser } = await signIn('boss@elsewhere.test');
     const before = await policyOf('round');
