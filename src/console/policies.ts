@@ -2,12 +2,16 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { m, type Text } from '../i18n/message.js';
 import { requestInfo } from '../http/request-info.js';
+import { ipInList } from '../policy/ip.js';
 import { validatePolicy, type SecurityPolicy } from '../policy/security-policy.js';
 import type { DomainClaimView } from '../services/domains.js';
 import { ConflictError, ValidationError } from '../services/errors.js';
 import type { PolicyPreview } from '../services/policies.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { changesBetween, GROUPS, placeErrors, policyOf, sessionsEnding, valuesFromBody, valuesOf, type FormValues } from './policy-form.js';
+
+/** The preview route's answer, or (the baseline) only whether the whitelist leaves out the administrator's address. */
+type Impact = PolicyPreview | Pick<PolicyPreview, 'callerAddress' | 'callerOutsideWhitelist'>;
 
 const CONFIRM_LOCKOUT = m('Confirm that you understand you will lose access from your current address, or change the IP whitelist.');
 
@@ -18,8 +22,8 @@ interface Target {
   base(ctx: Context): string;
   /** The stored policy (refuses a caller who may not read it); `inForce` null where the question does not arise. */
   read(ctx: Context, user: ConsoleUser): Promise<{ policy: SecurityPolicy; inForce: boolean | null }>;
-  /** What the candidate would do; throws ValidationError as the API would. Null where the API has no preview. */
-  preview(ctx: Context, user: ConsoleUser, doc: object): Promise<PolicyPreview | null>;
+  /** What the candidate would do; throws ValidationError as the API would. Without counts where the API has no preview. */
+  preview(ctx: Context, user: ConsoleUser, doc: object): Promise<Impact>;
   save(ctx: Context, user: ConsoleUser, doc: object, confirmLockout: boolean): Promise<void>;
 }
 
@@ -48,11 +52,14 @@ const baselineTarget: (deps: ConsolePageDeps) => Target = (deps) => ({
     return { policy, inForce: null };
   },
   // The API has no preview of the baseline: the candidate is checked with the API's own validation, and the
-  // review page lists the changes for confirmation; saving checks it again.
-  async preview(_ctx, _user, doc) {
+  // review page lists the changes for confirmation; saving checks it again. The baseline governs every
+  // unclaimed domain, perhaps the administrator's own: a whitelist without their address is confirmed too.
+  async preview(ctx, _user, doc) {
     const checked = validatePolicy(doc);
     if (!checked.ok) throw new ValidationError(checked.errors);
-    return null;
+    const { enabled, cidrs } = checked.policy.login.ipWhitelist;
+    const ip = requestInfo(ctx, deps.trustedProxies).ip;
+    return { callerAddress: ip, callerOutsideWhitelist: enabled && !(ip !== null && ipInList(ip, cidrs)) };
   },
   async save(ctx, user, doc) {
     await deps.callRoute(ctx, user, 'put', '/baseline-policy', {}, { policy: doc });
@@ -95,7 +102,7 @@ function register(router: Router, deps: ConsolePageDeps, path: string, target: T
     }, status);
   }
 
-  async function review(ctx: Context, user: ConsoleUser, values: FormValues, impact: PolicyPreview | null, problem: Text | null, status = 200) {
+  async function review(ctx: Context, user: ConsoleUser, values: FormValues, impact: Impact, problem: Text | null, status = 200) {
     const { policy } = await target.read(ctx, user);
     const candidate = validatePolicy(policyOf(values));
     if (!candidate.ok) throw new ValidationError(candidate.errors);
@@ -147,7 +154,7 @@ function register(router: Router, deps: ConsolePageDeps, path: string, target: T
     try {
       // The preview answers whether the whitelist leaves out the administrator's address: that needs their confirmation.
       const impact = await target.preview(ctx, user, doc);
-      if (impact?.callerOutsideWhitelist && !confirmed) {
+      if (impact.callerOutsideWhitelist && !confirmed) {
         return await review(ctx, user, values, impact, CONFIRM_LOCKOUT, 409);
       }
       await target.save(ctx, user, doc, confirmed);

@@ -330,3 +330,19 @@ describe('a platform admin (a person)', () => {
     expect((await h.api('GET', '/baseline-policy')).body.policy).toEqual(before);
   });
 });
+
+describe('the baseline\'s whitelist (last: it governs the unclaimed domains of most administrators here)', () => {
+  it('one that leaves out the administrator\'s address must be confirmed; without it nothing is saved', async () => {
+    const { browser } = await signIn('root@platform.test');
+    const before = (await h.api('GET', '/baseline-policy')).body.policy;
+    const review = await preview(browser, BASELINE, { 'login.ipWhitelist.enabled': 'true', 'login.ipWhitelist.cidrs': '203.0.113.0/24' });
+    expect(mainText(review)).toContain('The IP whitelist does not include your current address');
+    const refused = await submitAndRead(browser, review, 'form.policy-save');
+    expect(refused.status).toBe(409);
+    expect((await h.api('GET', '/baseline-policy')).body.policy).toEqual(before);
+    const saved = await submitAndRead(browser, review, 'form.policy-save', { confirmLockout: 'true' });
+    expect(saved.status).toBe(303);
+    expect((await h.api('GET', '/baseline-policy')).body.policy.login.ipWhitelist).toEqual({ enabled: true, cidrs: ['203.0.113.0/24'] });
+    expect((await h.api('PUT', '/baseline-policy', { policy: {} })).status).toBe(200);
+  });
+});
