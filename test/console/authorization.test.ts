@@ -22,6 +22,14 @@ const ROWS: Row[] = [
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
 
+  { name: 'users', method: 'GET', path: '/console/orgs/{org}/users?q=user' },
+  { name: 'invite a user', method: 'POST', path: '/console/orgs/{org}/users/invite', fields: { email: 'invited@target.test', name: 'Intruder' } },
+  { name: "a user's page", method: 'GET', path: '/console/orgs/{org}/users/{user}' },
+  ...['unlock', 'password-reset', 'reset-2fa', 'end-sessions', 'disable', 'enable'].flatMap((action): Row[] => [
+    { name: `${action} confirmation`, method: 'GET', path: `/console/orgs/{org}/users/{user}/${action}` },
+    { name: action, method: 'POST', path: `/console/orgs/{org}/users/{user}/${action}` },
+  ]),
+
   { name: 'organizations', method: 'GET', path: '/console/platform/organizations', platform: true },
   { name: 'create an organization', method: 'POST', path: '/console/platform/organizations', fields: { name: 'Intruder corp', owner: 'member@target.test' }, platform: true },
   { name: 'clients', method: 'GET', path: '/console/platform/clients', platform: true },
@@ -81,7 +89,8 @@ async function state(): Promise<unknown> {
     `/organizations`,
     `/clients`,
     `/clients/${ids.client}`,
-    ...['owner', 'member', 'user'].map((u) => `/users/${ids[u]}`),
+    ...['owner', 'member', 'user'].flatMap((u) => [`/users/${ids[u]}`, `/users/${ids[u]}/sessions`]),
+    `/users?reachedBy=${ids.org}`,
   ];
   const answers = await Promise.all(reads.map(async (path) => [path, (await h.api('GET', path)).body]));
   const events = (await h.api('GET', '/events?limit=200')).body.items.filter((e: { type: string }) => !ROUTINE.test(e.type));
