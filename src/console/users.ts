@@ -21,7 +21,7 @@ const FILTER_LABELS: Record<Filter, Text> = {
   locked: m('Locked'),
   noSecondFactor: m('No second factor'),
   passwordExpiring: m('Password expiring within 14 days'),
-  disabled: m('Disabled'),
+  disabled: m('Disabled accounts'),
 };
 const PAGE_SIZE = 25;
 

@@ -15,12 +15,18 @@ import { createUser, organizationWithDomain } from '../helpers/setup.js';
  */
 type Row = { name: string; method: 'GET' | 'POST'; path: string; fields?: Record<string, string>; platform?: true };
 
+/** What the policy editor posts (a few fields; the others count as off or empty). */
+const POLICY_FORM = { 'password.minLength': '12', 'authentication.enforce2fa': 'true', confirmLockout: 'true' };
+
 const ROWS: Row[] = [
   { name: 'domain page', method: 'GET', path: '/console/orgs/{org}/domain' },
   { name: 'domain revoke confirmation', method: 'GET', path: '/console/orgs/{org}/domain/revoke?domain=target.test' },
   { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+
+  { name: 'security policies', method: 'GET', path: '/console/orgs/{org}/security-policies' },
+  ...['preview', 'edit', 'save'].map((step): Row => ({ name: `policy ${step}`, method: 'POST', path: `/console/orgs/{org}/security-policies/${step}`, fields: POLICY_FORM })),
 
   { name: 'users', method: 'GET', path: '/console/orgs/{org}/users?q=user' },
   { name: 'invite a user', method: 'POST', path: '/console/orgs/{org}/users/invite', fields: { email: 'invited@target.test', name: 'Intruder' } },
@@ -38,6 +44,8 @@ const ROWS: Row[] = [
   { name: 'new secret', method: 'POST', path: '/console/platform/clients/{client}/rotate', platform: true },
   { name: 'delete client confirmation', method: 'GET', path: '/console/platform/clients/{client}/delete', platform: true },
   { name: 'delete a client', method: 'POST', path: '/console/platform/clients/{client}/delete', platform: true },
+  { name: 'baseline policy', method: 'GET', path: '/console/platform/baseline-policy', platform: true },
+  ...['preview', 'edit', 'save'].map((step): Row => ({ name: `baseline ${step}`, method: 'POST', path: `/console/platform/baseline-policy/${step}`, fields: POLICY_FORM, platform: true })),
   { name: 'signing keys', method: 'GET', path: '/console/platform/keys', platform: true },
   { name: 'rotate confirmation', method: 'GET', path: '/console/platform/keys/rotate', platform: true },
   { name: 'rotate the signing keys', method: 'POST', path: '/console/platform/keys/rotate', platform: true },
