@@ -35,6 +35,15 @@ export const problemSchema = z
   .describe('RFC 9457 problem document');
 
 export const organizationSchema = z.object({ id, name: z.string(), createdAt: timestamp });
+export const organizationListQuery = z.strictObject({
+  q: text(200)
+    .transform((v) => v.normalize('NFC').trim().toLowerCase())
+    .pipe(z.string().min(1, 'must not be empty'))
+    .optional()
+    .describe('Part of the name, ignoring case'),
+  cursor: id.optional(),
+  limit,
+});
 export const newOrganizationSchema = z.strictObject({ name: text(200).min(1) });
 
 export const memberSchema = z.object({ userId: id, email: z.string(), name: z.string().nullable(), role: z.enum(ORG_ROLES) });
@@ -132,10 +141,33 @@ export const userListQuery = z.strictObject({
   noSecondFactor: flag('true: only accounts with neither an authenticator app nor a passkey'),
   passwordExpiring: flag('true: only accounts whose password expires within 14 days under the policy governing them (or has expired)'),
   disabled: flag('true: only disabled accounts'),
-  organizationId: id.optional(),
+  organizationId: id.optional().describe('Only the members of this organization'),
+  reachedBy: id
+    .optional()
+    .describe('Only the accounts this organization reaches: its members and the accounts on its verified domains (an organization admin: their own)'),
   cursor: id.optional(),
   limit,
 });
+export const userDetailSchema = userSchema.extend({ recoveryCodesLeft: z.number().int().describe('Unused recovery codes') });
+export const userSessionsSchema = z.object({
+  sessions: z
+    .array(
+      z.object({
+        handle: z.string().describe('Stands for the session (its id never leaves the server)'),
+        signedInAt: timestamp.nullable(),
+        lastUsedAt: timestamp.nullable(),
+        expiresAt: timestamp.nullable(),
+        ip: z.string().nullable(),
+        userAgent: z.string().nullable(),
+        apps: z.array(z.string()).describe('Client ids of the apps signed in through this browser session'),
+      }),
+    )
+    .describe('Live browser sessions, newest sign-in first'),
+  apps: z
+    .array(z.object({ handle: z.string(), clientId: z.string(), grantedAt: timestamp.nullable(), expiresAt: timestamp.nullable() }))
+    .describe('Apps holding refresh tokens without a live browser session (mobile, desktop)'),
+});
+export const endedSessionsSchema = z.object({ endedSessions: z.number().int(), revokedGrants: z.number().int() });
 export const effectivePolicySchema = z.object({
   source: z.enum(['organization', 'baseline']),
   organizationId: z.string().nullable(),
@@ -153,6 +185,11 @@ export const clientSchema = z.object({
   token_endpoint_auth_method: z.string(),
   created_at: timestamp,
 });
+export const clientWithOriginSchema = clientSchema.extend({
+  built_in: z.boolean().describe("Gatehouse's own client (the console's, the bootstrap client): kept in step with the configuration, not deleted or rotated through the API"),
+});
+export const pageQuery = z.strictObject({ cursor: id.optional(), limit });
+export const rotatedSecretSchema = z.object({ client_id: id, client_secret: z.string().describe('Shown once; the previous secret no longer works') });
 export const createdClientSchema = clientSchema.extend({ client_secret: z.string().optional().describe('Shown once, for web clients') });
 export const newClientSchema = z.strictObject({
   client_name: text(200).min(1),
@@ -169,6 +206,15 @@ export const keyRotationSchema = z.object({
   retired: z.array(z.string()).describe('Key IDs published for verification only'),
   removed: z.array(z.string()).describe('Retired key IDs no longer published: nothing they signed is still valid'),
 });
+
+export const signingKeySchema = z.object({
+  kid: z.string(),
+  alg: z.string(),
+  state: z.enum(['current', 'next', 'retired']).describe('current: signs; next: published, signs from the next rotation; retired: published for verification only'),
+  createdAt: timestamp,
+  stateChangedAt: timestamp,
+});
+export const signingKeyListSchema = z.object({ items: z.array(signingKeySchema).describe('Public facts only: the current key, the next, then the retired ones') });
 
 export const eventSchema = z.object({
   id: z.string(),

@@ -15,6 +15,7 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
   '/assets/passkey.js': { file: () => join(VIEWS_DIR, 'assets', 'passkey.js'), type: 'application/javascript' },
   '/assets/local-time.js': { file: () => join(VIEWS_DIR, 'assets', 'local-time.js'), type: 'application/javascript' },
   '/assets/console.js': { file: () => join(VIEWS_DIR, 'assets', 'console.js'), type: 'application/javascript' },
+  '/assets/policy-whitelist.js': { file: () => join(VIEWS_DIR, 'assets', 'policy-whitelist.js'), type: 'application/javascript' },
   '/assets/webauthn.js': { file: webauthnBundle, type: 'application/javascript' },
 };
 

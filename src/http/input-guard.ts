@@ -19,6 +19,10 @@ import type { FieldProblem } from '../services/errors.js';
 /** A field name is a password (sign-in, reset, account, admin create-user) when it mentions "password". */
 const isPasswordField = (name: string) => /password/i.test(name);
 
+/** Textareas, one entry per line (the console's IP whitelist, a client's redirect URIs): line breaks are their separators, other controls are refused. */
+const MULTILINE_FIELDS = new Set(['login.ipWhitelist.cidrs', 'redirect_uris']);
+const LINE_BREAKS = /\r\n?|\n/g;
+
 /** Most values are short; tokens and signed JWTs (id_token_hint, client assertions) may be longer. */
 export const MAX_TEXT = 4096;
 export const MAX_LONG_TEXT = 16384;
@@ -48,6 +52,7 @@ export function textProblem(value: string, options: { password?: boolean; max?: 
 function fieldProblem(field: string, name: string, value: string): FieldProblem | undefined {
   const nameProblem = textProblem(name, { max: MAX_NAME });
   if (nameProblem) return { field: '(field name)', message: nameProblem };
+  if (MULTILINE_FIELDS.has(name)) value = value.replace(LINE_BREAKS, ' ');
   const password = isPasswordField(name);
   // Passwords get the long limit so that an overlong one is refused like any wrong password, by the form itself.
   const message = textProblem(value, { password, max: password || LONG_FIELDS.has(name) ? MAX_LONG_TEXT : MAX_TEXT });

@@ -34,7 +34,7 @@ export interface AccountFacts {
 }
 
 /** Actions only the platform admin takes. */
-export const PLATFORM_ACTIONS = ['organization.create', 'baseline.read', 'baseline.write', 'client.manage', 'domain.force-verify', 'events.read-all', 'keys.rotate'] as const;
+export const PLATFORM_ACTIONS = ['organization.create', 'organization.list', 'baseline.read', 'baseline.write', 'client.manage', 'domain.force-verify', 'events.read-all', 'keys.read', 'keys.rotate'] as const;
 /** Actions inside one organization that are not about a particular account. */
 export const ORGANIZATION_ACTIONS = [
   'organization.read',
@@ -46,7 +46,7 @@ export const ORGANIZATION_ACTIONS = [
   'events.read',
 ] as const;
 /** Actions on one account; all but user.read change it. */
-export const ACCOUNT_ACTIONS = ['user.read', 'user.disable', 'user.enable', 'user.unlock', 'user.reset-2fa', 'user.password-reset'] as const;
+export const ACCOUNT_ACTIONS = ['user.read', 'user.disable', 'user.enable', 'user.unlock', 'user.reset-2fa', 'user.password-reset', 'user.end-sessions'] as const;
 
 export type PlatformAction = (typeof PLATFORM_ACTIONS)[number];
 export type OrganizationAction = (typeof ORGANIZATION_ACTIONS)[number];
@@ -76,7 +76,7 @@ const ALLOW: Decision = { outcome: 'allow' };
 const forbidden = (reason: string): Decision => ({ outcome: 'forbidden', reason });
 const notFound = (what: 'user' | 'member' = 'user'): Decision => ({ outcome: 'not-found', what });
 const LAST_OWNER: Decision = { outcome: 'conflict', reason: 'the last owner of an organization cannot be removed or demoted; make another owner first' };
-const ONLY_OWNERS = 'only an owner can make, demote, disable, reset or remove an owner';
+const ONLY_OWNERS = 'only an owner can make, demote, disable, reset, sign out or remove an owner';
 
 type PlatformRequest = Extract<AuthorizationRequest, { action: PlatformAction }>;
 type OrganizationRequest = Extract<AuthorizationRequest, { action: OrganizationAction }>;

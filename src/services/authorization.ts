@@ -1,6 +1,7 @@
 import { emailDomain } from '../policy/effective-policy.js';
 import {
   authorize,
+  organizationReaches,
   type AccountAction,
   type AccountFacts,
   type AuthorizationRequest,
@@ -113,13 +114,15 @@ export class AuthorizationService {
   /**
    * One page of the accounts the caller may read, in id order (`cursor`: the last id of the previous
    * page). `organizationId` lists that organization's members; without it, a platform admin sees every
-   * account and an organization admin every account their organization reaches. Each account is
+   * account and an organization admin every account their organization reaches. `reachedBy` keeps
+   * only the accounts that organization reaches (a platform admin on one organization's page). Each account is
    * passed through the same decision as a single read, so lists never show what a read would refuse.
    */
   async list(
     caller: Caller,
     filter: {
       organizationId?: string;
+      reachedBy?: string;
       email?: string;
       /** Narrows the candidates in the database (stores/sql/memberships.ts AccountSearch). */
       search?: AccountSearch;
@@ -130,8 +133,10 @@ export class AuthorizationService {
     },
   ) {
     const own = caller.kind === 'user' ? caller.account.organizationId : null;
-    const organizationId = filter.organizationId ?? (caller.kind === 'user' ? (own ?? '') : undefined);
+    const reach = filter.reachedBy;
+    const organizationId = filter.organizationId ?? reach ?? (caller.kind === 'user' ? (own ?? '') : undefined);
     if (organizationId !== undefined) await this.require(caller, { action: 'members.list', organizationId });
+    if (reach !== undefined && reach !== organizationId) await this.require(caller, { action: 'members.list', organizationId: reach });
     const email = filter.email === undefined ? undefined : normalizeEmail(filter.email);
     if (email === null) return { items: [] as AccountRecord[], nextCursor: null };
 
@@ -152,8 +157,9 @@ export class AuthorizationService {
       for (const d of unknown) cache.set(d, Promise.resolve(claims.get(d)?.organizationId ?? null));
       const readable: AccountRecord[] = [];
       for (const m of batch) {
-        const decision = authorize(principal, { action: 'user.read', account: await this.facts(m, cache) });
-        if (decision.outcome === 'allow') readable.push(m.account);
+        const facts = await this.facts(m, cache);
+        const decision = authorize(principal, { action: 'user.read', account: facts });
+        if (decision.outcome === 'allow' && (reach === undefined || organizationReaches(reach, facts))) readable.push(m.account);
       }
       const accepted = filter.accept && readable.length ? await filter.accept(readable) : undefined;
       items.push(...(accepted ? readable.filter((_, i) => accepted[i]) : readable));

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ClientRecord, ClientStore, SessionType } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
-import { NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 
 export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies readonly SessionType[];
 
@@ -73,8 +73,42 @@ export interface CreatedClient {
   clientSecret?: string;
 }
 
+const newSecret = () => randomBytes(32).toString('base64url');
+
 export class ClientService {
+  /** The clients Gatehouse itself keeps in step on every start (the console's, the bootstrap client): not changed through the API. */
+  private readonly builtIn = new Set<string>();
+
   constructor(private readonly clients: ClientStore) {}
+
+  isBuiltIn(clientId: string): boolean {
+    return this.builtIn.has(clientId);
+  }
+
+  private refuseBuiltIn(clientId: string): void {
+    if (this.builtIn.has(clientId)) throw new ConflictError('this client is built into Gatehouse: it is managed by its configuration, not through the API');
+  }
+
+  /** One page of clients in client_id order; `nextCursor`: the client_id to pass as `afterId` for the next. */
+  async list(opts: { afterId?: string; limit: number }): Promise<{ items: ClientRecord[]; nextCursor: string | null }> {
+    const found = await this.clients.list({ ...opts, limit: opts.limit + 1 });
+    const items = found.slice(0, opts.limit);
+    return { items, nextCursor: found.length > opts.limit ? items[items.length - 1]!.clientId : null };
+  }
+
+  /**
+   * A new secret for a confidential client, returned once; only its digest is stored, so the old secret
+   * stops working at once (the provider compares digests of the stored metadata).
+   */
+  async rotateSecret(clientId: string): Promise<{ client: ClientRecord; clientSecret: string }> {
+    this.refuseBuiltIn(clientId);
+    const existing = await this.get(clientId);
+    if (existing.metadata.token_endpoint_auth_method === 'none') throw new ConflictError('a public client (mobile or desktop) has no secret');
+    const clientSecret = newSecret();
+    const client: ClientRecord = { ...existing, metadata: { ...existing.metadata, client_secret: digestClientSecret(clientSecret) }, updatedAt: nowSeconds() };
+    await this.clients.upsert(client);
+    return { client, clientSecret };
+  }
 
   async create(input: NewClient): Promise<CreatedClient> {
     const parsed = newClientSchema.safeParse(input);
@@ -84,7 +118,7 @@ export class ClientService {
     const c = parsed.data;
     const clientId = randomBytes(16).toString('base64url');
     const confidential = c.sessionType === 'web';
-    const clientSecret = confidential ? randomBytes(32).toString('base64url') : undefined;
+    const clientSecret = confidential ? newSecret() : undefined;
     const metadata: Record<string, unknown> = {
       client_id: clientId,
       client_name: c.clientName,
@@ -126,6 +160,7 @@ export class ClientService {
   }
 
   async remove(clientId: string): Promise<void> {
+    this.refuseBuiltIn(clientId);
     if (!(await this.clients.remove(clientId))) throw new NotFoundError('client');
   }
 
@@ -135,6 +170,7 @@ export class ClientService {
    * guards its codes; its redirect URIs are Gatehouse's own, so no one else can receive them.
    */
   async ensureConsole(clientId: string, issuer: string): Promise<void> {
+    this.builtIn.add(clientId);
     const now = nowSeconds();
     const existing = await this.clients.find(clientId);
     const name = 'Gatehouse console';
@@ -165,6 +201,7 @@ export class ClientService {
    * brought back in line with the environment on every start (so rotating the secret is a restart).
    */
   async ensureBootstrap(clientId: string, clientSecret: string): Promise<void> {
+    this.builtIn.add(clientId);
     const now = nowSeconds();
     const existing = await this.clients.find(clientId);
     await this.clients.upsert({

@@ -42,6 +42,13 @@ export class KeyService {
     return { keys: keys.map((k) => k.privateJwk as JWK) };
   }
 
+  /** The keys' public facts (never their private material): the current key, the next, then the retired, most recently retired first. */
+  async list(): Promise<Array<{ kid: string; alg: string; state: SigningKeyRecord['state']; createdAt: number; stateChangedAt: number }>> {
+    const order = { current: 0, next: 1, retired: 2 } as const;
+    const keys = (await this.keys.list()).sort((a, b) => order[a.state] - order[b.state] || b.stateChangedAt - a.stateChangedAt || a.kid.localeCompare(b.kid));
+    return keys.map((k) => ({ kid: k.kid, alg: String(k.privateJwk.alg ?? 'RS256'), state: k.state, createdAt: k.createdAt, stateChangedAt: k.stateChangedAt }));
+  }
+
   /** Runs `listener` after each rotation made through this service, once it is committed (the server applies the new keys at once). */
   onRotated(listener: () => Promise<unknown>): void {
     this.rotated.push(listener);

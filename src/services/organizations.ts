@@ -37,6 +37,13 @@ export class OrganizationService {
     return org;
   }
 
+  /** One page of organizations in name order (stores/sql/organizations list); `nextCursor`: the id to pass as `afterId` for the next. */
+  async list(opts: { q?: string; ids?: string[]; afterId?: string; limit: number }): Promise<{ items: OrganizationRecord[]; nextCursor: string | null }> {
+    const found = await this.organizations.list({ ...opts, limit: opts.limit + 1 });
+    const items = found.slice(0, opts.limit);
+    return { items, nextCursor: found.length > opts.limit ? items[items.length - 1]!.id : null };
+  }
+
   /**
    * A membership event goes to the organization's trail and, when another organization's policy
    * governs the user (a platform admin added them), to that organization's trail too.

@@ -62,6 +62,7 @@ async function makeTarget(kind: Kind): Promise<Target> {
   const now = Math.floor(Date.now() / 1000);
   await h.app.services.db('accounts').where({ id }).update({ failed_attempts: 5, locked_until: now + 3600 });
   await h.app.services.db('factors').insert({ id: randomUUID(), account_id: id, kind: 'totp', label: 'Authenticator app', created_at: now, secret: 'sealed' });
+  await h.app.services.oidcStore.upsert('Session', randomUUID(), { accountId: id, loginTs: now, exp: now + 3600 }, 3600);
   return { id, email, kind };
 }
 
@@ -73,9 +74,11 @@ async function snapshot(target?: Target) {
     row: target ? await db('accounts').where({ id: target.id }).first() : null,
     factors: target ? await db('factors').where({ account_id: target.id }).select('*').orderBy('id') : null,
     view: target ? (await h.api('GET', `/users/${target.id}`)).body : null,
+    sessions: target ? (await h.api('GET', `/users/${target.id}/sessions`)).body : null,
     accounts: await count('accounts'),
     organizations: await count('organizations'),
     clients: await count('clients'),
+    clientRows: await db('clients').select('*').orderBy('client_id'),
     events: await count('audit_events'),
     resetTokens: await count('password_reset_tokens'),
     claims: await db('domain_claims').select('*').orderBy('id'),
@@ -133,6 +136,12 @@ const userView = async (t: Target) => (await h.api('GET', `/users/${t.id}`)).bod
 const cases: Case[] = [
   // Organizations and members
   { route: 'POST /organizations', want: ONLY_PLATFORM(201), call: ({ token, n }) => h.api('POST', '/organizations', { name: `Org ${n}` }, token) },
+  {
+    route: 'GET /organizations',
+    label: 'is A listed',
+    want: { platform: 'seen', ownerA: 'seen', adminA: 'seen', memberA: 403, adminB: 'unseen' },
+    call: ({ token }) => listed('/organizations', orgs.A, token),
+  },
   { route: 'GET /organizations/{orgId}', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}`, undefined, token) },
   {
     route: 'GET /organizations/{orgId}/members',
@@ -237,6 +246,18 @@ const cases: Case[] = [
     want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
     call: ({ token, target }) => listed(`/users?organizationId=${orgs.A}`, target!.id, token),
   },
+  {
+    route: 'GET /users',
+    label: 'reached by A',
+    want: { platform: ['seen', 'unseen', 'unseen', 'seen'], ownerA: ['seen', 'unseen', 'unseen', 'seen'], adminA: ['seen', 'unseen', 'unseen', 'seen'], memberA: all(403), adminB: all(403) },
+    call: ({ token, target }) => listed(`/users?reachedBy=${orgs.A}&locked=true`, target!.id, token),
+  },
+  {
+    route: 'GET /users',
+    label: 'reached by B (accounts on its domain, members or not)',
+    want: { platform: ['unseen', 'seen', 'unseen', 'unseen'], ownerA: all(403), adminA: all(403), memberA: all(403), adminB: ['unseen', 'seen', 'unseen', 'unseen'] },
+    call: ({ token, target }) => listed(`/users?reachedBy=${orgs.B}`, target!.id, token),
+  },
   { route: 'GET /users/{userId}', want: ON_ACCOUNT(200), call: ({ token, target }) => h.api('GET', `/users/${target!.id}`, undefined, token) },
   {
     route: 'GET /users/{userId}/effective-policy',
@@ -275,6 +296,21 @@ const cases: Case[] = [
     effect: async ({ target }) => expect((await userView(target!)).twoFactorEnabled).toBe(false),
   },
   {
+    route: 'GET /users/{userId}/sessions',
+    want: ON_ACCOUNT(200),
+    call: ({ token, target }) => h.api('GET', `/users/${target!.id}/sessions`, undefined, token),
+  },
+  {
+    route: 'POST /users/{userId}/end-sessions',
+    fresh: true,
+    want: ON_ACCOUNT(200),
+    call: ({ token, target }) => h.api('POST', `/users/${target!.id}/end-sessions`, undefined, token),
+    effect: async ({ target, res }) => {
+      expect(res.body).toEqual({ endedSessions: 1, revokedGrants: 0 });
+      expect((await h.api('GET', `/users/${target!.id}/sessions`)).body.sessions).toEqual([]);
+    },
+  },
+  {
     route: 'POST /users/{userId}/password-reset',
     fresh: true,
     want: ON_ACCOUNT(202),
@@ -287,11 +323,20 @@ const cases: Case[] = [
     want: ONLY_PLATFORM(201),
     call: ({ token, n }) => h.api('POST', '/clients', { client_name: `App ${n}`, session_type: 'web', redirect_uris: ['https://app.example/cb'] }, token),
   },
+  { route: 'GET /clients', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/clients', undefined, token) },
+  {
+    route: 'POST /clients/{clientId}/secret',
+    want: ONLY_PLATFORM(200),
+    prepare: newClient,
+    call: ({ token, prep }) => h.api('POST', `/clients/${prep.clientId}/secret`, undefined, token),
+    effect: async ({ res }) => expect(res.body.client_secret).toEqual(expect.any(String)),
+  },
   { route: 'GET /clients/{clientId}', want: ONLY_PLATFORM(200), prepare: newClient, call: ({ token, prep }) => h.api('GET', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'GET /organizations/{orgId}/events', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}/events`, undefined, token) },
   { route: 'GET /events', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/events', undefined, token) },
   // Signing keys
+  { route: 'GET /keys', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/keys', undefined, token) },
   { route: 'POST /keys/rotate', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('POST', '/keys/rotate', undefined, token) },
 ];
 
@@ -385,6 +430,8 @@ describe('the attack chain of issue 7, item 1', () => {
         ['POST', `/users/${victim.id}/disable`],
         ['POST', `/users/${victim.id}/unlock`],
         ['POST', `/users/${victim.id}/reset-2fa`],
+        ['POST', `/users/${victim.id}/end-sessions`],
+        ['GET', `/users/${victim.id}/sessions`],
         ['DELETE', `/organizations/${orgs.A}/members/${victim.id}`],
       ];
       const nobody = '00000000-0000-0000-0000-000000000000';
@@ -476,7 +523,7 @@ describe('owners (issue 7, item 2)', () => {
     c.adminToken = await h.userToken('admin@c.test', PASSWORD);
   });
 
-  it('an admin cannot make, demote, disable, reset, unlock or remove an owner; nothing changes', async () => {
+  it('an admin cannot make, demote, disable, reset, unlock, sign out or remove an owner; nothing changes', async () => {
     const candidate = await createUser('candidate@c.test', orgs.C);
     const before = await snapshot({ id: c.owner, email: 'owner@c.test', kind: 'aDomain' });
     const candidateBefore = await snapshot({ id: candidate, email: 'candidate@c.test', kind: 'aDomain' });
@@ -489,6 +536,7 @@ describe('owners (issue 7, item 2)', () => {
       ['POST', `/users/${c.owner}/password-reset`, { requireChangeAtNextSignIn: true }],
       ['POST', `/users/${c.owner}/reset-2fa`],
       ['POST', `/users/${c.owner}/unlock`],
+      ['POST', `/users/${c.owner}/end-sessions`],
       ['DELETE', `/organizations/${orgs.C}/members/${c.owner}`],
     ];
     for (const [method, path, body] of attempts) {

@@ -15,12 +15,41 @@ import { createUser, organizationWithDomain } from '../helpers/setup.js';
  */
 type Row = { name: string; method: 'GET' | 'POST'; path: string; fields?: Record<string, string>; platform?: true };
 
+/** What the policy editor posts (a few fields; the others count as off or empty). */
+const POLICY_FORM = { 'password.minLength': '12', 'authentication.enforce2fa': 'true', confirmLockout: 'true' };
+
 const ROWS: Row[] = [
   { name: 'domain page', method: 'GET', path: '/console/orgs/{org}/domain' },
   { name: 'domain revoke confirmation', method: 'GET', path: '/console/orgs/{org}/domain/revoke?domain=target.test' },
   { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+
+  { name: 'security policies', method: 'GET', path: '/console/orgs/{org}/security-policies' },
+  ...['preview', 'edit', 'save'].map((step): Row => ({ name: `policy ${step}`, method: 'POST', path: `/console/orgs/{org}/security-policies/${step}`, fields: POLICY_FORM })),
+
+  { name: 'users', method: 'GET', path: '/console/orgs/{org}/users?q=user' },
+  { name: 'invite a user', method: 'POST', path: '/console/orgs/{org}/users/invite', fields: { email: 'invited@target.test', name: 'Intruder' } },
+  { name: "a user's page", method: 'GET', path: '/console/orgs/{org}/users/{user}' },
+  ...['unlock', 'password-reset', 'reset-2fa', 'end-sessions', 'disable', 'enable'].flatMap((action): Row[] => [
+    { name: `${action} confirmation`, method: 'GET', path: `/console/orgs/{org}/users/{user}/${action}` },
+    { name: action, method: 'POST', path: `/console/orgs/{org}/users/{user}/${action}` },
+  ]),
+
+  { name: 'organizations', method: 'GET', path: '/console/platform/organizations', platform: true },
+  { name: 'create an organization', method: 'POST', path: '/console/platform/organizations', fields: { name: 'Intruder corp', owner: 'member@target.test' }, platform: true },
+  { name: 'clients', method: 'GET', path: '/console/platform/clients', platform: true },
+  { name: 'register a client', method: 'POST', path: '/console/platform/clients', fields: { client_name: 'Intruder app', session_type: 'web', redirect_uris: 'https://intruder.example/cb' }, platform: true },
+  { name: 'new secret confirmation', method: 'GET', path: '/console/platform/clients/{client}/rotate', platform: true },
+  { name: 'new secret', method: 'POST', path: '/console/platform/clients/{client}/rotate', platform: true },
+  { name: 'delete client confirmation', method: 'GET', path: '/console/platform/clients/{client}/delete', platform: true },
+  { name: 'delete a client', method: 'POST', path: '/console/platform/clients/{client}/delete', platform: true },
+  { name: 'baseline policy', method: 'GET', path: '/console/platform/baseline-policy', platform: true },
+  ...['preview', 'edit', 'save'].map((step): Row => ({ name: `baseline ${step}`, method: 'POST', path: `/console/platform/baseline-policy/${step}`, fields: POLICY_FORM, platform: true })),
+  { name: 'signing keys', method: 'GET', path: '/console/platform/keys', platform: true },
+  { name: 'rotate confirmation', method: 'GET', path: '/console/platform/keys/rotate', platform: true },
+  { name: 'rotate the signing keys', method: 'POST', path: '/console/platform/keys/rotate', platform: true },
+
   { name: 'members page', method: 'GET', path: '/console/orgs/{org}/members' },
   { name: 'add member confirmation', method: 'GET', path: '/console/orgs/{org}/members/add?email=user@target.test&role=owner' },
   { name: 'change role confirmation', method: 'GET', path: '/console/orgs/{org}/members/change?userId={member}&role=owner' },
@@ -53,7 +82,11 @@ beforeAll(async () => {
   for (const [user, org, role] of [['owner', 'org', 'owner'], ['member', 'org', 'member'], ['otherOwner', 'other', 'owner'], ['otherAdmin', 'other', 'admin']] as const) {
     expect((await h.api('POST', `/organizations/${ids[org]}/members`, { userId: ids[user], role })).status).toBe(200);
   }
-  for (const [who, email] of [['owner', 'owner@target.test'], ['member', 'member@target.test'], ['otherOwner', 'owner@other.test'], ['otherAdmin', 'admin@other.test']] as const) {
+  ids.client = (await h.api('POST', '/clients', { client_name: 'Target app', session_type: 'web', redirect_uris: ['https://target.example/cb'] })).body.client_id;
+  await createUser(h, 'root@platform.test', PASSWORD);
+  // What `gatehouse user grant-platform-admin` does.
+  await h.app.services.accounts.setPlatformAdmin('root@platform.test', true);
+  for (const [who, email] of [['root', 'root@platform.test'], ['owner', 'owner@target.test'], ['member', 'member@target.test'], ['otherOwner', 'owner@other.test'], ['otherAdmin', 'admin@other.test']] as const) {
     visitors[who] = await consoleSignIn(h.running.issuer, email, PASSWORD);
   }
 });
@@ -74,7 +107,11 @@ async function state(): Promise<unknown> {
     `/organizations/${ids.org}/security-policy`,
     `/organizations/${ids.org}/members`,
     `/baseline-policy`,
-    ...['owner', 'member', 'user'].map((u) => `/users/${ids[u]}`),
+    `/organizations`,
+    `/clients`,
+    `/clients/${ids.client}`,
+    ...['owner', 'member', 'user'].flatMap((u) => [`/users/${ids[u]}`, `/users/${ids[u]}/sessions`]),
+    `/users?reachedBy=${ids.org}`,
   ];
   const answers = await Promise.all(reads.map(async (path) => [path, (await h.api('GET', path)).body]));
   const events = (await h.api('GET', '/events?limit=200')).body.items.filter((e: { type: string }) => !ROUTINE.test(e.type));
@@ -122,8 +159,8 @@ describe.each(ROWS)('$method $path ($name)', (row) => {
 });
 
 describe('every console page', () => {
-  it.each(ROWS.filter((r) => r.method === 'GET' && !r.platform))('$path answers the owner with a strict Content-Security-Policy and no inline script or style', async (row) => {
-    const res = await visitors.owner!.browser.request(url(row));
+  it.each(ROWS.filter((r) => r.method === 'GET'))('$path answers its administrator with a strict Content-Security-Policy and no inline script or style', async (row) => {
+    const res = await visitors[row.platform ? 'root' : 'owner']!.browser.request(url(row));
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");

@@ -1,6 +1,6 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { clientView, common, withNotFound } from './common.js';
+import { clientView, common, problem, withNotFound } from './common.js';
 
 /** OIDC clients (platform admin only). */
 export const clientRoutes: AdminRoute[] = [
@@ -33,14 +33,48 @@ export const clientRoutes: AdminRoute[] = [
   },
   {
     method: 'get',
+    path: '/clients',
+    summary: 'List clients in client_id order',
+    tag: 'Clients',
+    access: 'platform',
+    query: s.pageQuery,
+    responses: { 200: { description: 'One page of clients', schema: s.page(s.clientWithOriginSchema) }, ...common },
+    async handler({ principal, query, services }) {
+      await services.authorization.require(principal, { action: 'client.manage' });
+      const result = await services.clients.list({ afterId: query.cursor, limit: query.limit });
+      const items = result.items.map((c) => ({ ...clientView(c), built_in: services.clients.isBuiltIn(c.clientId) }));
+      return { status: 200, body: { items, nextCursor: result.nextCursor } };
+    },
+  },
+  {
+    method: 'post',
+    path: '/clients/{clientId}/secret',
+    summary: 'Give a web client a new secret: shown once, the previous secret stops working at once',
+    tag: 'Clients',
+    access: 'platform',
+    responses: {
+      200: { description: 'The new secret, shown once', schema: s.rotatedSecretSchema },
+      ...withNotFound,
+      409: problem('A built-in client, or a public client (which has no secret)'),
+    },
+    async handler({ principal, params, services, request }) {
+      await services.authorization.require(principal, { action: 'client.manage' });
+      const { client, clientSecret } = await services.clients.rotateSecret(params.clientId!);
+      await services.audit.record('client.secret_rotated', { actor: principal.actor, target: { type: 'client', id: client.clientId }, request });
+      return { status: 200, body: { client_id: client.clientId, client_secret: clientSecret } };
+    },
+  },
+  {
+    method: 'get',
     path: '/clients/{clientId}',
     summary: 'Read a client',
     tag: 'Clients',
     access: 'platform',
-    responses: { 200: { description: 'The client', schema: s.clientSchema }, ...withNotFound },
+    responses: { 200: { description: 'The client', schema: s.clientWithOriginSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
       await services.authorization.require(principal, { action: 'client.manage' });
-      return { status: 200, body: clientView(await services.clients.get(params.clientId!)) };
+      const client = await services.clients.get(params.clientId!);
+      return { status: 200, body: { ...clientView(client), built_in: services.clients.isBuiltIn(client.clientId) } };
     },
   },
   {
@@ -49,7 +83,7 @@ export const clientRoutes: AdminRoute[] = [
     summary: 'Delete a client (its tokens stop working)',
     tag: 'Clients',
     access: 'platform',
-    responses: { 204: { description: 'Deleted' }, ...withNotFound },
+    responses: { 204: { description: 'Deleted' }, ...withNotFound, 409: problem('A built-in client') },
     async handler({ principal, params, services, request }) {
       await services.authorization.require(principal, { action: 'client.manage' });
       const before = await services.clients.get(params.clientId!);

@@ -1,9 +1,22 @@
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
-import { common } from './common.js';
+import { common, iso } from './common.js';
 
 /** Signing keys (platform admin only): the same rotation as `gatehouse keys rotate`. */
 export const keyRoutes: AdminRoute[] = [
+  {
+    method: 'get',
+    path: '/keys',
+    summary: 'List the signing keys (public facts only: never private material)',
+    tag: 'Keys',
+    access: 'platform',
+    responses: { 200: { description: 'The signing keys: current, next, then retired', schema: s.signingKeyListSchema }, ...common },
+    async handler({ principal, services }) {
+      await services.authorization.require(principal, { action: 'keys.read' });
+      const items = (await services.keys.list()).map((k) => ({ ...k, createdAt: iso(k.createdAt), stateChangedAt: iso(k.stateChangedAt) }));
+      return { status: 200, body: { items } };
+    },
+  },
   {
     method: 'post',
     path: '/keys/rotate',

@@ -19,6 +19,27 @@ export const organizationRoutes: AdminRoute[] = [
   },
   {
     method: 'get',
+    path: '/organizations',
+    summary: 'List organizations in name order (an organization admin sees only their own)',
+    tag: 'Organizations',
+    access: 'platform or organization admin',
+    query: s.organizationListQuery,
+    responses: { 200: { description: 'One page of organizations', schema: s.page(s.organizationSchema) }, ...common },
+    async handler({ principal, query, services }) {
+      let ids: string[] | undefined;
+      if (principal.kind === 'platform') {
+        await services.authorization.require(principal, { action: 'organization.list' });
+      } else {
+        const own = principal.account.organizationId ?? '';
+        await services.authorization.require(principal, { action: 'organization.read', organizationId: own });
+        ids = [own];
+      }
+      const result = await services.organizations.list({ q: query.q, ids, afterId: query.cursor, limit: query.limit });
+      return { status: 200, body: { items: result.items.map(orgView), nextCursor: result.nextCursor } };
+    },
+  },
+  {
+    method: 'get',
     path: '/organizations/{orgId}',
     summary: 'Read an organization',
     tag: 'Organizations',

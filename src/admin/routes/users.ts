@@ -3,7 +3,7 @@ import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
 import { EXPIRATION_DAYS } from '../../policy/security-policy.js';
 import { nowSeconds } from '../../stores/db.js';
-import { common, problem, userOrganization, userView, userViews, withNotFound } from './common.js';
+import { common, iso, problem, userOrganization, userView, userViews, withNotFound } from './common.js';
 
 const DAY = 86_400;
 /** "Password expiring" in the user search: within this many seconds (the console's 14 days). */
@@ -55,6 +55,7 @@ export const userRoutes: AdminRoute[] = [
       const result = await services.authorization.list(principal, {
         email: query.email,
         organizationId: query.organizationId,
+        reachedBy: query.reachedBy,
         search: {
           q: query.q,
           locked: query.locked === undefined ? undefined : { value: query.locked, now },
@@ -76,12 +77,62 @@ export const userRoutes: AdminRoute[] = [
   {
     method: 'get',
     path: '/users/{userId}',
-    summary: 'Read a user',
+    summary: 'Read a user, with the number of recovery codes they have left',
     tag: 'Users',
     access: 'platform or organization admin',
-    responses: { 200: { description: 'The user', schema: s.userSchema }, ...withNotFound },
+    responses: { 200: { description: 'The user', schema: s.userDetailSchema }, ...withNotFound },
     async handler({ principal, params, services }) {
-      return { status: 200, body: await userView(await services.authorization.require(principal, { action: 'user.read', userId: params.userId! }), services) };
+      const account = await services.authorization.require(principal, { action: 'user.read', userId: params.userId! });
+      const [view, recoveryCodesLeft] = await Promise.all([userView(account, services), services.twoFactor.recoveryCodesLeft(account.id)]);
+      return { status: 200, body: { ...view, recoveryCodesLeft } };
+    },
+  },
+  {
+    method: 'get',
+    path: '/users/{userId}/sessions',
+    summary: 'The user\'s live browser sessions (with the apps signed in through each) and the apps holding refresh tokens without one',
+    tag: 'Users',
+    access: 'platform or organization admin',
+    responses: { 200: { description: 'Sessions and apps', schema: s.userSessionsSchema }, ...withNotFound },
+    async handler({ principal, params, services }) {
+      const account = await services.authorization.require(principal, { action: 'user.read', userId: params.userId! });
+      const { sessions, apps } = await services.sessions.devicesOf(account.id);
+      const at = (t: number | null) => (t === null ? null : iso(t));
+      return {
+        status: 200,
+        body: {
+          sessions: sessions.map((x) => ({
+            handle: x.handle,
+            signedInAt: at(x.signedInAt),
+            lastUsedAt: at(x.lastUsedAt),
+            expiresAt: at(x.expiresAt),
+            ip: x.ip,
+            userAgent: x.userAgent,
+            apps: x.apps.map((a) => a.clientId),
+          })),
+          apps: apps.map((a) => ({ handle: a.handle, clientId: a.clientId, grantedAt: at(a.grantedAt), expiresAt: at(a.expiresAt) })),
+        },
+      };
+    },
+  },
+  {
+    method: 'post',
+    path: '/users/{userId}/end-sessions',
+    summary: 'Sign the user out everywhere: their browser sessions end and every app\'s grant (refresh and access tokens) is revoked',
+    tag: 'Users',
+    access: 'platform or organization admin',
+    responses: { 200: { description: 'What was ended', schema: s.endedSessionsSchema }, ...withNotFound },
+    async handler({ principal, params, services, request }) {
+      const account = await services.authorization.require(principal, { action: 'user.end-sessions', userId: params.userId! });
+      const ended = await services.sessions.endAll(account.id);
+      await services.audit.record('user.sessions_ended', {
+        actor: principal.actor,
+        organizationId: await userOrganization(account, services),
+        target: { type: 'user', id: account.id },
+        request,
+        data: { endedSessions: ended.sessions, revokedGrants: ended.grants },
+      });
+      return { status: 200, body: { endedSessions: ended.sessions, revokedGrants: ended.grants } };
     },
   },
   {

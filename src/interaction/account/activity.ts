@@ -37,6 +37,7 @@ const FIXED: Record<string, string> = {
   'user.unlocked': m('Account unlocked by an administrator'),
   'user.disabled': m('Account disabled by an administrator'),
   'user.enabled': m('Account enabled by an administrator'),
+  'user.sessions_ended': m('Signed out everywhere by an administrator'),
   'user.created': m('Account created'),
   'user.invited': m('Invited to Gatehouse'),
   'user.email_verified': m('Email address confirmed'),

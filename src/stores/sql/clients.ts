@@ -72,4 +72,11 @@ export class ClientStore {
   async remove(clientId: string): Promise<boolean> {
     return (await this.db<Row>('clients').where({ client_id: clientId }).delete()) === 1;
   }
+
+  /** One page of clients in client_id order, keyset-paged: `afterId` is the last client_id of the previous page. */
+  async list(opts: { afterId?: string; limit: number }): Promise<ClientRecord[]> {
+    const q = this.db<Row>('clients').orderBy('client_id').limit(opts.limit);
+    if (opts.afterId) q.where('client_id', '>', opts.afterId);
+    return (await q).map(toRecord);
+  }
 }

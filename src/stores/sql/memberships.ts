@@ -39,7 +39,7 @@ export interface AccountSearch {
 }
 
 /** LIKE with the text taken literally: its own wildcards (and the escape character) escaped. */
-const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+export const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function applySearch(q: Knex.QueryBuilder, s: AccountSearch): void {
   if (s.q !== undefined) {

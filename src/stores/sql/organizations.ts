@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { likeLiteral } from './memberships.js';
 
 export interface OrganizationRecord {
   id: string;
@@ -26,5 +27,21 @@ export class OrganizationStore {
   async find(id: string): Promise<OrganizationRecord | undefined> {
     const row = await this.db<Row>('organizations').where({ id }).first();
     return row && toRecord(row);
+  }
+
+  /**
+   * One page of organizations in name order (ties by id), keyset-paged: `afterId` is the last id of the
+   * previous page. `q`: part of the name, ignoring case. `ids` narrows to those organizations.
+   */
+  async list(opts: { q?: string; ids?: string[]; afterId?: string; limit: number }): Promise<OrganizationRecord[]> {
+    const q = this.db<Row>('organizations').orderBy([{ column: 'name' }, { column: 'id' }]).limit(opts.limit);
+    if (opts.q) q.whereRaw("LOWER(name) LIKE ? ESCAPE '\\'", [`%${likeLiteral(opts.q.toLowerCase())}%`]);
+    if (opts.ids) q.whereIn('id', opts.ids);
+    if (opts.afterId) {
+      const after = await this.find(opts.afterId);
+      if (!after) return [];
+      q.where((w) => w.where('name', '>', after.name).orWhere((x) => x.where('name', after.name).andWhere('id', '>', after.id)));
+    }
+    return (await q).map(toRecord);
   }
 }
