@@ -111,14 +111,17 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
     }
   });
 
-  router.post('/orgs/:orgId/members/add', deps.parseForm, async (ctx) => {
-    const g = await guard(deps, ctx, true);
-    if (!g) return;
-    const userId = field(ctx, 'userId');
-    const role = field(ctx, 'role');
-    if (!isRole(role)) return show(ctx, g.user, g.orgId, { problem: m('Choose a role: owner, admin or member.') }, 400).catch((err) => deps.refuse(ctx, err));
-    await change(ctx, g, () => deps.callRoute(ctx, g.user, 'post', '/organizations/{orgId}/members', { orgId: g.orgId }, { userId, role }), m('The member is added.'));
-  });
+  // Adding and changing a role are one API call (set the member's role); only the notice differs.
+  for (const [step, done] of [['add', m('The member is added.')], ['change', m('The role is changed.')]] as const) {
+    router.post(`/orgs/:orgId/members/${step}`, deps.parseForm, async (ctx) => {
+      const g = await guard(deps, ctx, true);
+      if (!g) return;
+      const userId = field(ctx, 'userId');
+      const role = field(ctx, 'role');
+      if (!isRole(role)) return show(ctx, g.user, g.orgId, { problem: m('Choose a role: owner, admin or member.') }, 400).catch((err) => deps.refuse(ctx, err));
+      await change(ctx, g, () => deps.callRoute(ctx, g.user, 'post', '/organizations/{orgId}/members', { orgId: g.orgId }, { userId, role }), done);
+    });
+  }
 
   router.get('/orgs/:orgId/members/change', async (ctx) => {
     const g = await guard(deps, ctx, false);
@@ -139,15 +142,6 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
     } catch (err) {
       await deps.refuse(ctx, err);
     }
-  });
-
-  router.post('/orgs/:orgId/members/change', deps.parseForm, async (ctx) => {
-    const g = await guard(deps, ctx, true);
-    if (!g) return;
-    const userId = field(ctx, 'userId');
-    const role = field(ctx, 'role');
-    if (!isRole(role)) return show(ctx, g.user, g.orgId, { problem: m('Choose a role: owner, admin or member.') }, 400).catch((err) => deps.refuse(ctx, err));
-    await change(ctx, g, () => deps.callRoute(ctx, g.user, 'post', '/organizations/{orgId}/members', { orgId: g.orgId }, { userId, role }), m('The role is changed.'));
   });
 
   router.get('/orgs/:orgId/members/remove', async (ctx) => {

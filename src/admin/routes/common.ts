@@ -7,6 +7,7 @@ import type { SecurityPolicy } from '../../policy/security-policy.js';
 import { enrolledFactors, hasSecondFactor, type FactorRecord } from '../../stores/factors.js';
 import type { OrganizationAction } from '../../policy/authorization.js';
 import type { Principal } from '../auth.js';
+import type { HandlerContext } from '../route.js';
 import * as s from '../schemas.js';
 
 /** Views, response sets and access checks shared by the admin routes. */
@@ -82,4 +83,9 @@ export async function reachOrganization(p: Principal, services: Services, orgId:
 /** The organization whose trail an event about this user belongs in: the one whose policy governs them, else their own. */
 export function userOrganization(a: AccountRecord, services: Services): Promise<string | null> {
   return services.policies.organizationOf(a);
+}
+
+/** Records an administrator's action on a user, in the trail of the user's organization. */
+export async function recordUserEvent(type: string, { principal, services, request }: Pick<HandlerContext, 'principal' | 'services' | 'request'>, account: AccountRecord, data: Record<string, unknown>): Promise<void> {
+  await services.audit.record(type, { actor: principal.actor, organizationId: await userOrganization(account, services), target: { type: 'user', id: account.id }, request, data });
 }

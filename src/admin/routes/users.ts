@@ -3,7 +3,7 @@ import * as s from '../schemas.js';
 import { ValidationError } from '../../services/errors.js';
 import { EXPIRATION_DAYS } from '../../policy/security-policy.js';
 import { nowSeconds } from '../../stores/db.js';
-import { common, iso, problem, userOrganization, userView, userViews, withNotFound } from './common.js';
+import { common, iso, problem, recordUserEvent, userView, userViews, withNotFound } from './common.js';
 
 const DAY = 86_400;
 /** "Password expiring" in the user search: within this many seconds (the console's 14 days). */
@@ -31,13 +31,7 @@ export const userRoutes: AdminRoute[] = [
       if (account.organizationId) {
         await services.organizations.setMembershipOrigin(account.id, account.organizationId, principal.kind === 'platform' ? 'platform' : 'organization');
       }
-      await services.audit.record('user.created', {
-        actor: principal.actor,
-        organizationId: await userOrganization(account, services),
-        target: { type: 'user', id: account.id },
-        request,
-        data: { after: { email: account.email, name: account.name, organizationId: account.organizationId } },
-      });
+      await recordUserEvent('user.created', { principal, services, request }, account, { after: { email: account.email, name: account.name, organizationId: account.organizationId } });
       return { status: 201, body: await userView(account, services) };
     },
   },
@@ -125,13 +119,7 @@ export const userRoutes: AdminRoute[] = [
     async handler({ principal, params, services, request }) {
       const account = await services.authorization.require(principal, { action: 'user.end-sessions', userId: params.userId! });
       const ended = await services.sessions.endAll(account.id);
-      await services.audit.record('user.sessions_ended', {
-        actor: principal.actor,
-        organizationId: await userOrganization(account, services),
-        target: { type: 'user', id: account.id },
-        request,
-        data: { endedSessions: ended.sessions, revokedGrants: ended.grants },
-      });
+      await recordUserEvent('user.sessions_ended', { principal, services, request }, account, { endedSessions: ended.sessions, revokedGrants: ended.grants });
       return { status: 200, body: { endedSessions: ended.sessions, revokedGrants: ended.grants } };
     },
   },
@@ -160,13 +148,7 @@ export const userRoutes: AdminRoute[] = [
         const after = await services.accounts.setStatus(before.id, action === 'disable' ? 'disabled' : 'active');
         // A disabled user's sessions and grants end now, so enabling them again brings none of them back.
         const ended = action === 'disable' ? await services.sessions.endAll(before.id) : undefined;
-        await services.audit.record(`user.${action}d`, {
-          actor: principal.actor,
-          organizationId: await userOrganization(before, services),
-          target: { type: 'user', id: before.id },
-          request,
-          data: { before: { status: before.status }, after: { status: after.status }, ...(ended ? { endedSessions: ended.sessions, revokedGrants: ended.grants } : {}) },
-        });
+        await recordUserEvent(`user.${action}d`, { principal, services, request }, before, { before: { status: before.status }, after: { status: after.status }, ...(ended ? { endedSessions: ended.sessions, revokedGrants: ended.grants } : {}) });
         return { status: 200, body: await userView(after, services) };
       },
     }),
@@ -181,13 +163,7 @@ export const userRoutes: AdminRoute[] = [
     async handler({ principal, params, services, request }) {
       const before = await services.authorization.require(principal, { action: 'user.unlock', userId: params.userId! });
       const after = await services.accounts.unlock(before.id);
-      await services.audit.record('user.unlocked', {
-        actor: principal.actor,
-        organizationId: await userOrganization(before, services),
-        target: { type: 'user', id: before.id },
-        request,
-        data: { before: { failedAttempts: before.failedAttempts, lockedUntil: before.lockedUntil }, after: { failedAttempts: 0, lockedUntil: null } },
-      });
+      await recordUserEvent('user.unlocked', { principal, services, request }, before, { before: { failedAttempts: before.failedAttempts, lockedUntil: before.lockedUntil }, after: { failedAttempts: 0, lockedUntil: null } });
       return { status: 200, body: await userView(after, services) };
     },
   },
