@@ -4,12 +4,12 @@ import type { Context } from 'koa';
 import { textFor } from '../i18n/index.js';
 import { m, type Text } from '../i18n/message.js';
 import type { AuditEvent } from '../stores/sql/audit.js';
-import type { Services } from '../services/index.js';
 import { EVENT_WORDS, eventWords } from './audit-words.js';
 import { csvRow } from './csv.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { asIs, describeChanges, type Change } from './policy-diff.js';
 import { eachPage, queryField } from './shared.js';
+import { ForbiddenError, NotFoundError } from '../services/errors.js';
 
 const PAGE_SIZE = 50;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -39,12 +39,13 @@ const dayStart = (day: string, plusDays = 0) => new Date(Date.parse(`${day}T00:0
 
 /**
  * The admin route's query for the filters; undefined when the user filter names nobody (no event can match).
- * An email is looked up among the accounts (an organization's trail may name administrators it does not reach).
+ * An email is looked up through the users route, so an organization's administrator finds only the
+ * accounts they may read: an address elsewhere on the platform answers exactly like one that does not exist.
  */
-async function routeQuery(services: Services, f: Filters): Promise<Record<string, unknown> | undefined> {
+async function routeQuery(findUser: (email: string) => Promise<string | undefined>, f: Filters): Promise<Record<string, unknown> | undefined> {
   let user: string | undefined;
   if (f.user.includes('@')) {
-    user = (await services.accounts.list({ email: f.user.toLowerCase(), limit: 1 })).items[0]?.id;
+    user = await findUser(f.user.toLowerCase());
     if (!user) return undefined;
   } else if (f.user) {
     user = f.user;
@@ -68,21 +69,17 @@ export interface EventLine {
 
 const TARGET_WORDS: Record<string, Text> = { security_policy: m('the security policy'), organization: m('the organization') };
 
-/** Describes events, reading each named user's email once. */
-async function describe(services: Services, events: AuditEvent[], emails = new Map<string, string | null>()): Promise<EventLine[]> {
-  const emailOf = async (id: string) => {
-    if (!emails.has(id)) emails.set(id, (await services.accounts.findById(id))?.email ?? null);
-    return emails.get(id) ?? id;
-  };
+/** Describes events; `nameOf` gives a user's name as the viewer may see it. */
+async function describe(nameOf: (id: string) => Promise<Text>, events: AuditEvent[]): Promise<EventLine[]> {
   const lines: EventLine[] = [];
   for (const e of events) {
     let who: Text;
-    if (e.actorType === 'user' && e.actorId) who = asIs(await emailOf(e.actorId));
+    if (e.actorType === 'user' && e.actorId) who = await nameOf(e.actorId);
     else if (e.actorType === 'system') who = m('Gatehouse');
     else if (e.actorType === 'client') who = m('Client {{id}}', { id: e.actorId ?? '' });
     else who = m('Someone not signed in');
     let whom: Text | null = null;
-    if (e.targetType === 'user' && e.targetId) whom = asIs(await emailOf(e.targetId));
+    if (e.targetType === 'user' && e.targetId) whom = await nameOf(e.targetId);
     else if (e.targetType) whom = TARGET_WORDS[e.targetType] ?? asIs(e.targetId ?? e.targetType);
     const data = e.data ?? {};
     const changes = 'before' in data || 'after' in data ? describeChanges(data.before, data.after) : [];
@@ -90,6 +87,8 @@ async function describe(services: Services, events: AuditEvent[], emails = new M
   }
   return lines;
 }
+
+const OUTSIDE = m('a user outside this organization');
 
 /** The Audit trail page: filters in the URL (a GET form), newest first in pages, and the exports of every matching event. */
 export function auditPages(router: Router, deps: ConsolePageDeps): void {
@@ -106,10 +105,34 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
       (orgId
         ? deps.callRoute(ctx, user, 'get', '/organizations/{orgId}/events', { orgId }, undefined, query)
         : deps.callRoute(ctx, user, 'get', '/events', {}, undefined, query)) as Promise<{ items: AuditEvent[]; nextCursor: string | null }>;
+    /**
+     * Names come through the users route too: an organization's trail also records administrators and
+     * accounts it may not read (a platform admin, another organization's user it once had as a member);
+     * their addresses are not this organization's to see. Each account is looked up once per request.
+     */
+    const names = new Map<string, Promise<Text>>();
+    const nameOf = (id: string): Promise<Text> => {
+      let name = names.get(id);
+      if (!name) {
+        name = (deps.callRoute(ctx, user, 'get', '/users/{userId}', { userId: id }) as Promise<{ email: string }>).then(
+          (u) => asIs(u.email),
+          (err: unknown) => {
+            if (err instanceof NotFoundError || err instanceof ForbiddenError) return orgId ? OUTSIDE : asIs(id);
+            throw err;
+          },
+        );
+        names.set(id, name);
+      }
+      return name;
+    };
+    const findUser = async (email: string) =>
+      ((await deps.callRoute(ctx, user, 'get', '/users', {}, undefined, { email, limit: 1 })) as { items: Array<{ id: string }> }).items[0]?.id;
     return {
       orgId,
       base: orgId ? `/console/orgs/${encodeURIComponent(orgId)}/audit` : '/console/platform/audit',
       read,
+      nameOf,
+      findUser,
       check: () => (orgId ? deps.callRoute(ctx, user, 'get', '/organizations/{orgId}', { orgId }) : read({ limit: 1 })),
     };
   }
@@ -122,7 +145,7 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
     const cursor = typeof ctx.query.cursor === 'string' && /^\d{1,15}$/.test(ctx.query.cursor) ? ctx.query.cursor : undefined;
     try {
       await scope.check();
-      const query = await routeQuery(services, f);
+      const query = await routeQuery(scope.findUser, f);
       const page = query ? await scope.read({ ...query, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }) : { items: [], nextCursor: null };
       const here = scope.base;
       // On the platform's trail, each event says which organization's it is.
@@ -139,7 +162,7 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
         base: here,
         filters: f,
         types: Object.entries(EVENT_WORDS).map(([value, words]) => ({ value, words })),
-        lines: await describe(services, page.items),
+        lines: await describe(scope.nameOf, page.items),
         older: page.nextCursor ? `${here}?${searchOf(f, { cursor: page.nextCursor })}` : null,
         newest: cursor ? `${here}?${searchOf(f)}` : null,
         exportCsv: `${here}/export.csv?${searchOf(f)}`,
@@ -164,18 +187,17 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
     let first: IteratorResult<AuditEvent[]>;
     try {
       await scope.check();
-      const query = await routeQuery(services, f);
+      const query = await routeQuery(scope.findUser, f);
       pages = query ? eachPage<AuditEvent>(scope.read, query) : (async function* () {})();
       first = await pages.next();
     } catch (err) {
       return deps.refuse(ctx, err);
     }
-    const emails = new Map<string, string | null>();
     const tr = (text: Text) => textFor(ctx, text);
     async function* lines(): AsyncGenerator<string> {
       if (kind === 'csv') yield csvRow([tr(m('Time (UTC)')), tr(m('Event')), tr(m('Event type')), tr(m('Who')), tr(m('On whom')), tr(m('From address')), tr(m('Changes')), tr(m('Event id'))]);
       for (let r = first; !r.done; r = await pages.next()) {
-        for (const line of await describe(services, r.value, emails)) {
+        for (const line of await describe(scope.nameOf, r.value)) {
           const e = line.event;
           if (kind === 'jsonl') {
             yield `${JSON.stringify({ ...e, actor: tr(line.who), target: line.whom === null ? null : tr(line.whom) })}\n`;

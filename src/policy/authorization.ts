@@ -9,6 +9,9 @@
  *   admin made members of it. An account on another organization's verified domain is never reached,
  *   whoever made it a member. They create and add only accounts their policy governs.
  * - Only an owner acts on an owner (makes, demotes, disables, removes, resets, unlocks, enables one).
+ * - Only a platform admin changes a platform admin's account or membership: an organization whose domain
+ *   a platform admin's address is on reads that account (its policy governs them) but cannot disable,
+ *   reset, sign out, demote or remove them.
  * - Plain members, and users in no organization, administer nothing.
  *
  * Existence does not leak: a refusal that depends on who the principal is (not an admin, another
@@ -31,6 +34,8 @@ export interface AccountFacts {
   role: Role | null;
   /** Whether a platform admin made that membership (false when an organization did, or when unknown). */
   addedByPlatform: boolean;
+  /** Whether the account is a platform administrator's: an organization may read it, never change it. */
+  platformAdmin: boolean;
 }
 
 /** Actions only the platform admin takes. */
@@ -76,6 +81,7 @@ const ALLOW: Decision = { outcome: 'allow' };
 const forbidden = (reason: string): Decision => ({ outcome: 'forbidden', reason });
 const notFound = (what: 'user' | 'member' = 'user'): Decision => ({ outcome: 'not-found', what });
 const LAST_OWNER: Decision = { outcome: 'conflict', reason: 'the last owner of an organization cannot be removed or demoted; make another owner first' };
+const ONLY_PLATFORM = 'only a platform administrator can change a platform administrator\'s account or membership';
 const ONLY_OWNERS = 'only an owner can make, demote, disable, reset, sign out or remove an owner';
 
 type PlatformRequest = Extract<AuthorizationRequest, { action: PlatformAction }>;
@@ -122,6 +128,7 @@ export function authorize(principal: PrincipalFacts, request: AuthorizationReque
       if (request.organizationId !== own) return notYours;
       const a = request.account;
       if (!a || !organizationReaches(own, a)) return notFound();
+      if (a.platformAdmin) return forbidden(ONLY_PLATFORM);
       const touchesOwner = request.role === 'owner' || (a.organizationId === own && a.role === 'owner');
       if (touchesOwner && !isOwner) return forbidden(ONLY_OWNERS);
       return removesLastOwner(own, a, request.role, request.owners) ? LAST_OWNER : ALLOW;
@@ -130,12 +137,14 @@ export function authorize(principal: PrincipalFacts, request: AuthorizationReque
       if (request.organizationId !== own) return notYours;
       const a = request.account;
       if (!a || a.organizationId !== own || !organizationReaches(own, a)) return notFound('member');
+      if (a.platformAdmin) return forbidden(ONLY_PLATFORM);
       if (a.role === 'owner' && !isOwner) return forbidden(ONLY_OWNERS);
       return removesLastOwner(own, a, null, request.owners) ? LAST_OWNER : ALLOW;
     }
     default: {
       const a = request.account;
       if (!a || !organizationReaches(own, a)) return notFound();
+      if (request.action !== 'user.read' && a.platformAdmin) return forbidden(ONLY_PLATFORM);
       if (request.action !== 'user.read' && a.role === 'owner' && !isOwner) return forbidden(ONLY_OWNERS);
       return ALLOW;
     }

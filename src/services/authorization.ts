@@ -72,6 +72,7 @@ export class AuthorizationService {
       organizationId: m.account.organizationId,
       role: m.account.orgRole,
       addedByPlatform: m.account.organizationId !== null && m.addedBy === 'platform',
+      platformAdmin: m.account.platformAdmin,
     };
   }
 

@@ -129,12 +129,13 @@ export class DomainService {
     }
     const superseded = await this.claims.verify(claim.id, nowSeconds());
     for (const other of superseded) {
+      // In the losing organization's trail: who took the domain, from where, and for which organization
+      // is the other organization's business, so Gatehouse is the actor (the winner's trail has the details).
       await this.audit.record('domain.revoked', {
-        actor,
+        actor: SYSTEM('domain-verification'),
         organizationId: other.organizationId,
         target: { type: 'domain', id: other.domain },
-        request,
-        data: { before: { status: 'verified' }, after: { status: 'revoked' }, reason: 'claimed-by-another-organization', by: organizationId },
+        data: { before: { status: 'verified' }, after: { status: 'revoked' }, reason: 'claimed-by-another-organization' },
       });
     }
     await this.audit.record('domain.verified', {

@@ -27,11 +27,12 @@ const P = {
 type PrincipalName = keyof typeof P;
 const PRINCIPALS = Object.keys(P) as PrincipalName[];
 
-const acct = (governedBy: string | null, organizationId: string | null = null, role: Role | null = null, addedByPlatform = false): AccountFacts => ({
+const acct = (governedBy: string | null, organizationId: string | null = null, role: Role | null = null, addedByPlatform = false, platformAdmin = false): AccountFacts => ({
   governedBy,
   organizationId,
   role: organizationId ? (role ?? 'member') : null,
   addedByPlatform,
+  platformAdmin,
 });
 const T = {
   /** On A's verified domain, in no organization. */
@@ -50,6 +51,10 @@ const T = {
   platformMember: acct(null, 'A', 'member', true),
   /** On no verified domain, a member of A that A added (or a membership from before provenance was recorded). */
   orgAddedBaseline: acct(null, 'A', 'member', false),
+  /** A platform administrator whose address is on A's verified domain. */
+  aPlatformAdmin: acct('A', null, null, false, true),
+  /** A platform administrator who is also an owner of A, on A's domain. */
+  aPlatformAdminOwner: acct('A', 'A', 'owner', false, true),
   /** No such account. */
   missing: null,
 } satisfies Record<string, AccountFacts | null>;
@@ -65,10 +70,15 @@ const readTable: Array<[TargetName, Expected[]]> = [
   ['baseline', ['ok', 404, 404, 403, 404, 403]],
   ['platformMember', ['ok', 'ok', 'ok', 403, 404, 403]],
   ['orgAddedBaseline', ['ok', 404, 404, 403, 404, 403]],
+  ['aPlatformAdmin', ['ok', 'ok', 'ok', 403, 404, 403]],
+  ['aPlatformAdminOwner', ['ok', 'ok', 'ok', 403, 404, 403]],
   ['missing', [404, 404, 404, 403, 404, 403]],
 ];
-/** Changing an account: like reading, except that only owners act on owners. */
-const changeTable: Array<[TargetName, Expected[]]> = readTable.map(([t, row]) => [t, t === 'aOwner' ? ['ok', 'ok', 403, 403, 404, 403] : row]);
+/** Changing an account: like reading, except that only owners act on owners and only the platform on a platform admin. */
+const changeTable: Array<[TargetName, Expected[]]> = readTable.map(([t, row]) => [
+  t,
+  t === 'aOwner' ? ['ok', 'ok', 403, 403, 404, 403] : t === 'aPlatformAdmin' || t === 'aPlatformAdminOwner' ? ['ok', 403, 403, 403, 404, 403] : row,
+]);
 
 describe('authorize: platform-only actions', () => {
   it.each(PLATFORM_ACTIONS.flatMap((action) => PRINCIPALS.map((p) => [action, p] as const)))('%s by %s', (action, p) => {
@@ -145,6 +155,10 @@ describe('authorize: memberships of A', () => {
     // The last-owner rule looks only at an owner of this organization (mutation testing found these untested).
     ['promote a member while A has one owner', set(T.aMember, 'admin', 1), ['ok', 'ok', 'ok', 403, 403, 403]],
     ['remove a member while A has one owner', remove(T.aMember, 1), ['ok', 'ok', 'ok', 403, 403, 403]],
+    // A platform administrator on A's domain: A reads them, only the platform changes their membership.
+    ['add a platform admin on the A domain', set(T.aPlatformAdmin, 'member'), ['ok', 403, 403, 403, 403, 403]],
+    ['demote a platform admin who owns A', set(T.aPlatformAdminOwner, 'admin', 2), ['ok', 403, 403, 403, 403, 403]],
+    ['remove a platform admin who owns A', remove(T.aPlatformAdminOwner, 2), ['ok', 403, 403, 403, 403, 403]],
     ["bring in another organization's last owner as a member", set(acct(null, 'B', 'owner', true), 'member', 1), ['ok', 404, 404, 403, 403, 403]],
   ];
   it.each(table.flatMap(([label, request, row]) => PRINCIPALS.map((p, i) => [label, p, row[i]!, request] as const)))(
@@ -158,6 +172,7 @@ describe('authorize: memberships of A', () => {
 describe('authorize: refusals explain themselves', () => {
   it('names the rule', () => {
     expect(authorize(P.adminA, { action: 'user.disable', account: T.aOwner })).toEqual({ outcome: 'forbidden', reason: expect.stringContaining('only an owner') });
+    expect(authorize(P.ownerA, { action: 'user.reset-2fa', account: T.aPlatformAdmin })).toEqual({ outcome: 'forbidden', reason: expect.stringContaining('only a platform administrator') });
     expect(authorize(P.ownerA, { action: 'user.create', organizationId: 'A', governedBy: 'B' })).toEqual({
       outcome: 'forbidden',
       reason: expect.stringContaining('its own verified domains'),
