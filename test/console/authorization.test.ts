@@ -119,6 +119,20 @@ async function state(): Promise<unknown> {
   return { answers, events, jwks };
 }
 
+/**
+ * Runs a refused visit and checks that the state is what it was. The state after one refusal is the state
+ * before the next (nothing changes in between), so each check reads it once; after a failure it is read afresh.
+ */
+let known: unknown;
+async function expectNothingChanges(visitAndCheck: () => Promise<void>): Promise<void> {
+  const before = known ?? (await state());
+  known = undefined;
+  await visitAndCheck();
+  const after = await state();
+  expect(after).toEqual(before);
+  known = after;
+}
+
 async function visit(row: Row, browser: Browser, csrf: string | undefined): Promise<Response> {
   if (row.method === 'GET') return browser.request(url(row));
   return postForm(browser, url(row), { ...fields(row), ...(csrf === undefined ? {} : { csrf }) });
@@ -126,34 +140,33 @@ async function visit(row: Row, browser: Browser, csrf: string | undefined): Prom
 
 describe.each(ROWS)('$method $path ($name)', (row) => {
   it('an anonymous visitor is sent to sign in (a page) or refused (a form); nothing changes', async () => {
-    const before = await state();
-    const res = await visit(row, new Browser(), 'not-a-session-token');
-    if (row.method === 'GET') {
-      expect(res.status).toBe(302);
-      expect(res.headers.get('location')).toMatch(/\/auth\?.*client_id=gatehouse-console/);
-    } else {
-      expect(res.status).toBe(401);
-    }
-    expect(await state()).toEqual(before);
+    await expectNothingChanges(async () => {
+      const res = await visit(row, new Browser(), 'not-a-session-token');
+      if (row.method === 'GET') {
+        expect(res.status).toBe(302);
+        expect(res.headers.get('location')).toMatch(/\/auth\?.*client_id=gatehouse-console/);
+      } else {
+        expect(res.status).toBe(401);
+      }
+    });
   });
 
   it.each(['member', 'otherOwner', 'otherAdmin', ...(row.platform ? ['owner'] : [])])('%s is refused; nothing changes', async (who) => {
     const { browser, page } = visitors[who]!;
-    const before = await state();
-    // Their own session's valid token when they have one (a member's page has no form).
-    const res = await visit(row, browser, page.doc.querySelector('input[name="csrf"]') ? csrfOf(page) : 'none');
-    expect([403, 404]).toContain(res.status);
-    expect(await res.text()).not.toContain('Target corp');
-    expect(await state()).toEqual(before);
+    await expectNothingChanges(async () => {
+      // Their own session's valid token when they have one (a member's page has no form).
+      const res = await visit(row, browser, page.doc.querySelector('input[name="csrf"]') ? csrfOf(page) : 'none');
+      expect([403, 404]).toContain(res.status);
+      expect(await res.text()).not.toContain('Target corp');
+    });
   });
 
   if (row.method === 'POST') {
     it.each([['no CSRF token', undefined], ['a wrong CSRF token', 'x'.repeat(43)]])('the owner with %s is refused; nothing changes', async (_, csrf) => {
-      const { browser } = visitors.owner!;
-      const before = await state();
-      const res = await visit(row, browser, csrf);
-      expect(res.status).toBe(403);
-      expect(await state()).toEqual(before);
+      await expectNothingChanges(async () => {
+        const res = await visit(row, visitors.owner!.browser, csrf);
+        expect(res.status).toBe(403);
+      });
     });
   }
 });
