@@ -89,6 +89,7 @@ async function describe(nameOf: (id: string) => Promise<Text>, events: AuditEven
 }
 
 const OUTSIDE = m('a user outside this organization');
+const PLATFORM_ADMIN = m('a platform administrator');
 
 /** The Audit trail page: filters in the URL (a GET form), newest first in pages, and the exports of every matching event. */
 export function auditPages(router: Router, deps: ConsolePageDeps): void {
@@ -116,9 +117,11 @@ export function auditPages(router: Router, deps: ConsolePageDeps): void {
       if (!name) {
         name = (deps.callRoute(ctx, user, 'get', '/users/{userId}', { userId: id }) as Promise<{ email: string }>).then(
           (u) => asIs(u.email),
-          (err: unknown) => {
-            if (err instanceof NotFoundError || err instanceof ForbiddenError) return orgId ? OUTSIDE : asIs(id);
-            throw err;
+          async (err: unknown) => {
+            if (!(err instanceof NotFoundError || err instanceof ForbiddenError)) throw err;
+            if (!orgId) return asIs(id);
+            // Who acted on the organization is its business, though not their address: say when it was the platform.
+            return (await deps.services.accounts.findById(id))?.platformAdmin ? PLATFORM_ADMIN : OUTSIDE;
           },
         );
         names.set(id, name);

@@ -30,7 +30,13 @@ const LABELS: Record<string, Text> = {
   status: m('Status'),
   name: m('Name'),
   email: m('Email address'),
+  failedAttempts: m('Failed sign-ins in a row'),
+  lockedUntil: m('Locked until'),
 };
+
+/** Fields holding a moment (epoch seconds): shown as a UTC date and time, like the trail's exports. */
+const MOMENTS = new Set(['lockedUntil']);
+const momentText = (seconds: number): Text => asIs(`${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
 
 /** Values that have plain words of their own, by field. */
 const VALUE_WORDS: Record<string, Record<string, Text>> = { role: ROLE_WORDS };
@@ -78,7 +84,8 @@ export function describeChanges(before: unknown, after: unknown): Change[] {
   return fields
     .filter((f) => JSON.stringify(a.get(f) ?? null) !== JSON.stringify(b.get(f) ?? null))
     .map((field) => {
-      const shown = (v: unknown) => (typeof v === 'string' && VALUE_WORDS[field]?.[v]) || valueText(v);
+      const shown = (v: unknown) =>
+        (typeof v === 'string' && VALUE_WORDS[field]?.[v]) || (typeof v === 'number' && MOMENTS.has(field) ? momentText(v) : valueText(v));
       return { field, label: LABELS[field] ?? asIs(field), from: shown(a.get(field)), to: shown(b.get(field)) };
     });
 }

@@ -26,6 +26,13 @@ describe('describeChanges', () => {
     expect(lines({ role: 'owner' }, null)).toEqual(['Role: Owner → none']);
   });
 
+  it('an unlock reads as failed sign-ins and a lock time in UTC, not as raw numbers', () => {
+    expect(lines({ failedAttempts: 5, lockedUntil: 1_795_928_987 }, { failedAttempts: 0, lockedUntil: null })).toEqual([
+      'Failed sign-ins in a row: 5 → 0',
+      'Locked until: 2026-11-29 05:09 UTC → none',
+    ]);
+  });
+
   it('an unknown field is named by its path', () => {
     expect(lines({ a: { b: 1 } }, { a: { b: 2 } })).toEqual(['a.b: 1 → 2']);
   });
