@@ -72,13 +72,22 @@ export function domainPages(router: Router, deps: ConsolePageDeps): void {
     const g = await guard(ctx, true);
     if (!g) return;
     const domain = field(ctx, 'domain');
+    // A platform administrator may verify without DNS (the API's force, a platform action), once they confirm they checked.
+    const force = field(ctx, 'force') === 'true';
+    if (force && field(ctx, 'checked') !== 'true') {
+      return show(ctx, g.user, g.orgId, { problem: m('Confirm that you checked that the organization owns {{domain}}.', { domain }) }, 400).catch((e) => deps.refuse(ctx, e));
+    }
     try {
-      await deps.callRoute(ctx, g.user, 'post', '/organizations/{orgId}/domains/{domain}/verify', { orgId: g.orgId, domain }, {});
+      await deps.callRoute(ctx, g.user, 'post', '/organizations/{orgId}/domains/{domain}/verify', { orgId: g.orgId, domain }, force ? { force: true } : {});
     } catch (err) {
       if (err instanceof DomainVerificationFailed) return show(ctx, g.user, g.orgId, { problem: OUTCOMES[err.outcome] }, 422);
       return deps.refuse(ctx, err);
     }
-    await show(ctx, g.user, g.orgId, { notice: m('The TXT record was found: {{domain}} is verified. Your security policies apply to its users.', { domain }) });
+    await show(ctx, g.user, g.orgId, {
+      notice: force
+        ? m('{{domain}} is verified without a DNS check. The security policies apply to its users.', { domain })
+        : m('The TXT record was found: {{domain}} is verified. Your security policies apply to its users.', { domain }),
+    });
   });
 
   router.get('/orgs/:orgId/domain/revoke', async (ctx) => {

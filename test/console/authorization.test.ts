@@ -24,6 +24,8 @@ const ROWS: Row[] = [
   { name: 'claim a domain', method: 'POST', path: '/console/orgs/{org}/domain/claim', fields: { domain: 'intruder.test' } },
   { name: 'verify a domain', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'target.test' } },
   { name: 'revoke a domain', method: 'POST', path: '/console/orgs/{org}/domain/revoke', fields: { domain: 'target.test' } },
+  // The API's force is a platform action: the organization's own owner is refused too.
+  { name: 'verify without DNS', method: 'POST', path: '/console/orgs/{org}/domain/verify', fields: { domain: 'pending.test', force: 'true', checked: 'true' }, platform: true },
 
   { name: 'security policies', method: 'GET', path: '/console/orgs/{org}/security-policies' },
   ...['preview', 'edit', 'save'].map((step): Row => ({ name: `policy ${step}`, method: 'POST', path: `/console/orgs/{org}/security-policies/${step}`, fields: POLICY_FORM })),
@@ -82,6 +84,7 @@ beforeAll(async () => {
   for (const [user, org, role] of [['owner', 'org', 'owner'], ['member', 'org', 'member'], ['otherOwner', 'other', 'owner'], ['otherAdmin', 'other', 'admin']] as const) {
     expect((await h.api('POST', `/organizations/${ids[org]}/members`, { userId: ids[user], role })).status).toBe(200);
   }
+  expect((await h.api('POST', `/organizations/${ids.org}/domains`, { domain: 'pending.test' })).status).toBe(201);
   ids.client = (await h.api('POST', '/clients', { client_name: 'Target app', session_type: 'web', redirect_uris: ['https://target.example/cb'] })).body.client_id;
   await createUser(h, 'root@platform.test', PASSWORD);
   // What `gatehouse user grant-platform-admin` does.

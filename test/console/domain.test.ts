@@ -1,7 +1,7 @@
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { Browser } from '../helpers/browser.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
-import { consoleSignIn, mainText, submitAndRead } from '../helpers/console.js';
+import { consoleSignIn, csrfOf, mainText, postForm, submitAndRead } from '../helpers/console.js';
 
 /**
  * The console's foundation and its Domain page, through the real forms: sign-in to the console through
@@ -220,5 +220,33 @@ describe('the Domain page', () => {
     expect(text(p)).toContain('Enter a domain name such as example.com.');
     const vi = await browser.page(url(`${domainPath('other')}?lang=vi`));
     expect(text(vi)).toContain('Đăng ký tên miền');
+  });
+
+  it('a platform administrator may verify without DNS once they confirm they checked; an owner may not', async () => {
+    ids['root@platform.test'] = await createUser(h, 'root@platform.test', PASSWORD);
+    await h.app.services.accounts.setPlatformAdmin('root@platform.test', true);
+    expect((await h.api('POST', `/organizations/${orgs.other}/domains`, { domain: 'manual.test' })).status).toBe(201);
+    const pending = async () => (await h.api('GET', `/organizations/${orgs.other}/domains`)).body.items.find((c: { domain: string }) => c.domain === 'manual.test').status;
+
+    // The owner sees no such form, and posting one by hand is refused by the API's platform check.
+    const owner = await signInToConsole('owner@other.test');
+    expect(owner.page.doc.querySelector('form.force-verify')).toBeNull();
+    const refused = await postForm(owner.browser, url(`${domainPath('other')}/verify`), { csrf: csrfOf(owner.page), domain: 'manual.test', force: 'true', checked: 'true' });
+    expect(refused.status).toBe(403);
+    expect(await pending()).toBe('pending');
+
+    const root = await signInToConsole('root@platform.test');
+    const page = await root.browser.page(url(domainPath('other')));
+    const form = 'form.force-verify:has(input[value="manual.test"])';
+    const unchecked = await submitAndRead(root.browser, page, form, {});
+    expect(unchecked.status).toBe(400);
+    expect(text(unchecked)).toContain('Confirm that you checked that the organization owns manual.test.');
+    expect(await pending()).toBe('pending');
+    const done = await submitAndRead(root.browser, page, form, { checked: 'true' });
+    expect(done.status).toBe(200);
+    expect(text(done)).toContain('manual.test is verified without a DNS check.');
+    expect(await pending()).toBe('verified');
+    const events = (await h.api('GET', `/organizations/${orgs.other}/events?type=domain.verified`)).body.items;
+    expect(events[0]).toMatchObject({ actorType: 'user', actorId: ids['root@platform.test'], data: expect.objectContaining({ method: 'manual' }) });
   });
 });
