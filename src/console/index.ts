@@ -257,8 +257,9 @@ export function consolePages(deps: ConsoleDeps): Router {
   router.post('/signout', parseForm, async (ctx) => {
     const found = await sessions.current(ctx);
     if (!found) return ctx.redirect('/console/signed-out');
-    const submitted = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
-    if (submitted !== found.session.csrf) return render(ctx, 'error', { message: FORM_EXPIRED, code: null, hint: false }, 403);
+    if (!sameSecret(found.session.csrf, (ctx.request.body as Record<string, unknown> | undefined)?.csrf)) {
+      return render(ctx, 'error', { message: FORM_EXPIRED, code: null, hint: false }, 403);
+    }
     await sessions.end(ctx, found.id);
     if (found.session.refreshToken) {
       // Ending the console session also revokes its refresh token (and so its grant's access tokens).

@@ -55,7 +55,7 @@ export function memberPages(router: Router, deps: ConsolePageDeps): void {
 
   /** A confirmation page for one change: what will happen, and the POST form that does it. */
   async function confirm(ctx: Context, user: ConsoleUser, orgId: string, data: { title: Text; lead: Text; action: string; fields: Record<string, string>; button: Text; danger: boolean }) {
-    await deps.page(ctx, user, 'console/members-confirm', { current: 'members', base: base(orgId), ...data, title: textFor(ctx, data.title) });
+    await deps.page(ctx, user, 'console/confirm', { current: 'members', cancel: base(orgId), option: null, ...data, title: textFor(ctx, data.title) });
   }
 
   const memberOf = async (ctx: Context, user: ConsoleUser, orgId: string, userId: unknown) =>

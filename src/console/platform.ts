@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { m, type Text } from '../i18n/message.js';
-import { render } from '../interaction/views.js';
 import { ConflictError, ValidationError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
+import { field, guard as guardOf, queryField } from './shared.js';
 
 const BASE = '/console/platform';
 const PAGE_SIZE = 50;
@@ -35,29 +35,10 @@ const isInvalid = (err: unknown) => err instanceof ValidationError || (err as { 
 
 /** The Platform pages: organizations, OIDC clients and signing keys, for platform admins only. */
 export function platformPages(router: Router, deps: ConsolePageDeps): void {
-  /**
-   * A platform admin (with a valid CSRF token for a form); undefined once answered. The admin API refuses
-   * everyone else too, but an organization's admin may list their own organization there: the platform's
-   * pages are not theirs, so they are refused here before anything is read.
-   */
-  async function guard(ctx: Context, form: boolean): Promise<ConsoleUser | undefined> {
-    const user = await deps.requireAdmin(ctx);
-    if (!user) return undefined;
-    if (user.principal.kind !== 'platform') {
-      await render(ctx, 'error', { message: m('Only platform administrators may open this page.'), code: null, hint: false }, 403);
-      return undefined;
-    }
-    if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
-    return user;
-  }
-
-  const field = (ctx: Context, name: string) => {
-    const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-    return typeof value === 'string' ? value.trim() : '';
-  };
-  const queryText = (ctx: Context, name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string).trim() : '');
+  /** A platform admin (with a valid CSRF token for a form); undefined once answered. */
+  const guard = async (ctx: Context, form: boolean) => (await guardOf(deps, ctx, form, true))?.user;
   /** A page of a list route, from the `cursor` of the request's query. */
-  const pageQuery = (ctx: Context, extra: Record<string, unknown> = {}) => ({ limit: PAGE_SIZE, ...(queryText(ctx, 'cursor') ? { cursor: queryText(ctx, 'cursor') } : {}), ...extra });
+  const pageQuery = (ctx: Context, extra: Record<string, unknown> = {}) => ({ limit: PAGE_SIZE, ...(queryField(ctx, 'cursor') ? { cursor: queryField(ctx, 'cursor') } : {}), ...extra });
 
   /** Answers an error: a conflict as the page's problem, anything else as a refusal. */
   function answer(ctx: Context, err: unknown, show: (problem: Text, status: number) => Promise<void>) {
@@ -76,7 +57,7 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     ownerInput?: string;
   }
   async function showOrganizations(ctx: Context, user: ConsoleUser, extra: OrganizationsExtra = {}, status = 200) {
-    const q = queryText(ctx, 'q');
+    const q = queryField(ctx, 'q');
     const list = (await deps.callRoute(ctx, user, 'get', '/organizations', {}, undefined, pageQuery(ctx, q ? { q } : {}))) as Page<OrganizationView>;
     await deps.page(
       ctx,

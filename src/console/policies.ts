@@ -8,6 +8,7 @@ import type { DomainClaimView } from '../services/domains.js';
 import { ConflictError, ValidationError } from '../services/errors.js';
 import type { PolicyPreview } from '../services/policies.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
+import { guard as guardOf } from './shared.js';
 import { changesBetween, GROUPS, placeErrors, policyOf, sessionsEnding, valuesFromBody, valuesOf, type FormValues } from './policy-form.js';
 
 /** The preview route's answer, or (the baseline) only whether the whitelist leaves out the administrator's address. */
@@ -78,12 +79,7 @@ export function policyPages(router: Router, deps: ConsolePageDeps): void {
 function register(router: Router, deps: ConsolePageDeps, path: string, target: Target): void {
   const ownAddress = (ctx: Context) => requestInfo(ctx, deps.trustedProxies).ip;
 
-  async function guard(ctx: Context, form: boolean): Promise<ConsoleUser | undefined> {
-    const user = await deps.requireAdmin(ctx);
-    if (!user) return undefined;
-    if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
-    return user;
-  }
+  const guard = async (ctx: Context, form: boolean) => (await guardOf(deps, ctx, form))?.user;
 
   async function editor(ctx: Context, user: ConsoleUser, extra: { values?: FormValues; problems?: ValidationError; notice?: Text }, status = 200) {
     const { policy, inForce } = await target.read(ctx, user);

@@ -1,10 +1,21 @@
 import type { Context } from 'koa';
+import { m } from '../i18n/message.js';
+import { render } from '../interaction/views.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 
-/** The administrator, the organization in the path, and (for a form) a valid CSRF token; undefined once answered. */
-export async function guard(deps: ConsolePageDeps, ctx: Context, form: boolean): Promise<{ user: ConsoleUser; orgId: string } | undefined> {
+/**
+ * The administrator, the organization in the path, and (for a form) a valid CSRF token; undefined once
+ * answered. `platformOnly`: the platform's pages. The admin API refuses everyone else too, but an
+ * organization's admin may list their own organization there: the platform's pages are not theirs, so
+ * they are refused here before anything is read.
+ */
+export async function guard(deps: ConsolePageDeps, ctx: Context, form: boolean, platformOnly = false): Promise<{ user: ConsoleUser; orgId: string } | undefined> {
   const user = await deps.requireAdmin(ctx);
   if (!user) return undefined;
+  if (platformOnly && user.principal.kind !== 'platform') {
+    await render(ctx, 'error', { message: m('Only platform administrators may open this page.'), code: null, hint: false }, 403);
+    return undefined;
+  }
   if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
   return { user, orgId: ctx.params.orgId! };
 }

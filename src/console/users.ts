@@ -2,12 +2,14 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { m, type Text } from '../i18n/message.js';
+import { textFor } from '../i18n/index.js';
 import type * as s from '../admin/schemas.js';
 import { describeRules } from '../policy/password-rules.js';
 import type { SecurityPolicy } from '../policy/security-policy.js';
 import { browserOf } from '../interaction/account/user-agent.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
+import { guard as guardOf } from './shared.js';
 
 type User = z.output<typeof s.userDetailSchema>;
 type ListedUser = z.output<typeof s.userSchema>;
@@ -99,12 +101,7 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
   const base = (orgId: string) => `/console/orgs/${encodeURIComponent(orgId)}/users`;
   const userPath = (orgId: string, userId: string) => `${base(orgId)}/${encodeURIComponent(userId)}`;
 
-  async function guard(ctx: Context, form: boolean): Promise<{ user: ConsoleUser; orgId: string } | undefined> {
-    const user = await deps.requireAdmin(ctx);
-    if (!user) return undefined;
-    if (form && !(await deps.checkCsrf(ctx, user))) return undefined;
-    return { user, orgId: ctx.params.orgId! };
-  }
+  const guard = (ctx: Context, form: boolean) => guardOf(deps, ctx, form);
 
   /** The list's state as read from the URL: what the form shows and the links keep. */
   function listState(ctx: Context) {
@@ -270,13 +267,14 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
     try {
       const target = await readUser(ctx, g.user, g.orgId, ctx.params.userId!);
       const a = ACTIONS[action];
-      await deps.page(ctx, g.user, 'console/user-confirm', {
+      await deps.page(ctx, g.user, 'console/confirm', {
         current: 'users',
-        title: m(a.title, { email: target.email }),
-        consequence: a.consequence,
+        title: textFor(ctx, m(a.title, { email: target.email })),
+        lead: a.consequence,
+        fields: {},
+        option: action === 'password-reset' ? { name: 'requireChange', label: m('Also require a new password at their next sign-in') } : null,
         button: a.button,
         danger: a.danger,
-        passwordReset: action === 'password-reset',
         action: `${userPath(g.orgId, target.id)}/${action}`,
         cancel: userPath(g.orgId, target.id),
       });

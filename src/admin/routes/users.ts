@@ -5,6 +5,9 @@ import { EXPIRATION_DAYS } from '../../policy/security-policy.js';
 import { nowSeconds } from '../../stores/db.js';
 import { common, iso, problem, recordUserEvent, userView, userViews, withNotFound } from './common.js';
 
+/** What ending a user's sessions ended, as the audit event and the answer tell it. */
+const endedView = (ended: { sessions: number; grants: number }) => ({ endedSessions: ended.sessions, revokedGrants: ended.grants });
+
 const DAY = 86_400;
 /** "Password expiring" in the user search: within this many seconds (the console's 14 days). */
 const EXPIRING_WITHIN = 14 * DAY;
@@ -119,8 +122,8 @@ export const userRoutes: AdminRoute[] = [
     async handler({ principal, params, services, request }) {
       const account = await services.authorization.require(principal, { action: 'user.end-sessions', userId: params.userId! });
       const ended = await services.sessions.endAll(account.id);
-      await recordUserEvent('user.sessions_ended', { principal, services, request }, account, { endedSessions: ended.sessions, revokedGrants: ended.grants });
-      return { status: 200, body: { endedSessions: ended.sessions, revokedGrants: ended.grants } };
+      await recordUserEvent('user.sessions_ended', { principal, services, request }, account, endedView(ended));
+      return { status: 200, body: endedView(ended) };
     },
   },
   {
@@ -148,7 +151,7 @@ export const userRoutes: AdminRoute[] = [
         const after = await services.accounts.setStatus(before.id, action === 'disable' ? 'disabled' : 'active');
         // A disabled user's sessions and grants end now, so enabling them again brings none of them back.
         const ended = action === 'disable' ? await services.sessions.endAll(before.id) : undefined;
-        await recordUserEvent(`user.${action}d`, { principal, services, request }, before, { before: { status: before.status }, after: { status: after.status }, ...(ended ? { endedSessions: ended.sessions, revokedGrants: ended.grants } : {}) });
+        await recordUserEvent(`user.${action}d`, { principal, services, request }, before, { before: { status: before.status }, after: { status: after.status }, ...(ended ? endedView(ended) : {}) });
         return { status: 200, body: await userView(after, services) };
       },
     }),
