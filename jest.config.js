@@ -6,9 +6,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
-  // One test file per CPU (jest's default leaves one CPU idle): most files wait on sockets, argon2 and
-  // Chromium rather than compute, so a second file fills the wait (on 2 CPUs: two files at a time).
-  maxWorkers: '100%',
   // Browser tests (test/browser) skipped for want of Chromium are named again after the summary.
   globalSetup: '<rootDir>/test/helpers/jest-global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/jest-global-teardown.ts',
