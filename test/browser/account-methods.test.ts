@@ -7,14 +7,14 @@
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { clock } from '../helpers/clock.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 const PASSWORD = 'Methods-Browser-1';
-const TIMEOUT = 10_000;
+const TIMEOUT = PAGE_WAIT;
 
 describeWithBrowser('account sign-in methods in Chromium', () => {
   let h: AdminHarness;

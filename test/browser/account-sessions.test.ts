@@ -8,7 +8,7 @@
 import * as oidcClient from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { LogoutListener } from '../helpers/logout-listener.js';
 import { startGatehouseProcess, type GatehouseProcess } from '../helpers/process.js';
 
@@ -57,7 +57,7 @@ describeWithBrowser('sessions and devices in Chromium', () => {
     const context = await browser.newContext(screenshotLook().contextOptions);
     contexts.push(context);
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     const verifier = oidcClient.randomPKCECodeVerifier();
     const state = oidcClient.randomState();
     const url = oidcClient.buildAuthorizationUrl(app.config, {

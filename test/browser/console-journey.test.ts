@@ -11,7 +11,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { checkConsolePage, expectText, signInToConsole } from '../helpers/console-browser.js';
 import { createUser } from '../helpers/setup.js';
@@ -45,7 +45,7 @@ describeWithBrowser('the owner journey through the console', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     contexts.push(context);
     const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     return page;
   }
   const click = (page: Page, name: string, role: 'button' | 'link' = 'button') =>

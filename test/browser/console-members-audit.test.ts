@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, PAGE_WAIT } from '../helpers/chromium.js';
 import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
@@ -36,7 +36,7 @@ describeWithBrowser('the members and audit pages in Chromium', () => {
   it('members: the page, a confirmation, a refusal; audit: the trail with a policy diff, filtered', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     const problems: string[] = [];
     const base = `${h.running.issuer}/console/orgs/${orgId}`;
     try {
@@ -82,7 +82,7 @@ describeWithBrowser('the members and audit pages in Chromium', () => {
   it('a platform admin: the whole platform trail', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     try {
       await signInToConsole(page, h.running.issuer, 'root@platform.test', PASSWORD, '/console/platform/audit');
       await page.waitForURL(`${h.running.issuer}/console/platform/audit`);

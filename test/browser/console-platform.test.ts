@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, PAGE_WAIT } from '../helpers/chromium.js';
 import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 
 const PASSWORD = 'Console-Browser-2026';
@@ -32,7 +32,7 @@ describeWithBrowser('the console\'s Platform pages in Chromium', () => {
   it('organizations, clients (the secret once, a confirmation) and signing keys pass axe at both widths, light and dark', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     const problems: string[] = [];
     try {
       await signInToConsole(page, h.running.issuer, ROOT, PASSWORD);

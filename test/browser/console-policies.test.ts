@@ -7,7 +7,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, PAGE_WAIT } from '../helpers/chromium.js';
 import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 import { createOrganization, createUser, organizationWithDomain } from '../helpers/setup.js';
 
@@ -40,7 +40,7 @@ describeWithBrowser('the security-policy pages in Chromium', () => {
   async function withPage(email: string, path: string, run: (page: Page) => Promise<string[]>): Promise<void> {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     try {
       await signInToConsole(page, h.running.issuer, email, PASSWORD, path);
       await page.waitForURL(`${h.running.issuer}${path}`);

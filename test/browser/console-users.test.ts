@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, PAGE_WAIT } from '../helpers/chromium.js';
 import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 import { createUser, organizationWithDomain } from '../helpers/setup.js';
 
@@ -41,7 +41,7 @@ describeWithBrowser('the console\'s Users pages in Chromium', () => {
   it('list, empty search, a user\'s page, a confirmation page, the invite form: every page passes axe', async () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     const base = `${h.running.issuer}/console/orgs/${orgId}/users`;
     const problems: string[] = [];
     try {

@@ -7,7 +7,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { describeWithBrowser, launchChromium } from '../helpers/chromium.js';
+import { describeWithBrowser, launchChromium, PAGE_WAIT } from '../helpers/chromium.js';
 import { checkConsolePage as check, expectText, signInToConsole, VIEWPORTS } from '../helpers/console-browser.js';
 
 const PASSWORD = 'Console-Browser-2026';
@@ -37,7 +37,7 @@ describeWithBrowser('the console in Chromium', () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.running.issuer });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
     const problems: string[] = [];
     try {
       await signIn(page, 'owner@northwind.test');

@@ -16,7 +16,7 @@ import { generate } from 'otplib';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { inviteThroughApi } from '../helpers/invitations.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { adminResetLink } from '../helpers/password-flows.js';
@@ -266,10 +266,10 @@ describeWithBrowser('every page: accessibility, no sideways scrolling, screensho
     const context = await browser.newContext({ viewport: VIEWPORTS[0] });
     try {
       const page = await context.newPage();
-      page.setDefaultTimeout(10_000);
+      page.setDefaultTimeout(PAGE_WAIT);
       await open(page);
       expect(new URL(page.url()).origin).toBe(h.running.issuer);
-      await page.locator(shows).first().waitFor({ timeout: 5_000 });
+      await page.locator(shows).first().waitFor({ timeout: PAGE_WAIT });
       await page.evaluate(AXE_SOURCE);
       const problems: string[] = [];
       for (const viewport of VIEWPORTS) {

@@ -8,14 +8,14 @@
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { clock } from '../helpers/clock.js';
 import { addVirtualAuthenticator, cloneCredential, type VirtualAuthenticator, type VirtualCredential } from '../helpers/virtual-authenticator.js';
 
 const PASSWORD = 'Passkey-Browser-1';
-const CALLBACK_TIMEOUT = 10_000;
+const CALLBACK_TIMEOUT = PAGE_WAIT;
 
 describeWithBrowser('passkeys in Chromium', () => {
   let h: AdminHarness;
@@ -77,7 +77,7 @@ describeWithBrowser('passkeys in Chromium', () => {
   /** Waits for the page with this heading; a failure names what the page said instead (the ceremony's status, errors). */
   async function arrived(page: Page, heading: string) {
     try {
-      await page.getByRole('heading', { name: heading }).waitFor({ timeout: 5_000 });
+      await page.getByRole('heading', { name: heading }).waitFor({ timeout: PAGE_WAIT });
     } catch {
       const said = await page.locator('[data-passkey-status], #form-errors, p.lead').allTextContents();
       throw new Error(`expected "${heading}" at ${page.url()}; the page says: ${said.join(' | ')}`);
@@ -87,7 +87,7 @@ describeWithBrowser('passkeys in Chromium', () => {
   /** Clicks and waits for the page it leads to; a failure names what the page said instead. */
   async function clickThrough(page: Page, button: ReturnType<Page['getByRole']>, arrivedAt: (u: URL) => boolean) {
     try {
-      await Promise.all([page.waitForURL(arrivedAt, { timeout: 5_000 }), button.click()]);
+      await Promise.all([page.waitForURL(arrivedAt, { timeout: PAGE_WAIT }), button.click()]);
     } catch (err) {
       const said = await page.locator('[data-passkey-status], #form-errors').allTextContents();
       throw new Error(`${(err as Error).message.split('\n')[0]} at ${page.url()}; the page says: ${said.join(' | ')}`);

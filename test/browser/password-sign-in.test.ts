@@ -9,7 +9,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 import { addVirtualAuthenticator, cloneCredential } from '../helpers/virtual-authenticator.js';
@@ -46,7 +46,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
   beforeEach(async () => {
     context = await browser.newContext();
     page = await context.newPage();
-    page.setDefaultTimeout(10_000); // a missing element fails within the test's time, naming the locator
+    page.setDefaultTimeout(PAGE_WAIT); // a missing element fails within the test's time, naming the locator
   });
   afterEach(() => context.close());
 
@@ -96,7 +96,7 @@ describeWithBrowser('password sign-in in Chromium', () => {
     await typePassword('member@enforcing.example');
     await page.getByRole('button', { name: 'Use an authenticator app' }).click();
     const qr = page.getByAltText('QR code for your authenticator app');
-    await qr.waitFor({ state: 'visible', timeout: 5_000 });
+    await qr.waitFor({ state: 'visible', timeout: PAGE_WAIT });
     // The image really decoded and has a size on the page (not a broken image).
     expect(await qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
     const box = await qr.boundingBox();

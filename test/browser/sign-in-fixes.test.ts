@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
-import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp } from '../helpers/chromium.js';
+import { authorizeInPage, describeWithBrowser, launchChromium, screenshot, screenshotLook, startLoopbackRp, type LoopbackRp, PAGE_WAIT } from '../helpers/chromium.js';
 import { registerClient, type TestClient } from '../helpers/oidc.js';
 import { createUser, organizationWithDomain, putPolicy } from '../helpers/setup.js';
 
@@ -43,7 +43,7 @@ describeWithBrowser('sign-in page fixes in Chromium', () => {
     const { contextOptions } = screenshotLook();
     context = await browser.newContext({ viewport: { width: 390, height: 844 }, ...contextOptions });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(PAGE_WAIT);
   });
   afterEach(() => context.close());
 

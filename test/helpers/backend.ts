@@ -32,6 +32,12 @@ export function testBackend(options: { embedded?: boolean } = {}): TestBackend {
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    // The defaults fail fast (a 1 s Redis command, a 2 s wait for a database connection). On a test
+    // machine running a file per CPU, each with Chromium, an event loop kept off the CPU for a second
+    // runs the timeout's timer before it reads the reply that came in time: a 503 the test is not
+    // about. The tests of those timeouts set their own (test/faults, test/integration/redis-outage.test.ts).
+    REDIS_TIMEOUT_MS: '5000',
+    DATABASE_TIMEOUT_MS: '10000',
     DATABASE_URL: pgUrl ?? `sqlite:${sqliteFile}`,
     ...(pgUrl ? { DATABASE_SCHEMA: `gh_${tag}` } : {}),
     ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `gh:${tag}:` } : {}),

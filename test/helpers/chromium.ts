@@ -10,6 +10,7 @@
  * - `screenshot(page, name)`: a PNG in $SCREENSHOT_DIR, when that is set.
  * - `startLoopbackRp()`: a relying party's callback on 127.0.0.1 that records what it was sent.
  */
+import { jest } from '@jest/globals';
 import * as oidcClient from 'openid-client';
 import { decodeJwt } from 'jose';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -17,6 +18,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+
+/**
+ * How long a browser test waits for a page, a navigation or an element. Generous: CI runs a test file
+ * per CPU, each with its own server and Chromium, on two CPUs, and a page that never comes fails all
+ * the same, only later. Speed is measured by `npm run bench`, never by these waits.
+ */
+export const PAGE_WAIT = 30_000;
+/** Jest's time for one test of a browser file (set by describeWithBrowser): several page waits fit in it. */
+export const BROWSER_TEST_TIMEOUT = 120_000;
 
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
@@ -63,7 +73,10 @@ let warned = false;
  */
 export function describeWithBrowser(name: string, fn: () => void): void {
   if (findChromium()) {
-    describe(name, fn);
+    describe(name, () => {
+      jest.setTimeout(BROWSER_TEST_TIMEOUT);
+      fn();
+    });
     return;
   }
   if (browserRequired()) {

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { PAGE_WAIT } from './chromium.js';
 
 export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || join(PROJECT_ROOT, 'screenshots');
 export const VIEWPORTS = [
@@ -65,5 +66,5 @@ export async function signInToConsole(page: Page, issuer: string, email: string,
 
 /** Waits for a text to appear on the page. */
 export async function expectText(page: Page, text: string): Promise<void> {
-  await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5_000 });
+  await page.getByText(text, { exact: false }).first().waitFor({ timeout: PAGE_WAIT });
 }

@@ -71,6 +71,10 @@ export async function enrollThroughPages(web: TestClient, email: string, passwor
   if (shown.status !== 200) throw new Error(`enrollment answered ${shown.status}`);
   const codes = shown.page!.doc.querySelectorAll('ul.codes code').map((c) => c.text.trim());
   const done = await browser.submit(shown.page!, 'form[action$="/recovery-codes"]', {});
-  if (stepOf(await land(browser, done, shown.page!.url)) !== 'callback') throw new Error('enrollment did not complete the sign-in');
+  const after = await land(browser, done, shown.page!.url);
+  if (stepOf(after) !== 'callback') {
+    const heading = after.page?.doc.querySelector('h1')?.text.trim();
+    throw new Error(`enrollment did not complete the sign-in: recovery codes answered ${done.status}, then ${stepOf(after)} ("${heading}")`);
+  }
   return { secret, codes, browser };
 }
