@@ -149,6 +149,8 @@ export const userListQuery = z.strictObject({
   limit,
 });
 export const userDetailSchema = userSchema.extend({ recoveryCodesLeft: z.number().int().describe('Unused recovery codes') });
+/** An app a user is signed in to: its client id and its registered name (the id, for a client deleted since). */
+const sessionApp = z.object({ clientId: z.string(), name: z.string() });
 export const userSessionsSchema = z.object({
   sessions: z
     .array(
@@ -159,12 +161,12 @@ export const userSessionsSchema = z.object({
         expiresAt: timestamp.nullable(),
         ip: z.string().nullable(),
         userAgent: z.string().nullable(),
-        apps: z.array(z.string()).describe('Client ids of the apps signed in through this browser session'),
+        apps: z.array(sessionApp).describe('The apps signed in through this browser session'),
       }),
     )
     .describe('Live browser sessions, newest sign-in first'),
   apps: z
-    .array(z.object({ handle: z.string(), clientId: z.string(), grantedAt: timestamp.nullable(), expiresAt: timestamp.nullable() }))
+    .array(sessionApp.extend({ handle: z.string(), grantedAt: timestamp.nullable(), expiresAt: timestamp.nullable() }))
     .describe('Apps holding refresh tokens without a live browser session (mobile, desktop)'),
 });
 export const endedSessionsSchema = z.object({ endedSessions: z.number().int(), revokedGrants: z.number().int() });

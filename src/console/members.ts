@@ -24,19 +24,10 @@ const isRole = (v: unknown): v is Role => ROLES.includes(v as Role);
  * that is not about the change itself (another organization), which refuse() answers.
  */
 function refusalOf(err: unknown): { problem: Text; status: number } | undefined {
-  const detail = err instanceof Error ? err.message : '';
-  if (err instanceof ConflictError && /last owner/.test(detail)) {
-    return { problem: m('The last owner of an organization cannot be removed or demoted; make another owner first.'), status: 409 };
-  }
-  if (err instanceof ConflictError && /another organization/.test(detail)) {
-    return { problem: m('That user already belongs to another organization.'), status: 409 };
-  }
-  if (err instanceof ForbiddenError && /only an owner/.test(detail)) {
-    return { problem: m('Only an owner can make, demote or remove an owner.'), status: 403 };
-  }
+  if (err instanceof ForbiddenError && err.text) return { problem: err.text, status: 403 };
   if ((err as { name?: string } | null)?.name === 'ZodError') return { problem: m('Choose a member and a role.'), status: 400 };
   if (err instanceof NotFoundError) return { problem: m('Your organization cannot add or change that user.'), status: 404 };
-  if (err instanceof ConflictError) return { problem: m('The change was refused: {{reason}}', { reason: detail }), status: 409 };
+  if (err instanceof ConflictError) return { problem: err.text ?? m('The change was refused: {{reason}}', { reason: err.message }), status: 409 };
   return undefined;
 }
 

@@ -42,7 +42,7 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
 
   /** Answers an error: a conflict as the page's problem, anything else as a refusal. */
   function answer(ctx: Context, err: unknown, show: (problem: Text, status: number) => Promise<void>) {
-    if (err instanceof ConflictError) return show(m('That cannot be done: {{reason}}.', { reason: err.message }), 409);
+    if (err instanceof ConflictError) return show(err.text ?? m('That cannot be done: {{reason}}.', { reason: err.message }), 409);
     return deps.refuse(ctx, err);
   }
 
@@ -108,7 +108,7 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
           await deps.callRoute(ctx, user, 'post', '/organizations/{orgId}/members', { orgId: org.id }, { userId: owner.id, role: 'owner' });
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err;
-          return await showOrganizations(ctx, user, { created: org, problem: m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}.', { name, email, reason: err.message }) }, 409);
+          return await showOrganizations(ctx, user, { created: org, problem: m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}', { name, email, reason: err.text ?? `${err.message}.` }) }, 409);
         }
       }
       const notice = owner ? m('{{name}} is created, owned by {{email}}.', { name, email: owner.email }) : m('{{name}} is created.', { name });

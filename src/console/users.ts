@@ -201,13 +201,13 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
       browsers: sessions.sessions.map((x) => ({
         browser: browserOf(x.userAgent),
         ip: x.ip,
-        apps: x.apps,
+        apps: x.apps.map((a) => a.name),
         details: [
           ...(x.signedInAt ? [m('Signed in {{when}}', { when: new Date(x.signedInAt) })] : []),
           ...(x.lastUsedAt ? [m('Last used {{when}}', { when: new Date(x.lastUsedAt) })] : []),
         ],
       })),
-      apps: sessions.apps.map((a) => ({ clientId: a.clientId, since: a.grantedAt ? m('Signed in {{when}}', { when: new Date(a.grantedAt) }) : null })),
+      apps: sessions.apps.map((a) => ({ name: a.name, since: a.grantedAt ? m('Signed in {{when}}', { when: new Date(a.grantedAt) }) : null })),
       notice,
       problem: extra.problem ?? null,
     }, status);
@@ -218,7 +218,8 @@ export function userPages(router: Router, deps: ConsolePageDeps): void {
     if (err instanceof ForbiddenError || err instanceof ConflictError) {
       const readable = await readUser(ctx, g.user, g.orgId, userId).then(() => true, () => false);
       if (readable) {
-        return showUser(ctx, g.user, g.orgId, userId, { problem: m('Gatehouse refused this: {{detail}}.', { detail: err.message }) }, err instanceof ForbiddenError ? 403 : 409);
+        const problem = err.text ?? m('Gatehouse refused this: {{detail}}.', { detail: err.message });
+        return showUser(ctx, g.user, g.orgId, userId, { problem }, err instanceof ForbiddenError ? 403 : 409);
       }
     }
     return deps.refuse(ctx, err);

@@ -24,7 +24,7 @@ export const isLocale = (value: unknown): value is Locale => LOCALES.includes(va
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', vi: 'Tiếng Việt' };
 
 export { m, type Message, type Text } from './message.js';
-import type { Text } from './message.js';
+import type { Message, Text } from './message.js';
 
 /** The message files of one language, merged. */
 export function loadMessages(locale: Locale, dir = LOCALES_DIR): Record<string, string> {
@@ -101,9 +101,10 @@ function makeTranslator(locale: Locale): Translator {
     const shown = kind === 'date' ? dateUtc.format(d) : plainDateTime(d);
     return `<time datetime="${d.toISOString()}" data-local="${kind}">${escapeHtml(shown)}</time>`;
   };
-  const plainValues = (values?: Record<string, unknown>) =>
-    values && Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v instanceof Date ? plainDateTime(v) : v]));
-  const t = (text: string, values?: Record<string, unknown>) => fixed(text, plainValues(values) as never) as unknown as string;
+  // A value may itself be a Message (a refusal's reason quoted in a page's sentence): translated too.
+  const plainValue = (v: unknown): unknown => (v instanceof Date ? plainDateTime(v) : isMessage(v) ? t(v.text, v.values) : v);
+  const plainValues = (values?: Record<string, unknown>) => values && Object.fromEntries(Object.entries(values).map(([k, v]) => [k, plainValue(v)]));
+  const t = (text: string, values?: Record<string, unknown>): string => fixed(text, plainValues(values) as never) as unknown as string;
   return {
     locale,
     t,
@@ -113,7 +114,7 @@ function makeTranslator(locale: Locale): Translator {
       const dates: string[] = [];
       const values = Object.fromEntries(
         Object.entries(message.values ?? {}).map(([k, v]) => {
-          if (!(v instanceof Date)) return [k, v];
+          if (!(v instanceof Date)) return [k, plainValue(v)];
           dates.push(timeHtml(v, 'date-time'));
           return [k, `\u0001${dates.length - 1}\u0001`];
         }),
@@ -125,6 +126,8 @@ function makeTranslator(locale: Locale): Translator {
     plainDateTime,
   };
 }
+
+const isMessage = (v: unknown): v is Message => typeof v === 'object' && v !== null && typeof (v as Message).text === 'string';
 
 const translators = new Map<Locale, Translator>();
 /** The translator for a language (made once). */

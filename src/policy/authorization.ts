@@ -18,6 +18,7 @@
  * organization, platform-only) is `forbidden` (403) before anything is looked up; an account the
  * principal does not reach answers `not-found` (404), exactly like an account that does not exist.
  */
+import { m, type Text } from '../i18n/message.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -71,18 +72,29 @@ export type AuthorizationRequest =
 export type Decision =
   | { outcome: 'allow' }
   /** 403: the principal may not do this. */
-  | { outcome: 'forbidden'; reason: string }
+  | { outcome: 'forbidden'; reason: string; text?: Text }
   /** 404: no such target, or one the principal does not reach (the same answer, so existence does not leak). */
   | { outcome: 'not-found'; what: 'user' | 'member' }
   /** 409: allowed in principle, but the organization would be left without an owner. */
-  | { outcome: 'conflict'; reason: string };
+  | { outcome: 'conflict'; reason: string; text?: Text };
 
 const ALLOW: Decision = { outcome: 'allow' };
-const forbidden = (reason: string): Decision => ({ outcome: 'forbidden', reason });
+/** `reason`: English, for the API; `text`: the same for a person on a page, where one may see it. */
+const forbidden = (reason: string, text?: Text): Decision => ({ outcome: 'forbidden', reason, ...(text ? { text } : {}) });
 const notFound = (what: 'user' | 'member' = 'user'): Decision => ({ outcome: 'not-found', what });
-const LAST_OWNER: Decision = { outcome: 'conflict', reason: 'the last owner of an organization cannot be removed or demoted; make another owner first' };
-const ONLY_PLATFORM = 'only a platform administrator can change a platform administrator\'s account or membership';
-const ONLY_OWNERS = 'only an owner can make, demote, disable, reset, sign out or remove an owner';
+const LAST_OWNER: Decision = {
+  outcome: 'conflict',
+  reason: 'the last owner of an organization cannot be removed or demoted; make another owner first',
+  text: m('The last owner of an organization cannot be removed or demoted; make another owner first.'),
+};
+const ONLY_PLATFORM = forbidden(
+  'only a platform administrator can change a platform administrator\'s account or membership',
+  m('Only a platform administrator can change a platform administrator\'s account or membership.'),
+);
+const ONLY_OWNERS = forbidden(
+  'only an owner can make, demote, disable, reset, sign out or remove an owner',
+  m('Only an owner can make, demote, disable, reset, sign out or remove an owner.'),
+);
 
 type PlatformRequest = Extract<AuthorizationRequest, { action: PlatformAction }>;
 type OrganizationRequest = Extract<AuthorizationRequest, { action: OrganizationAction }>;
@@ -128,24 +140,24 @@ export function authorize(principal: PrincipalFacts, request: AuthorizationReque
       if (request.organizationId !== own) return notYours;
       const a = request.account;
       if (!a || !organizationReaches(own, a)) return notFound();
-      if (a.platformAdmin) return forbidden(ONLY_PLATFORM);
+      if (a.platformAdmin) return ONLY_PLATFORM;
       const touchesOwner = request.role === 'owner' || (a.organizationId === own && a.role === 'owner');
-      if (touchesOwner && !isOwner) return forbidden(ONLY_OWNERS);
+      if (touchesOwner && !isOwner) return ONLY_OWNERS;
       return removesLastOwner(own, a, request.role, request.owners) ? LAST_OWNER : ALLOW;
     }
     case 'member.remove': {
       if (request.organizationId !== own) return notYours;
       const a = request.account;
       if (!a || a.organizationId !== own || !organizationReaches(own, a)) return notFound('member');
-      if (a.platformAdmin) return forbidden(ONLY_PLATFORM);
-      if (a.role === 'owner' && !isOwner) return forbidden(ONLY_OWNERS);
+      if (a.platformAdmin) return ONLY_PLATFORM;
+      if (a.role === 'owner' && !isOwner) return ONLY_OWNERS;
       return removesLastOwner(own, a, null, request.owners) ? LAST_OWNER : ALLOW;
     }
     default: {
       const a = request.account;
       if (!a || !organizationReaches(own, a)) return notFound();
-      if (request.action !== 'user.read' && a.platformAdmin) return forbidden(ONLY_PLATFORM);
-      if (request.action !== 'user.read' && a.role === 'owner' && !isOwner) return forbidden(ONLY_OWNERS);
+      if (request.action !== 'user.read' && a.platformAdmin) return ONLY_PLATFORM;
+      if (request.action !== 'user.read' && a.role === 'owner' && !isOwner) return ONLY_OWNERS;
       return ALLOW;
     }
   }

@@ -14,6 +14,7 @@ import { secondFactorRequired } from '../policy/second-factor.js';
 import { enrolledFactors, type EnrolledFactors, type FactorStore } from '../stores/factors.js';
 import type { EffectivePolicy } from '../policy/effective-policy.js';
 import type { Locale } from '../i18n/index.js';
+import { m } from '../i18n/message.js';
 import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 import { requestScopes } from '../observability/request-context.js';
 
@@ -131,7 +132,7 @@ export class AccountService {
     try {
       await this.accounts.create(account);
     } catch (err) {
-      if (err instanceof DuplicateError) throw new ConflictError('an account with this email already exists');
+      if (err instanceof DuplicateError) throw new ConflictError('an account with this email already exists', m('There is already an account with this email address.'));
       throw err;
     }
     if (!input.invite) await this.history.add(account.id, account.passwordHash, now);

@@ -39,11 +39,11 @@ function enforce(decision: Decision): void {
     case 'allow':
       return;
     case 'forbidden':
-      throw new ForbiddenError(decision.reason);
+      throw new ForbiddenError(decision.reason, decision.text);
     case 'not-found':
       throw new NotFoundError(decision.what);
     case 'conflict':
-      throw new ConflictError(decision.reason);
+      throw new ConflictError(decision.reason, decision.text);
   }
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ClientRecord, ClientStore, SessionType } from '../stores/sql/clients.js';
 import { nowSeconds } from '../stores/db.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { m } from '../i18n/message.js';
 
 export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies readonly SessionType[];
 
@@ -86,7 +87,7 @@ export class ClientService {
   }
 
   private refuseBuiltIn(clientId: string): void {
-    if (this.builtIn.has(clientId)) throw new ConflictError('this client is built into Gatehouse: it is managed by its configuration, not through the API');
+    if (this.builtIn.has(clientId)) throw new ConflictError('this client is built into Gatehouse: it is managed by its configuration, not through the API', m('This app is built into Gatehouse: it cannot be changed here.'));
   }
 
   /** One page of clients in client_id order; `nextCursor`: the client_id to pass as `afterId` for the next. */
@@ -103,7 +104,7 @@ export class ClientService {
   async rotateSecret(clientId: string): Promise<{ client: ClientRecord; clientSecret: string }> {
     this.refuseBuiltIn(clientId);
     const existing = await this.get(clientId);
-    if (existing.metadata.token_endpoint_auth_method === 'none') throw new ConflictError('a public client (mobile or desktop) has no secret');
+    if (existing.metadata.token_endpoint_auth_method === 'none') throw new ConflictError('a public client (mobile or desktop) has no secret', m('A mobile or desktop app is a public client: it has no secret.'));
     const clientSecret = newSecret();
     const client: ClientRecord = { ...existing, metadata: { ...existing.metadata, client_secret: digestClientSecret(clientSecret) }, updatedAt: nowSeconds() };
     await this.clients.upsert(client);
@@ -151,6 +152,13 @@ export class ClientService {
 
   find(clientId: string): Promise<ClientRecord | undefined> {
     return this.clients.find(clientId);
+  }
+
+  /** Each client's name, each looked up once; a client deleted since keeps its id as its name. */
+  async namesOf(clientIds: Iterable<string>): Promise<Map<string, string>> {
+    const ids = [...new Set(clientIds)];
+    const found = await Promise.all(ids.map((id) => this.clients.find(id)));
+    return new Map(ids.map((id, i) => [id, found[i]?.clientName ?? id]));
   }
 
   async get(clientId: string): Promise<ClientRecord> {

@@ -7,6 +7,7 @@ import { SYSTEM, type Actor, type AuditService, type RequestInfo } from './audit
 import type { DnsTxtResolver } from './dns.js';
 import { NO_METRICS, type Metrics } from '../observability/metrics.js';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from './errors.js';
+import { m } from '../i18n/message.js';
 
 export interface DomainClaimView {
   domain: string;
@@ -78,7 +79,7 @@ export class DomainService {
     const token = randomBytes(24).toString('base64url');
     const now = nowSeconds();
     const existing = await this.claims.find(organizationId, domain);
-    if (existing && existing.status !== 'revoked') throw new ConflictError(`the organization already claims ${domain} (${existing.status})`);
+    if (existing && existing.status !== 'revoked') throw new ConflictError(`the organization already claims ${domain} (${existing.status})`, m('Your organization already claims {{domain}}.', { domain }));
     if (existing) await this.claims.reopen(existing.id, token, now);
     else {
       await this.claims.insert({

@@ -26,8 +26,16 @@ export class NotFoundError extends Error {
   }
 }
 
+/**
+ * ConflictError and ForbiddenError carry, like a FieldProblem, the English `message` (the admin API's
+ * problem detail, the CLI, logs) and, where a page may show the refusal, `text`: the same for a person,
+ * translated where it is shown (the console).
+ */
 export class ConflictError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly text?: Text,
+  ) {
     super(message);
     this.name = 'ConflictError';
   }
@@ -44,9 +52,12 @@ export class UnprocessableError extends Error {
   }
 }
 
-/** The caller may not do this (services/authorization.ts). */
+/** The caller may not do this (services/authorization.ts). `text`: see ConflictError. */
 export class ForbiddenError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly text?: Text,
+  ) {
     super(message);
     this.name = 'ForbiddenError';
   }

@@ -7,6 +7,7 @@ import { nowSeconds } from '../stores/db.js';
 import type { Actor, AuditService, RequestInfo } from './audit.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { PolicyService } from './policies.js';
+import { m } from '../i18n/message.js';
 
 export const ORG_ROLES = ['owner', 'admin', 'member'] as const satisfies readonly OrgRole[];
 
@@ -64,9 +65,9 @@ export class OrganizationService {
       case 'missing':
         throw new NotFoundError('user');
       case 'other-organization':
-        throw new ConflictError('the user already belongs to another organization');
+        throw new ConflictError('the user already belongs to another organization', m('That user already belongs to another organization.'));
       case 'last-owner':
-        throw new ConflictError('the last owner of an organization cannot be demoted; make another owner first');
+        throw new ConflictError('the last owner of an organization cannot be demoted; make another owner first', m('The last owner of an organization cannot be removed or demoted; make another owner first.'));
       default:
     }
     await this.recordMembership('organization.member_set', organizationId, account, actor, request, {
@@ -89,7 +90,7 @@ export class OrganizationService {
       case 'not-member':
         throw new NotFoundError('member');
       case 'last-owner':
-        throw new ConflictError('the last owner of an organization cannot be removed; make another owner first');
+        throw new ConflictError('the last owner of an organization cannot be removed; make another owner first', m('The last owner of an organization cannot be removed or demoted; make another owner first.'));
       default:
     }
     await this.recordMembership('organization.member_removed', organizationId, account, actor, request, { before: { role: account.orgRole }, after: null });

@@ -106,7 +106,7 @@ describe('the members page', () => {
     const makeOwner = await confirmation(browser, `form[id="change-${ids['member@acme.test']}"]`, { role: 'owner' });
     const refused = await submitAndRead(browser, makeOwner, 'form.confirm');
     expect(refused.status).toBe(403);
-    expect(mainText(refused)).toContain('Only an owner can make, demote or remove an owner.');
+    expect(mainText(refused)).toContain('Only an owner can make, demote, disable, reset, sign out or remove an owner.');
     const demote = await confirmation(browser, `form[id="change-${ids['owner@acme.test']}"]`, { role: 'member' });
     expect((await submitAndRead(browser, demote, 'form.confirm')).status).toBe(403);
     const remove = await pageOf(url(membersPath()), await browser.request(url(`${membersPath()}/remove?userId=${ids['owner@acme.test']}`)));

@@ -196,6 +196,11 @@ describe('a user\'s page', () => {
     const view = (await h.api('GET', `/users/${ids['ann@acme.test']}`)).body;
     expect(expiry).toBe(view.passwordExpiresAt);
     expect(p.doc.querySelector('[data-fact="sessions"]')!.text).toContain('Browsers signed in: 1.');
+    // Apps by their registered names (Ann signed in through the console's client), not their client ids.
+    const sessions = (await h.api('GET', `/users/${ids['ann@acme.test']}/sessions`)).body.sessions;
+    expect(sessions.map((x: { apps: unknown }) => x.apps)).toEqual([[{ clientId: 'gatehouse-console', name: 'Gatehouse console' }]]);
+    expect(text).toContain('Apps: Gatehouse console');
+    expect(text).not.toContain('gatehouse-console');
     expect(p.doc.querySelector(`a[href="${userPath('ann@acme.test')}/unlock"]`)).not.toBeNull();
   }
 
@@ -397,9 +402,16 @@ describe('refusals: nothing changes', () => {
       const confirm = await browser.page(url(`${userPath('owner@acme.test')}/${a}`));
       const res = await submitAndRead(browser, confirm, 'form.confirm');
       expect([a, res.status]).toEqual([a, 403]);
-      expect(res.doc.querySelector('.errors')!.text).toContain('Gatehouse refused this: only an owner can');
+      expect(res.doc.querySelector('.errors')!.text).toContain('Only an owner can make, demote, disable, reset, sign out or remove an owner.');
       expect(res.doc.querySelector('h1')!.text).toBe('owner@acme.test');
     }
+    // The reason is the API's refusal said for a person, so it follows the page's language.
+    await browser.page(url(`${userPath('owner@acme.test')}?lang=vi`));
+    const vi = await submitAndRead(browser, await browser.page(url(`${userPath('owner@acme.test')}/disable`)), 'form.confirm');
+    expect(vi.status).toBe(403);
+    expect(vi.doc.querySelector('.errors')!.text).toContain('Chỉ chủ sở hữu mới có thể');
+    expect(vi.doc.querySelector('.errors')!.text).not.toMatch(/only an owner/i);
+    await browser.page(url(`${userPath('owner@acme.test')}?lang=en`));
     expect(await snapshot()).toEqual(before);
     const owner = await signIn('owner@acme.test');
     const confirm = await owner.browser.page(url(`${userPath('owner@acme.test')}/password-reset`));

@@ -78,4 +78,15 @@ describe('message files', () => {
     expect(vi.plainDateTime(when)).toMatch(/2026/);
     expect(vi.dateTime(when)).toMatch(/^<time datetime="2026-11-29T14:49:00.000Z" data-local="date-time">.*UTC<\/time>$/);
   });
+
+  it('translates a value that is itself a message (a refusal quoted in a sentence), in text and on pages', () => {
+    const message = {
+      text: '{{name}} is created, but {{email}} could not be made its owner: {{reason}}',
+      values: { name: 'Acme', email: 'a@b.test', reason: { text: 'That user already belongs to another organization.' } },
+    };
+    const expected = 'Đã tạo Acme, nhưng không thể đặt a@b.test làm chủ sở hữu: Người dùng này đã thuộc về một tổ chức khác.';
+    expect(translator('vi').text(message)).toBe(expected);
+    expect(translator('vi').html(message)).toBe(expected);
+    expect(translator('en').text(message)).toBe('Acme is created, but a@b.test could not be made its owner: That user already belongs to another organization.');
+  });
 });

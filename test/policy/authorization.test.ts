@@ -171,8 +171,17 @@ describe('authorize: memberships of A', () => {
 
 describe('authorize: refusals explain themselves', () => {
   it('names the rule', () => {
-    expect(authorize(P.adminA, { action: 'user.disable', account: T.aOwner })).toEqual({ outcome: 'forbidden', reason: expect.stringContaining('only an owner') });
-    expect(authorize(P.ownerA, { action: 'user.reset-2fa', account: T.aPlatformAdmin })).toEqual({ outcome: 'forbidden', reason: expect.stringContaining('only a platform administrator') });
+    // The refusals a console page shows also say it for a person (`text`, translated on the page).
+    expect(authorize(P.adminA, { action: 'user.disable', account: T.aOwner })).toEqual({
+      outcome: 'forbidden',
+      reason: expect.stringContaining('only an owner'),
+      text: 'Only an owner can make, demote, disable, reset, sign out or remove an owner.',
+    });
+    expect(authorize(P.ownerA, { action: 'user.reset-2fa', account: T.aPlatformAdmin })).toEqual({
+      outcome: 'forbidden',
+      reason: expect.stringContaining('only a platform administrator'),
+      text: expect.stringContaining('Only a platform administrator'),
+    });
     expect(authorize(P.ownerA, { action: 'user.create', organizationId: 'A', governedBy: 'B' })).toEqual({
       outcome: 'forbidden',
       reason: expect.stringContaining('its own verified domains'),
@@ -180,6 +189,7 @@ describe('authorize: refusals explain themselves', () => {
     expect(authorize(P.ownerA, { action: 'member.remove', organizationId: 'A', account: T.aOwner, owners: 1 })).toEqual({
       outcome: 'conflict',
       reason: expect.stringContaining('last owner'),
+      text: expect.stringContaining('The last owner'),
     });
     expect(authorize(P.adminA, { action: 'user.read', account: T.bDomain })).toEqual({ outcome: 'not-found', what: 'user' });
     expect(authorize(P.adminA, { action: 'user.create', organizationId: null, governedBy: 'A' })).toEqual({

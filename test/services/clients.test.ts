@@ -56,6 +56,17 @@ describe('client registration', () => {
     expect(stored.metadata).not.toContain(clientSecret);
   });
 
+  it('names clients by their registered names; a client deleted since keeps its id', async () => {
+    const { client } = await services.clients.create({ clientName: 'Field app', sessionType: 'mobile', redirectUris: ['com.example.field:/cb'] });
+    const { client: gone } = await services.clients.create({ clientName: 'Old app', sessionType: 'mobile', redirectUris: ['com.example.old:/cb'] });
+    await services.clients.remove(gone.clientId);
+    const names = await services.clients.namesOf([client.clientId, gone.clientId, client.clientId]);
+    expect([...names]).toEqual([
+      [client.clientId, 'Field app'],
+      [gone.clientId, gone.clientId],
+    ]);
+  });
+
   it.each(['mobile', 'desktop'] as const)('%s clients are public native clients', async (sessionType) => {
     const { client, clientSecret } = await services.clients.create({
       clientName: 'App',

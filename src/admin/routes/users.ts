@@ -94,6 +94,8 @@ export const userRoutes: AdminRoute[] = [
     async handler({ principal, params, services }) {
       const account = await services.authorization.require(principal, { action: 'user.read', userId: params.userId! });
       const { sessions, apps } = await services.sessions.devicesOf(account.id);
+      const names = await services.clients.namesOf([...sessions.flatMap((x) => x.apps.map((a) => a.clientId)), ...apps.map((a) => a.clientId)]);
+      const app = (clientId: string) => ({ clientId, name: names.get(clientId)! });
       const at = (t: number | null) => (t === null ? null : iso(t));
       return {
         status: 200,
@@ -105,9 +107,9 @@ export const userRoutes: AdminRoute[] = [
             expiresAt: at(x.expiresAt),
             ip: x.ip,
             userAgent: x.userAgent,
-            apps: x.apps.map((a) => a.clientId),
+            apps: x.apps.map((a) => app(a.clientId)),
           })),
-          apps: apps.map((a) => ({ handle: a.handle, clientId: a.clientId, grantedAt: at(a.grantedAt), expiresAt: at(a.expiresAt) })),
+          apps: apps.map((a) => ({ handle: a.handle, ...app(a.clientId), grantedAt: at(a.grantedAt), expiresAt: at(a.expiresAt) })),
         },
       };
     },
