@@ -136,24 +136,37 @@ export function consolePages(deps: ConsoleDeps): Router {
     ctx.redirect(url.href);
   }
 
-  /** The principal of the stored access token, refreshing it once when it has expired or stopped working. */
+  /** The principal of an access token; undefined when the token is refused (401: expired, revoked, its grant ended). */
+  async function principalIfValid(ctx: Context, accessToken: string): Promise<Principal | undefined> {
+    try {
+      return await principalOfToken(ctx, accessToken, tokenDeps);
+    } catch (err) {
+      if (err instanceof HttpProblem && err.problem.status === 401) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The principal of the stored access token, refreshing it once when it has expired or stopped working;
+   * undefined when the session cannot go on (refresh refused, or its grant ended even as it was renewed).
+   */
   async function principalOf(ctx: Context, id: string, session: ConsoleSession): Promise<{ principal: Principal; session: ConsoleSession } | undefined> {
     if (session.expiresAt > Date.now() / 1000 + 5) {
-      try {
-        return { principal: await principalOfToken(ctx, session.accessToken, tokenDeps), session };
-      } catch (err) {
-        if (!(err instanceof HttpProblem) || err.problem.status !== 401) throw err;
-      }
+      const principal = await principalIfValid(ctx, session.accessToken);
+      if (principal) return { principal, session };
     }
     const renewed = await refreshOnce(id, session);
-    if (!renewed) return undefined;
-    return { principal: await principalOfToken(ctx, renewed.accessToken, tokenDeps), session: renewed };
+    const principal = renewed && (await principalIfValid(ctx, renewed.accessToken));
+    return renewed && principal ? { principal, session: renewed } : undefined;
   }
 
   /**
    * Refresh tokens rotate, and presenting a used one again revokes the whole grant (replay detection):
-   * two requests of one console session refreshing at once would sign the administrator out. So one
-   * refresh per session at a time in this process; the others wait for it and share its outcome.
+   * two requests of one console session refreshing at once, on one node or on two, would sign the
+   * administrator out. So the refresh is claimed in the store first (ConsoleSessions.claimRefresh, one
+   * winner across nodes); the winner refreshes with the refresh token stored now (another node may
+   * have renewed it since this request read the session) and saves the renewed session, which lifts
+   * the claim; the others wait for that and use it. Within a node, requests share one attempt.
    */
   const refreshing = new Map<string, Promise<ConsoleSession | undefined>>();
   function refreshOnce(id: string, session: ConsoleSession): Promise<ConsoleSession | undefined> {
@@ -161,9 +174,18 @@ export function consolePages(deps: ConsoleDeps): Router {
     if (!pending) {
       pending = (async () => {
         if (!session.refreshToken) return undefined;
-        const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken });
-        if (!refreshed) return undefined;
-        const renewed = { ...refreshed, refreshToken: refreshed.refreshToken ?? session.refreshToken, idToken: refreshed.idToken ?? session.idToken, csrf: session.csrf };
+        const claim = await sessions.claimRefresh(id);
+        if (!claim) return sessions.renewedElsewhere(id, session);
+        const latest = claim.session;
+        let refreshed;
+        try {
+          refreshed = latest.refreshToken ? await tokenRequest({ grant_type: 'refresh_token', refresh_token: latest.refreshToken }) : undefined;
+        } catch (err) {
+          await claim.release(); // no answer: the refresh token may still be good; the next request tries again
+          throw err;
+        }
+        if (!refreshed) return undefined; // refused: the grant is gone, and the caller ends the session
+        const renewed = { ...refreshed, refreshToken: refreshed.refreshToken ?? latest.refreshToken, idToken: refreshed.idToken ?? latest.idToken, csrf: latest.csrf };
         await sessions.save(id, renewed);
         return renewed;
       })().finally(() => refreshing.delete(id));

@@ -8,6 +8,9 @@ export const SESSION_COOKIE = 'gh_console';
 const SIGN_IN_COOKIE = 'gh_console_signin';
 /** A console session outlives its tokens only this long without a refresh (the refresh token sets the real limit). */
 const SESSION_TTL_SECONDS = 12 * 3600;
+/** How long a request waits for another node's refresh of its session before asking for a new sign-in. */
+const RENEWAL_WAIT_MS = 10_000;
+const RENEWAL_POLL_MS = 50;
 const SIGN_IN_TTL_SECONDS = 600;
 
 /** What the server keeps for one console session; the browser holds only its random id. */
@@ -69,8 +72,40 @@ export class ConsoleSessions {
     return session ? { id, session } : undefined;
   }
 
+  /** Stores the session; saving lifts a refresh claim (the stored record is replaced, unconsumed). */
   save(id: string, session: ConsoleSession): Promise<void> {
     return this.store.upsert(SESSION_MODEL, id, { ...session }, SESSION_TTL_SECONDS);
+  }
+
+  /**
+   * Claims the refresh of a session by consuming its stored record: the store's atomic consume makes
+   * exactly one of any number of simultaneous callers, on any node, the winner, until save() replaces
+   * the record. The winner gets the session as stored now and a way to give the claim back.
+   */
+  async claimRefresh(id: string): Promise<{ session: ConsoleSession; release(): Promise<void> } | undefined> {
+    const claim = randomBytes(16).toString('hex');
+    if (!(await this.store.consume(SESSION_MODEL, id, claim))) return undefined;
+    const stored = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
+    if (!stored) return undefined;
+    const { consumed: _, ...session } = stored;
+    return { session, release: () => this.store.unconsume(SESSION_MODEL, id, claim) };
+  }
+
+  /**
+   * The session as renewed by whoever holds its refresh claim: waits until the stored record is no
+   * longer claimed and carries other tokens than `stale`. Undefined when it ended, the refresh was given
+   * back without renewing it, or none came within RENEWAL_WAIT_MS.
+   */
+  async renewedElsewhere(id: string, stale: ConsoleSession): Promise<ConsoleSession | undefined> {
+    const deadline = Date.now() + RENEWAL_WAIT_MS;
+    for (;;) {
+      const stored = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
+      if (!stored) return undefined;
+      const { consumed, ...session } = stored;
+      if (!consumed) return session.accessToken !== stale.accessToken ? session : undefined;
+      if (Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, RENEWAL_POLL_MS));
+    }
   }
 
   async end(ctx: Context, id: string): Promise<void> {

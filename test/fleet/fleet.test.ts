@@ -2,7 +2,10 @@ import { jest } from '@jest/globals';
 import * as client from 'openid-client';
 import { Browser, errorsOn } from '../helpers/browser.js';
 import { TestDnsServer } from '../helpers/dns.js';
-import { FLEET_BACKENDS, FLEET_SKIP_REASON, startFleet, type Fleet } from '../helpers/fleet.js';
+import { FLEET_BACKENDS, FLEET_SKIP_REASON, PIN_HEADER, startFleet, type Fleet } from '../helpers/fleet.js';
+import { consoleSignIn } from '../helpers/console.js';
+import { SESSION_COOKIE } from '../../src/console/session.js';
+import { openServices } from '../../src/services/index.js';
 import { RP, RP_CALLBACK, RP_LOGGED_OUT, signIn, startSignIn, type TestClient } from '../helpers/oidc.js';
 import { pageOf } from '../helpers/password-flows.js';
 
@@ -257,6 +260,33 @@ describeFleet('three nodes behind a round-robin proxy', () => {
     const after = await silent(2);
     expect(after).not.toHaveProperty('redirectedTo');
     expect((after as { html: string }).html).toContain('/password');
+  });
+
+  it('a console session whose access token has run out, used on three nodes at the same moment: one refresh, every page served, still signed in', async () => {
+    const org = await fleet.api('POST', '/organizations', { name: `Console ${++n}` });
+    const owner = await user('console-fleet.example');
+    expect((await fleet.api('POST', `/organizations/${org.body.id}/members`, { userId: owner.id, role: 'owner' })).status).toBe(200);
+    const path = `/console/orgs/${org.body.id}/users`;
+    const { browser, page } = await consoleSignIn(fleet.issuer, owner.email, PASSWORD, new Browser(), path);
+    expect(page.status).toBe(200);
+    const id = (await browser.jar.getCookies(`${fleet.issuer}${path}`)).find((c) => c.key === SESSION_COOKIE)!.value;
+    const services = await openServices(fleet.backend.config(), { migrate: false });
+    try {
+      for (let round = 0; round < 3; round++) {
+        // The stored access token is out of date, as it is 15 minutes on: the session's next request refreshes it.
+        const stored = (await services.oidcStore.find('ConsoleSession', id))!;
+        await services.oidcStore.upsert('ConsoleSession', id, { ...stored, expiresAt: 0 }, 3600);
+        const nodes = [0, 1, 2, 0, 1, 2];
+        const answers = await Promise.all(nodes.map((node) => browser.request(`${fleet.issuer}${path}`, { headers: { [PIN_HEADER]: String(node) } })));
+        // Refreshing twice with one refresh token would read as replay and revoke the grant: sign-in pages, then.
+        expect(answers.map((r) => r.status)).toEqual(nodes.map(() => 200));
+        const renewed = (await services.oidcStore.find('ConsoleSession', id))!;
+        expect(renewed.expiresAt).toBeGreaterThan(Date.now() / 1000);
+        expect(renewed.consumed).toBeUndefined();
+      }
+    } finally {
+      await services.close();
+    }
   });
 
   it('a node killed with SIGKILL mid-burst: every completed sign-in keeps working and is audited; the others carry on', async () => {
