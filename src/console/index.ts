@@ -174,8 +174,15 @@ export function consolePages(deps: ConsoleDeps): Router {
     if (!pending) {
       pending = (async () => {
         if (!session.refreshToken) return undefined;
-        const claim = await sessions.claimRefresh(id);
-        if (!claim) return sessions.renewedElsewhere(id, session);
+        let claim = await sessions.claimRefresh(id);
+        // Another node refreshes: wait for its outcome. It may give the claim back without renewing (its
+        // token request failed): then claim it here, a few times at most.
+        for (let tries = 0; !claim && tries < 3; tries++) {
+          const waited = await sessions.renewedElsewhere(id, session);
+          if (waited !== 'released') return waited;
+          claim = await sessions.claimRefresh(id);
+        }
+        if (!claim) return undefined;
         const latest = claim.session;
         let refreshed;
         try {

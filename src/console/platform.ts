@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { m, type Text } from '../i18n/message.js';
+import { m, quoted, type Text } from '../i18n/message.js';
 import { ConflictError, ValidationError } from '../services/errors.js';
 import type { ConsolePageDeps, ConsoleUser } from './index.js';
 import { field, guard as guardOf, queryField } from './shared.js';
@@ -108,7 +108,7 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
           await deps.callRoute(ctx, user, 'post', '/organizations/{orgId}/members', { orgId: org.id }, { userId: owner.id, role: 'owner' });
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err;
-          return await showOrganizations(ctx, user, { created: org, problem: m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}', { name, email, reason: err.text ?? `${err.message}.` }) }, 409);
+          return await showOrganizations(ctx, user, { created: org, problem: m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}', { name, email, reason: err.text ? quoted(err.text) : `${err.message}.` }) }, 409);
         }
       }
       const notice = owner ? m('{{name}} is created, owned by {{email}}.', { name, email: owner.email }) : m('{{name}} is created.', { name });

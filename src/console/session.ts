@@ -92,17 +92,17 @@ export class ConsoleSessions {
   }
 
   /**
-   * The session as renewed by whoever holds its refresh claim: waits until the stored record is no
-   * longer claimed and carries other tokens than `stale`. Undefined when it ended, the refresh was given
-   * back without renewing it, or none came within RENEWAL_WAIT_MS.
+   * Waits until whoever holds the refresh claim lets go: the renewed session (other tokens than
+   * `stale`), or 'released' when the claim was given back without renewing it (the caller may claim it
+   * now). Undefined when the session ended or nothing came within RENEWAL_WAIT_MS.
    */
-  async renewedElsewhere(id: string, stale: ConsoleSession): Promise<ConsoleSession | undefined> {
+  async renewedElsewhere(id: string, stale: ConsoleSession): Promise<ConsoleSession | 'released' | undefined> {
     const deadline = Date.now() + RENEWAL_WAIT_MS;
     for (;;) {
       const stored = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
       if (!stored) return undefined;
       const { consumed, ...session } = stored;
-      if (!consumed) return session.accessToken !== stale.accessToken ? session : undefined;
+      if (!consumed) return session.accessToken !== stale.accessToken ? session : 'released';
       if (Date.now() > deadline) return undefined;
       await new Promise((resolve) => setTimeout(resolve, RENEWAL_POLL_MS));
     }

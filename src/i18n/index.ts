@@ -23,7 +23,7 @@ export const isLocale = (value: unknown): value is Locale => LOCALES.includes(va
 /** Each language's name in that language, for the switcher. */
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', vi: 'Tiếng Việt' };
 
-export { m, type Message, type Text } from './message.js';
+export { m, quoted, type Message, type Text } from './message.js';
 import type { Message, Text } from './message.js';
 
 /** The message files of one language, merged. */

@@ -20,3 +20,10 @@ export function m(text: string, values: Record<string, unknown>): Message;
 export function m(text: string, values?: Record<string, unknown>): Text {
   return values ? { text, values } : text;
 }
+
+/**
+ * A Text to put inside another message as one of its values (a refusal's reason quoted in a sentence):
+ * translated there too. A plain string value is put in as it is (a name, an address), so a translatable
+ * one is wrapped as a Message.
+ */
+export const quoted = (text: Text): Message => (typeof text === 'string' ? { text } : text);

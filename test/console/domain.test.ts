@@ -88,6 +88,23 @@ describe('console sign-in and session', () => {
     expect(after.expiresAt).toBeGreaterThan(Date.now() / 1000);
   });
 
+  it('a refresh another node claimed and gave back without renewing (its token request failed) is made by the request waiting for it', async () => {
+    const { browser } = await signInToConsole('owner@acme.test');
+    const id = (await browser.jar.getCookies(url('/console'))).find((c) => c.key === 'gh_console')!.value;
+    const store = h.app.services.oidcStore;
+    const record = (await store.find('ConsoleSession', id))!;
+    await store.upsert('ConsoleSession', id, { ...record, expiresAt: 1 }, 3600);
+    // Another node holds the claim, as it would while its token request is under way.
+    expect(await store.consume('ConsoleSession', id, 'other-node')).toBe(true);
+    const waiting = browser.request(url(domainPath('acme')));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await store.unconsume('ConsoleSession', id, 'other-node');
+    expect((await waiting).status).toBe(200);
+    const after = (await store.find('ConsoleSession', id))!;
+    expect(after.accessToken).not.toBe(record.accessToken);
+    expect(after.consumed).toBeUndefined();
+  });
+
   it('sign-out ends the console session and offers Gatehouse sign-out', async () => {
     const { browser, page } = await signInToConsole('owner@acme.test');
     const res = await browser.submit(page, 'form[action="/console/signout"]', {});

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LOCALES, loadMessages, translator } from '../../src/i18n/index.js';
+import { LOCALES, loadMessages, m, quoted, translator } from '../../src/i18n/index.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 
 /**
@@ -79,14 +79,15 @@ describe('message files', () => {
     expect(vi.dateTime(when)).toMatch(/^<time datetime="2026-11-29T14:49:00.000Z" data-local="date-time">.*UTC<\/time>$/);
   });
 
-  it('translates a value that is itself a message (a refusal quoted in a sentence), in text and on pages', () => {
-    const message = {
-      text: '{{name}} is created, but {{email}} could not be made its owner: {{reason}}',
-      values: { name: 'Acme', email: 'a@b.test', reason: { text: 'That user already belongs to another organization.' } },
-    };
+  it('translates a quoted message (a refusal quoted in a sentence), in text and on pages; a plain string value stays as it is', () => {
+    const refusal = m('That user already belongs to another organization.');
+    const message = m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}', { name: 'Acme', email: 'a@b.test', reason: quoted(refusal) });
     const expected = 'Đã tạo Acme, nhưng không thể đặt a@b.test làm chủ sở hữu: Người dùng này đã thuộc về một tổ chức khác.';
     expect(translator('vi').text(message)).toBe(expected);
     expect(translator('vi').html(message)).toBe(expected);
     expect(translator('en').text(message)).toBe('Acme is created, but a@b.test could not be made its owner: That user already belongs to another organization.');
+    // A name that happens to be a key is a name: only quoted() values are translated.
+    const named = m('{{name}} is created, but {{email}} could not be made its owner: {{reason}}', { name: refusal, email: 'a@b.test', reason: quoted(refusal) });
+    expect(translator('vi').text(named)).toMatch(/^Đã tạo That user already belongs to another organization\., /);
   });
 });
