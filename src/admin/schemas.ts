@@ -184,6 +184,7 @@ export const clientSchema = z.object({
   first_party: z.boolean(),
   redirect_uris: z.array(z.string()),
   post_logout_redirect_uris: z.array(z.string()),
+  backchannel_logout_uri: z.string().nullable(),
   token_endpoint_auth_method: z.string(),
   created_at: timestamp,
 });
@@ -201,6 +202,8 @@ export const newClientSchema = z.strictObject({
   backchannel_logout_uri: text(2048).optional(),
   third_party: z.boolean().default(false),
 });
+/** A registration's new content (PUT): everything a registration says but the session type, which stays. */
+export const clientChangesSchema = z.strictObject(newClientSchema.omit({ session_type: true }).shape);
 
 export const keyRotationSchema = z.object({
   current: z.string().describe('Key ID now signing (the previous next key)'),

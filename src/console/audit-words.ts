@@ -52,6 +52,8 @@ export const EVENT_WORDS: Record<string, Text> = {
   'domain.reverification_failed': m('Domain re-verification failed'),
   'domain.revoked': m('Domain claim revoked'),
   'client.created': m('Client created'),
+  'client.updated': m('Client registration changed'),
+  'client.secret_rotated': m('Client secret replaced'),
   'client.deleted': m('Client deleted'),
   'keys.rotated': m('Signing keys rotated'),
   'backchannel_logout.sent': m('Back-channel logout sent'),

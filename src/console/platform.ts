@@ -18,6 +18,9 @@ interface ClientView {
   client_name: string;
   session_type: 'web' | 'mobile' | 'desktop';
   redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  backchannel_logout_uri: string | null;
+  first_party: boolean;
   token_endpoint_auth_method: string;
   created_at: string;
   built_in: boolean;
@@ -222,6 +225,90 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
       await showClients(ctx, user, { notice: m('{{name}} is deleted: its tokens no longer work.', { name: client.client_name }) });
     } catch (err) {
       await answer(ctx, err, (problem, status) => showClients(ctx, user, { problem }, status));
+    }
+  });
+
+  // ---- Editing a client's registration ----
+
+  interface EditInput {
+    name: string;
+    uris: string;
+    logoutUris: string;
+    backchannel: string;
+    thirdParty: boolean;
+  }
+  const lines = (text: string) => text.split(/\r?\n/).map((u) => u.trim()).filter(Boolean);
+  const editInputOf = (c: ClientView): EditInput => ({
+    name: c.client_name,
+    uris: c.redirect_uris.join('\n'),
+    logoutUris: c.post_logout_redirect_uris.join('\n'),
+    backchannel: c.backchannel_logout_uri ?? '',
+    thirdParty: !c.first_party,
+  });
+  /** Which field of the edit form a problem is about, from the service's or the route body's path. */
+  const editField = (path: string): keyof EditInput =>
+    /^client_?name/i.test(path) ? 'name' : /^post_?logout/i.test(path) ? 'logoutUris' : /^backchannel/i.test(path) ? 'backchannel' : 'uris';
+
+  async function showEdit(ctx: Context, user: ConsoleUser, client: ClientView, input: EditInput, errors: FieldErrors, status: number) {
+    await deps.page(ctx, user, 'console/platform-client-edit', { current: 'clients', base: BASE, client, input, errors }, status);
+  }
+
+  /** The client to edit, or an answer given: not found, or built in (refused with the list's problem). */
+  async function editable(ctx: Context, user: ConsoleUser): Promise<ClientView | undefined> {
+    const client = (await deps.callRoute(ctx, user, 'get', '/clients/{clientId}', { clientId: ctx.params.clientId! })) as ClientView;
+    if (!client.built_in) return client;
+    await showClients(ctx, user, { problem: m('{{name}} is built into Gatehouse: it cannot be changed here.', { name: client.client_name }) }, 409);
+    return undefined;
+  }
+
+  router.get('/platform/clients/:clientId/edit', async (ctx) => {
+    const user = await guard(ctx, false);
+    if (!user) return;
+    try {
+      const client = await editable(ctx, user);
+      if (client) await showEdit(ctx, user, client, editInputOf(client), {}, 200);
+    } catch (err) {
+      await deps.refuse(ctx, err);
+    }
+  });
+
+  router.post('/platform/clients/:clientId/edit', deps.parseForm, async (ctx) => {
+    const user = await guard(ctx, true);
+    if (!user) return;
+    const input: EditInput = {
+      name: field(ctx, 'client_name'),
+      uris: field(ctx, 'redirect_uris'),
+      logoutUris: field(ctx, 'post_logout_redirect_uris'),
+      backchannel: field(ctx, 'backchannel_logout_uri').trim(),
+      thirdParty: field(ctx, 'third_party') === 'yes',
+    };
+    let client: ClientView | undefined;
+    try {
+      client = await editable(ctx, user);
+      if (!client) return;
+      const body = {
+        client_name: input.name,
+        redirect_uris: lines(input.uris),
+        post_logout_redirect_uris: lines(input.logoutUris),
+        ...(input.backchannel ? { backchannel_logout_uri: input.backchannel } : {}),
+        third_party: input.thirdParty,
+      };
+      const changed = (await deps.callRoute(ctx, user, 'put', '/clients/{clientId}', { clientId: client.client_id }, body)) as ClientView;
+      await showClients(ctx, user, { notice: m('The registration of {{name}} is saved.', { name: changed.client_name }) });
+    } catch (err) {
+      if (!client || !isInvalid(err)) return answer(ctx, err, (problem, status) => showClients(ctx, user, { problem }, status));
+      const errors: FieldErrors = {};
+      const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.field, message: e.message })) : (err as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      for (const issue of issues) {
+        const key = editField(issue.path);
+        errors[key] ??=
+          key === 'name'
+            ? m('Enter a name of at most 200 characters.')
+            : key === 'uris' && !lines(input.uris).length
+              ? m('Enter at least one redirect URI.')
+              : m('A URI is not acceptable: {{detail}}', { detail: issue.message });
+      }
+      await showEdit(ctx, user, client, input, errors, 400).catch((e) => deps.refuse(ctx, e));
     }
   });
 

@@ -46,15 +46,18 @@ export function redirectUriProblem(value: string, sessionType: SessionType): str
   return null;
 }
 
+/** What a client's registration says; the session type is fixed at registration (it decides how the client authenticates). */
+const clientFields = {
+  clientName: z.string().trim().min(1, 'is required').max(200),
+  sessionType: z.enum(SESSION_TYPES, { message: 'must be web, mobile or desktop' }),
+  redirectUris: z.array(z.string()).min(1, 'needs at least one redirect URI'),
+  postLogoutRedirectUris: z.array(z.string()).default([]),
+  backchannelLogoutUri: z.string().optional(),
+  thirdParty: z.boolean().default(false),
+};
+
 const newClientSchema = z
-  .object({
-    clientName: z.string().trim().min(1, 'is required').max(200),
-    sessionType: z.enum(SESSION_TYPES, { message: 'must be web, mobile or desktop' }),
-    redirectUris: z.array(z.string()).min(1, 'needs at least one redirect URI'),
-    postLogoutRedirectUris: z.array(z.string()).default([]),
-    backchannelLogoutUri: z.string().optional(),
-    thirdParty: z.boolean().default(false),
-  })
+  .object(clientFields)
   .superRefine((c, ctx) => {
     const check = (field: string, uris: string[]) =>
       uris.forEach((uri, i) => {
@@ -67,6 +70,11 @@ const newClientSchema = z
   });
 
 export type NewClient = z.input<typeof newClientSchema>;
+/** A registration's new content: everything but the session type, which stays. */
+export type ClientChanges = Omit<NewClient, 'sessionType'>;
+
+/** Tries of a change that lost a race with another change of the same client before it gives up (409). */
+const CHANGE_TRIES = 3;
 
 export interface CreatedClient {
   client: ClientRecord;
@@ -103,12 +111,56 @@ export class ClientService {
    */
   async rotateSecret(clientId: string): Promise<{ client: ClientRecord; clientSecret: string }> {
     this.refuseBuiltIn(clientId);
-    const existing = await this.get(clientId);
-    if (existing.metadata.token_endpoint_auth_method === 'none') throw new ConflictError('a public client (mobile or desktop) has no secret', m('A mobile or desktop app is a public client: it has no secret.'));
     const clientSecret = newSecret();
-    const client: ClientRecord = { ...existing, metadata: { ...existing.metadata, client_secret: digestClientSecret(clientSecret) }, updatedAt: nowSeconds() };
-    await this.clients.upsert(client);
+    const client = await this.change(clientId, (existing) => {
+      if (existing.metadata.token_endpoint_auth_method === 'none') throw new ConflictError('a public client (mobile or desktop) has no secret', m('A mobile or desktop app is a public client: it has no secret.'));
+      return { ...existing, metadata: { ...existing.metadata, client_secret: digestClientSecret(clientSecret) } };
+    });
     return { client, clientSecret };
+  }
+
+  /**
+   * Changes a registration: its name, redirect URIs, back-channel logout URI and whether it is a third
+   * party. The client id, secret and session type stay; the URIs are checked as at registration.
+   */
+  async update(clientId: string, input: ClientChanges): Promise<{ before: ClientRecord; after: ClientRecord }> {
+    this.refuseBuiltIn(clientId);
+    let before: ClientRecord | undefined;
+    const after = await this.change(clientId, (existing) => {
+      before = existing;
+      const parsed = newClientSchema.safeParse({ ...input, sessionType: existing.sessionType });
+      if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+      const c = parsed.data;
+      const { backchannel_logout_uri: _uri, backchannel_logout_session_required: _required, ...kept } = existing.metadata;
+      return {
+        ...existing,
+        clientName: c.clientName,
+        firstParty: !c.thirdParty,
+        metadata: {
+          ...kept,
+          client_name: c.clientName,
+          first_party: !c.thirdParty,
+          redirect_uris: c.redirectUris,
+          post_logout_redirect_uris: c.postLogoutRedirectUris,
+          ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+        },
+      };
+    });
+    return { before: before!, after };
+  }
+
+  /**
+   * Reads the client, builds its next state and writes it only if the client is still as read (a
+   * conditional write, ClientStore.replace): a secret rotated or a registration changed at the same
+   * time, on any node, is never undone, and a client deleted meanwhile is not brought back.
+   */
+  private async change(clientId: string, next: (existing: ClientRecord) => ClientRecord): Promise<ClientRecord> {
+    for (let tries = 0; tries < CHANGE_TRIES; tries++) {
+      const existing = await this.get(clientId);
+      const client = { ...next(existing), updatedAt: nowSeconds() };
+      if (await this.clients.replace(client, existing)) return client;
+    }
+    throw new ConflictError('the client was changed by someone else at the same moment; try again', m('Someone else changed this app at the same moment. Try again.'));
   }
 
   async create(input: NewClient): Promise<CreatedClient> {

@@ -332,6 +332,13 @@ const cases: Case[] = [
     effect: async ({ res }) => expect(res.body.client_secret).toEqual(expect.any(String)),
   },
   { route: 'GET /clients/{clientId}', want: ONLY_PLATFORM(200), prepare: newClient, call: ({ token, prep }) => h.api('GET', `/clients/${prep.clientId}`, undefined, token) },
+  {
+    route: 'PUT /clients/{clientId}',
+    want: ONLY_PLATFORM(200),
+    prepare: newClient,
+    call: ({ token, prep }) => h.api('PUT', `/clients/${prep.clientId}`, { client_name: 'Renamed by the matrix', redirect_uris: ['https://matrix.example/cb'] }, token),
+    effect: async ({ res }) => expect(res.body.client_name).toBe('Renamed by the matrix'),
+  },
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },
   { route: 'GET /organizations/{orgId}/events', want: IN_A(200), call: ({ token }) => h.api('GET', `/organizations/${orgs.A}/events`, undefined, token) },
   { route: 'GET /events', want: ONLY_PLATFORM(200), call: ({ token }) => h.api('GET', '/events', undefined, token) },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PasskeyFactor, TotpFactor } from '../../src/stores/factors.js';
 import * as client from 'openid-client';
 import { Browser, errorsOn } from '../helpers/browser.js';
-import { startAdminHarness, type AdminHarness } from '../helpers/admin.js';
+import { BOOTSTRAP_ID, startAdminHarness, type AdminHarness } from '../helpers/admin.js';
 import { RP_CALLBACK, signIn, startSignIn } from '../helpers/oidc.js';
 import { organizationWithDomain } from '../helpers/setup.js';
 
@@ -147,6 +147,39 @@ describe('clients', () => {
     expect((await h.api('DELETE', `/clients/${client_id}`)).status).toBe(204);
     expect((await h.api('GET', `/clients/${client_id}`)).status).toBe(404);
     await expect(client.clientCredentialsGrant(config)).rejects.toBeTruthy();
+  });
+
+  it('changes a registration: the provider follows the new redirect URIs at once; audited with before and after', async () => {
+    const created = await h.api('POST', '/clients', { client_name: 'Portal', session_type: 'web', redirect_uris: [RP_CALLBACK] });
+    const { client_id, client_secret } = created.body;
+    const authorize = (redirectUri: string) =>
+      fetch(`${h.running.issuer}/auth?${new URLSearchParams({ client_id, response_type: 'code', scope: 'openid', redirect_uri: redirectUri, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+    expect((await authorize(RP_CALLBACK)).status).toBe(303);
+
+    const moved = `${RP_CALLBACK}/moved`;
+    const res = await h.api('PUT', `/clients/${client_id}`, { client_name: 'Portal v2', redirect_uris: [moved], post_logout_redirect_uris: [`${RP_CALLBACK}/bye`], third_party: true });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ client_id, client_name: 'Portal v2', session_type: 'web', first_party: false, redirect_uris: [moved], backchannel_logout_uri: null, built_in: false });
+    expect((await authorize(RP_CALLBACK)).status).toBe(400);
+    expect((await authorize(moved)).status).toBe(303);
+    // The secret is unchanged.
+    const config = await client.discovery(new URL(h.running.issuer), client_id, client_secret, undefined, { execute: [client.allowInsecureRequests] });
+    expect((await client.clientCredentialsGrant(config)).access_token).toBeTruthy();
+
+    const [event] = (await h.api('GET', '/events?type=client.updated&limit=1')).body.items;
+    expect(event).toMatchObject({ targetId: client_id, data: { before: { client_name: 'Portal', redirect_uris: [RP_CALLBACK] }, after: { client_name: 'Portal v2', redirect_uris: [moved] } } });
+  });
+
+  it('refuses to change the session type, a built-in client, or a bad URI; changes nothing then', async () => {
+    const { client_id } = (await h.api('POST', '/clients', { client_name: 'App', session_type: 'mobile', redirect_uris: ['com.example.app:/cb'] })).body;
+    const kind = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', session_type: 'web', redirect_uris: ['com.example.app:/cb'] });
+    expect(kind.status).toBe(400);
+    const uri = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', redirect_uris: ['http://evil.example/cb'] });
+    expect(uri.status).toBe(400);
+    expect(uri.body.errors).toEqual([{ field: 'redirectUris.0', message: expect.stringContaining('loopback host') }]);
+    expect((await h.api('GET', `/clients/${client_id}`)).body).toMatchObject({ client_name: 'App', session_type: 'mobile', redirect_uris: ['com.example.app:/cb'] });
+    expect((await h.api('PUT', `/clients/${BOOTSTRAP_ID}`, { client_name: 'Mine', redirect_uris: ['https://x.example/cb'] })).status).toBe(409);
+    expect((await h.api('PUT', '/clients/no-such-client', { client_name: 'X', redirect_uris: ['https://x.example/cb'] })).status).toBe(404);
   });
 
   it('reports every bad field', async () => {

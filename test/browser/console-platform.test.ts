@@ -72,6 +72,18 @@ describeWithBrowser('the console\'s Platform pages in Chromium', () => {
       await expectText(page, 'The current secret stops working at once.');
       problems.push(...(await check(page, 'platform-client-rotate')));
 
+      await page.goto(`${h.running.issuer}/console/platform/clients`);
+      await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Change (Reports)' }).click()]);
+      await expectText(page, 'The client ID, its secret and its kind stay as they are.');
+      problems.push(...(await check(page, 'platform-client-edit')));
+      await page.getByLabel('Back-channel logout URI').fill('http://reports.example/logout');
+      await submit(page, 'Save');
+      await expectText(page, 'The registration was not saved');
+      problems.push(...(await check(page, 'platform-client-edit-error')));
+      await page.getByLabel('Back-channel logout URI').fill('https://reports.example/logout');
+      await submit(page, 'Save');
+      await expectText(page, 'The registration of Reports is saved.');
+
       await page.goto(`${h.running.issuer}/console/platform/keys`);
       problems.push(...(await check(page, 'platform-keys')));
       await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Rotate the signing keys…' }).click()]);

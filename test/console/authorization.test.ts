@@ -44,6 +44,8 @@ const ROWS: Row[] = [
   { name: 'register a client', method: 'POST', path: '/console/platform/clients', fields: { client_name: 'Intruder app', session_type: 'web', redirect_uris: 'https://intruder.example/cb' }, platform: true },
   { name: 'new secret confirmation', method: 'GET', path: '/console/platform/clients/{client}/rotate', platform: true },
   { name: 'new secret', method: 'POST', path: '/console/platform/clients/{client}/rotate', platform: true },
+  { name: 'change client form', method: 'GET', path: '/console/platform/clients/{client}/edit', platform: true },
+  { name: 'change a client', method: 'POST', path: '/console/platform/clients/{client}/edit', fields: { client_name: 'Hijacked app', redirect_uris: 'https://intruder.example/cb' }, platform: true },
   { name: 'delete client confirmation', method: 'GET', path: '/console/platform/clients/{client}/delete', platform: true },
   { name: 'delete a client', method: 'POST', path: '/console/platform/clients/{client}/delete', platform: true },
   { name: 'baseline policy', method: 'GET', path: '/console/platform/baseline-policy', platform: true },

@@ -170,11 +170,39 @@ describe('a platform admin (a person) in the console', () => {
     const events = (await h.api('GET', '/events?type=client.secret_rotated')).body.items;
     expect(events[0]).toMatchObject({ targetId: clientId, actorType: 'user' });
 
+    // Its registration changed in place: same client id and secret, the new redirect URI honoured at once.
+    const edit = await browser.page(url(`/console/platform/clients/${clientId}/edit`));
+    expect(edit.status).toBe(200);
+    expect((edit.doc.querySelector('#redirect_uris')!.text)).toBe('https://reports.example/cb\nhttp://localhost:8080/cb');
+    const refusedEdit = await submitAndRead(browser, edit, 'form[action$="/edit"]', { client_name: 'Reports', redirect_uris: 'http://reports.example/cb' });
+    expect(refusedEdit.status).toBe(400);
+    expect(refusedEdit.doc.querySelector('#uris-error')!.text).toContain('A URI is not acceptable');
+    expect((await h.api('GET', `/clients/${clientId}`)).body.redirect_uris).toEqual(['https://reports.example/cb', 'http://localhost:8080/cb']);
+    const saved = await submitAndRead(browser, refusedEdit, 'form[action$="/edit"]', {
+      client_name: 'Reports 2',
+      redirect_uris: 'https://reports2.example/cb',
+      post_logout_redirect_uris: 'https://reports2.example/bye',
+      backchannel_logout_uri: 'https://reports2.example/logout',
+      third_party: 'yes',
+    });
+    expect([saved.status, mainText(saved)]).toEqual([200, expect.stringContaining('The registration of Reports 2 is saved.')]);
+    expect((await h.api('GET', `/clients/${clientId}`)).body).toMatchObject({
+      client_name: 'Reports 2',
+      first_party: false,
+      redirect_uris: ['https://reports2.example/cb'],
+      post_logout_redirect_uris: ['https://reports2.example/bye'],
+      backchannel_logout_uri: 'https://reports2.example/logout',
+    });
+    expect(await clientCredentials(clientId, newSecret)).toEqual({ status: 200, error: undefined });
+    expect((await h.api('GET', '/events?type=client.updated')).body.items[0]).toMatchObject({ targetId: clientId, actorType: 'user' });
+    // A built-in client is not offered, and asking by hand is refused.
+    expect((await browser.request(url('/console/platform/clients/gatehouse-console/edit'))).status).toBe(409);
+
     const deleteConfirm = await browser.page(url(`/console/platform/clients/${clientId}/delete`));
     expect(mainText(deleteConfirm)).toContain('This cannot be undone');
     const deleted = await submitAndRead(browser, deleteConfirm, 'form.confirm');
     expect(deleted.status).toBe(200);
-    expect(mainText(deleted)).toContain('Reports is deleted');
+    expect(mainText(deleted)).toContain('Reports 2 is deleted');
     expect((await h.api('GET', `/clients/${clientId}`)).status).toBe(404);
     expect(await clientCredentials(clientId, newSecret)).toEqual({ status: 401, error: 'invalid_client' });
   });

@@ -1,5 +1,5 @@
 import { digestClientSecret, redirectUriProblem } from '../../src/services/clients.js';
-import { ValidationError } from '../../src/services/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/services/errors.js';
 import { openServices, type Services } from '../../src/services/index.js';
 import { testBackend } from '../helpers/backend.js';
 
@@ -91,5 +91,80 @@ describe('client registration', () => {
       .catch((e: ValidationError) => e);
     expect((bad as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback host') }]);
     expect(await services.db('clients').count({ n: '*' }).first()).toEqual(before);
+  });
+});
+
+describe('changing a registration', () => {
+  const backend = testBackend();
+  let services: Services;
+  beforeAll(async () => (services = await openServices(backend.config())));
+  afterAll(async () => (await services.close(), await backend.cleanup()));
+
+  const web = () =>
+    services.clients.create({ clientName: 'Portal', sessionType: 'web', redirectUris: ['https://portal.example.com/cb'], backchannelLogoutUri: 'https://portal.example.com/bcl' });
+
+  it('changes the name, URIs and party; the client id, secret and session type stay', async () => {
+    const { client } = await web();
+    const { before, after } = await services.clients.update(client.clientId, {
+      clientName: 'Portal 2',
+      redirectUris: ['https://portal.example.com/cb2', 'https://portal.example.com/cb3'],
+      postLogoutRedirectUris: ['https://portal.example.com/bye'],
+      thirdParty: true,
+    });
+    expect(before).toEqual(client);
+    const stored = (await services.clients.find(client.clientId))!;
+    expect(stored).toEqual(after);
+    expect(stored).toMatchObject({ clientName: 'Portal 2', sessionType: 'web', firstParty: false, createdAt: client.createdAt });
+    expect(stored.metadata).toEqual({
+      ...client.metadata,
+      client_name: 'Portal 2',
+      first_party: false,
+      redirect_uris: ['https://portal.example.com/cb2', 'https://portal.example.com/cb3'],
+      post_logout_redirect_uris: ['https://portal.example.com/bye'],
+      // No back-channel URI given: the registration no longer has one.
+      backchannel_logout_uri: undefined,
+      backchannel_logout_session_required: undefined,
+    });
+    expect(stored.metadata.client_secret).toBe(client.metadata.client_secret);
+  });
+
+  it('checks the URIs for the client\'s own kind, and changes nothing when one is refused', async () => {
+    const { client } = await services.clients.create({ clientName: 'App', sessionType: 'mobile', redirectUris: ['com.example.app:/cb'] });
+    const err = await services.clients.update(client.clientId, { clientName: 'App', redirectUris: ['com.example.app:/cb2', 'http://evil.example/cb'] }).catch((e: unknown) => e);
+    expect((err as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback host') }]);
+    expect(await services.clients.find(client.clientId)).toEqual(client);
+  });
+
+  it('refuses built-in clients and answers a missing one as not found', async () => {
+    await services.clients.ensureConsole('gatehouse-console', 'http://127.0.0.1:1');
+    await expect(services.clients.update('gatehouse-console', { clientName: 'Mine', redirectUris: ['https://x.example/cb'] })).rejects.toBeInstanceOf(ConflictError);
+    await expect(services.clients.update('no-such-client', { clientName: 'X', redirectUris: ['https://x.example/cb'] })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('a secret rotated and a registration changed at the same moment both hold (neither write undoes the other)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { client } = await web();
+      const [rotated] = await Promise.all([
+        services.clients.rotateSecret(client.clientId),
+        services.clients.update(client.clientId, { clientName: `Renamed ${round}`, redirectUris: ['https://portal.example.com/new'] }),
+      ]);
+      const stored = (await services.clients.find(client.clientId))!;
+      expect(stored.metadata.client_secret).toBe(digestClientSecret(rotated.clientSecret));
+      expect(stored).toMatchObject({ clientName: `Renamed ${round}`, metadata: expect.objectContaining({ redirect_uris: ['https://portal.example.com/new'] }) });
+    }
+  });
+
+  it('a client deleted while its secret is rotated or its registration changed stays deleted', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { client } = await web();
+      const outcomes = await Promise.allSettled([
+        services.clients.remove(client.clientId),
+        services.clients.rotateSecret(client.clientId),
+        services.clients.update(client.clientId, { clientName: 'Back?', redirectUris: ['https://portal.example.com/cb'] }),
+      ]);
+      expect(outcomes[0].status).toBe('fulfilled');
+      for (const o of outcomes.slice(1)) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(NotFoundError);
+      expect(await services.clients.find(client.clientId)).toBeUndefined();
+    }
   });
 });

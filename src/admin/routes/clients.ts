@@ -78,6 +78,36 @@ export const clientRoutes: AdminRoute[] = [
     },
   },
   {
+    method: 'put',
+    path: '/clients/{clientId}',
+    summary: 'Change a client\'s registration: name, redirect URIs, back-channel logout URI, third party. The client id, secret and session type stay',
+    tag: 'Clients',
+    access: 'platform',
+    body: s.clientChangesSchema,
+    responses: {
+      200: { description: 'The client as changed', schema: s.clientWithOriginSchema },
+      ...withNotFound,
+      409: problem('A built-in client, or a change made by someone else at the same moment'),
+    },
+    async handler({ principal, params, body, services, request }) {
+      await services.authorization.require(principal, { action: 'client.manage' });
+      const { before, after } = await services.clients.update(params.clientId!, {
+        clientName: body.client_name,
+        redirectUris: body.redirect_uris,
+        postLogoutRedirectUris: body.post_logout_redirect_uris,
+        backchannelLogoutUri: body.backchannel_logout_uri,
+        thirdParty: body.third_party,
+      });
+      await services.audit.record('client.updated', {
+        actor: principal.actor,
+        target: { type: 'client', id: after.clientId },
+        request,
+        data: { before: clientView(before), after: clientView(after) },
+      });
+      return { status: 200, body: { ...clientView(after), built_in: false } };
+    },
+  },
+  {
     method: 'delete',
     path: '/clients/{clientId}',
     summary: 'Delete a client (its tokens stop working)',

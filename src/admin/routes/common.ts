@@ -66,6 +66,7 @@ export const clientView = (c: ClientRecord) => ({
   first_party: c.firstParty,
   redirect_uris: (c.metadata.redirect_uris as string[]) ?? [],
   post_logout_redirect_uris: (c.metadata.post_logout_redirect_uris as string[]) ?? [],
+  backchannel_logout_uri: (c.metadata.backchannel_logout_uri as string | undefined) ?? null,
   token_endpoint_auth_method: c.metadata.token_endpoint_auth_method as string,
   created_at: iso(c.createdAt),
 });

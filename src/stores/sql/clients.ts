@@ -69,6 +69,17 @@ export class ClientStore {
       .merge(['client_name', 'session_type', 'first_party', 'metadata', 'updated_at']);
   }
 
+  /**
+   * Replaces the client only if it is still stored as `previous` (the same metadata text): one
+   * conditional UPDATE, so a change made meanwhile (a secret rotated, the client deleted) is never
+   * undone by a write built from what was read before it. False when the client had changed or gone.
+   */
+  async replace(next: ClientRecord, previous: ClientRecord): Promise<boolean> {
+    const { client_id: _id, created_at: _created, ...changes } = toRow(next);
+    const changed = await this.db<Row>('clients').where({ client_id: previous.clientId, metadata: JSON.stringify(previous.metadata) }).update(changes);
+    return changed === 1;
+  }
+
   async remove(clientId: string): Promise<boolean> {
     return (await this.db<Row>('clients').where({ client_id: clientId }).delete()) === 1;
   }
