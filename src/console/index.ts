@@ -10,6 +10,7 @@ import { HttpProblem } from '../admin/problem.js';
 import { adminRoutes } from '../admin/routes/index.js';
 import type { HandlerContext, Method } from '../admin/route.js';
 import { requestInfo } from '../http/request-info.js';
+import { answerUnavailable } from '../http/unavailable.js';
 import { FORM_EXPIRED, render } from '../interaction/views.js';
 import { NETWORK_NOT_ALLOWED } from '../interaction/steps/password.js';
 import { m } from '../i18n/message.js';
@@ -25,6 +26,14 @@ import { platformPages } from './platform.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 
 /** The console's own OAuth client (services/clients ensureConsole). */
+/** The console's token request was answered 5xx: Gatehouse cannot serve it right now (not a refusal). */
+class TokenEndpointUnavailable extends Error {
+  constructor(status: number) {
+    super(`the token endpoint answered ${status}`);
+    this.name = 'TokenEndpointUnavailable';
+  }
+}
+
 export const CONSOLE_CLIENT_ID = 'gatehouse-console';
 
 export interface ConsoleDeps {
@@ -103,13 +112,18 @@ export function consolePages(deps: ConsoleDeps): Router {
     ctx.set('Content-Security-Policy', `${ctx.response.get('Content-Security-Policy')}; form-action 'self'`);
   });
 
-  /** The token endpoint, called over HTTP like any client would (the console holds no shortcut), on this node. */
+  /**
+   * The token endpoint, called over HTTP like any client would (the console holds no shortcut), on this
+   * node. Undefined when it refuses (4xx); it being unavailable (5xx: a backing service down) is thrown
+   * as TokenEndpointUnavailable, which is no refusal: the session and its refresh token stay.
+   */
   async function tokenRequest(params: Record<string, string>): Promise<Omit<ConsoleSession, 'csrf'> | undefined> {
     const res = await fetch(`${deps.tokenOrigin()}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ client_id: CONSOLE_CLIENT_ID, ...params }),
     });
+    if (res.status >= 500) throw new TokenEndpointUnavailable(res.status);
     if (!res.ok) {
       deps.logger.info({ status: res.status, grant: params.grant_type }, 'console token request refused');
       return undefined;
@@ -207,6 +221,11 @@ export function consolePages(deps: ConsoleDeps): Router {
     try {
       resolved = found ? await principalOf(ctx, found.id, found.session) : undefined;
     } catch (err) {
+      // The token endpoint could not answer (a backing service is down): a 503, and the session stays.
+      if (err instanceof TokenEndpointUnavailable) {
+        await answerUnavailable(ctx);
+        return undefined;
+      }
       if (err instanceof HttpProblem && err.problem.status === 403) {
         const message = /IP whitelist/.test(err.problem.detail ?? '') ? NETWORK_NOT_ALLOWED : m('Your sign-in does not give access to the console.');
         await render(ctx, 'error', { message, code: null, hint: false }, 403);
@@ -272,9 +291,15 @@ export function consolePages(deps: ConsoleDeps): Router {
   router.get('/callback', async (ctx) => {
     const { code, state } = ctx.query;
     const pending = typeof state === 'string' ? await sessions.finishSignIn(ctx, state) : undefined;
-    const tokens = pending && typeof code === 'string'
-      ? await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: pending.verifier })
-      : undefined;
+    let tokens;
+    try {
+      tokens = pending && typeof code === 'string'
+        ? await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: pending.verifier })
+        : undefined;
+    } catch (err) {
+      if (!(err instanceof TokenEndpointUnavailable)) throw err;
+      return answerUnavailable(ctx);
+    }
     if (!pending || !tokens) {
       return render(ctx, 'console/signed-out', { failed: true }, 400);
     }

@@ -72,7 +72,8 @@ export function failClosedWhenUnavailable(monitor: DependencyMonitor, takeBack?:
   };
 }
 
-async function answerUnavailable(ctx: Context): Promise<void> {
+/** The 503 answer itself (with Retry-After), for a caller that learned of the outage another way (the console, from its token request). */
+export async function answerUnavailable(ctx: Context): Promise<void> {
   ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   ctx.set('Cache-Control', 'no-store');
   const detail = 'The service is temporarily unavailable. Please try again in a moment.';

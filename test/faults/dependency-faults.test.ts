@@ -5,6 +5,11 @@ import { RP_CALLBACK, RP_LOGGED_OUT } from '../helpers/oidc.js';
 import { PrivatePostgres } from '../helpers/private-postgres.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
 import { freePort, spawnGatehouse, type SpawnedGatehouse } from '../helpers/process.js';
+import { Browser } from '../helpers/browser.js';
+import { connectRedis } from '../helpers/backend.js';
+import { consoleSignIn } from '../helpers/console.js';
+import { SESSION_COOKIE } from '../../src/console/session.js';
+import { RedisOidcStore } from '../../src/stores/redis/oidc-store.js';
 
 /**
  * Issue 9 item 6: Gatehouse (`node dist/src/main.js`, a child process) on a PostgreSQL cluster and a
@@ -232,4 +237,40 @@ test('Redis killed and started under load: 503 with Retry-After while it is down
     () => redis.stop(),
     () => redis.start(),
   );
+});
+
+test('a console session whose access token runs out while PostgreSQL is down: 503 with Retry-After, and the same session goes on once it is back', async () => {
+  const org = await api('POST', '/organizations', { name: 'Fault corp' });
+  const owner = await api('POST', '/users', { email: 'owner@fault-console.example', password: PASSWORD });
+  expect((await api('POST', `/organizations/${org.body.id}/members`, { userId: owner.body.id, role: 'owner' })).status).toBe(200);
+  const path = `/console/orgs/${org.body.id}/users`;
+  const { browser, page } = await consoleSignIn(issuer, 'owner@fault-console.example', PASSWORD, new Browser(), path);
+  expect(page.status).toBe(200);
+  // The session lives in Redis, which stays up; its access token is made out of date, as 15 minutes on.
+  const id = (await browser.jar.getCookies(`${issuer}${path}`)).find((c) => c.key === SESSION_COOKIE)!.value;
+  const client = await connectRedis(redis.url);
+  const store = new RedisOidcStore(client, 'faults:');
+  try {
+    await store.upsert('ConsoleSession', id, { ...(await store.find('ConsoleSession', id))!, expiresAt: 0 }, 3600);
+    await pgCluster!.stop('fast');
+    try {
+      await pause(SETTLE_MS);
+      // The refresh cannot be made (the token endpoint answers 503): no refusal, so no sign-out.
+      const down = await browser.request(`${issuer}${path}`);
+      expect([down.status, down.headers.get('retry-after')]).toEqual([503, '5']);
+      expect(await store.find('ConsoleSession', id)).toMatchObject({ expiresAt: 0 });
+      expect((await store.find('ConsoleSession', id))!.consumed).toBeUndefined();
+    } finally {
+      await pgCluster!.start();
+    }
+    let back = 0;
+    for (let tries = 0; tries < 50 && back !== 200; tries++) {
+      await pause(200);
+      back = (await browser.request(`${issuer}${path}`)).status;
+    }
+    expect(back).toBe(200);
+    expect((await store.find('ConsoleSession', id))!.expiresAt).toBeGreaterThan(Date.now() / 1000);
+  } finally {
+    client.disconnect();
+  }
 });
