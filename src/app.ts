@@ -148,6 +148,9 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     audit: services.audit,
     logger,
   });
+  // Registrations are checked with the provider's own client rules before they are stored.
+  const providerClients = provider.Client as unknown as { validate(metadata: Record<string, unknown>): Promise<void> };
+  services.clients.checkMetadataWith((metadata) => providerClients.validate(metadata));
   // A rotation made anywhere (another node, the CLI) is signed with and published within KEYS_REFRESH_SECONDS.
   const keyRefresher = new SigningKeyRefresher(provider, services.keys, jwks, config.keysRefreshSeconds, logger);
   services.keys.onRotated(() => keyRefresher.refresh());

@@ -202,8 +202,18 @@ export const newClientSchema = z.strictObject({
   backchannel_logout_uri: text(2048).optional(),
   third_party: z.boolean().default(false),
 });
-/** A registration's new content (PUT): everything a registration says but the session type, which stays. */
-export const clientChangesSchema = z.strictObject(newClientSchema.omit({ session_type: true }).shape);
+/**
+ * A registration's new content (PUT): everything a registration says but the session type, which stays.
+ * No defaults: a field left out must not quietly change the client (a third party made first party
+ * would skip consent). Only the back-channel logout URI may be left out (none).
+ */
+export const clientChangesSchema = z.strictObject({
+  client_name: text(200).min(1),
+  redirect_uris: z.array(text(2048)).min(1).max(100),
+  post_logout_redirect_uris: z.array(text(2048)).max(100),
+  backchannel_logout_uri: text(2048).optional(),
+  third_party: z.boolean(),
+});
 
 export const keyRotationSchema = z.object({
   current: z.string().describe('Key ID now signing (the previous next key)'),

@@ -37,6 +37,7 @@ export interface InteractionDeps {
 
 // Says where to go itself: the error page's generic "go back" line is left out (hint: false).
 const EXPIRED = m('This sign-in has expired or was started in another browser. Go back to the application and sign in again.');
+const CLIENT_CHANGED = m('This application\'s sign-in settings changed while you were signing in. Go back to the application and sign in again.');
 
 /**
  * The sign-in pages. GET /interaction/:uid shows the flow's current step; POST /interaction/:uid/:step
@@ -151,8 +152,20 @@ export function interactionRouter(deps: InteractionDeps): Router {
     });
   }
 
-  /** Ends the interaction. Consent alone merges with the login result it follows; a login starts afresh. */
+  /**
+   * Ends the interaction. Consent alone merges with the login result it follows; a login starts afresh.
+   * oidc-provider checked the client and its redirect URI when the sign-in began, not when it resumes:
+   * a client deleted, or a redirect URI removed from its registration, since then gets nothing (no code,
+   * no error) at that address.
+   */
   async function finish(s: StepContext, result: InteractionResults) {
+    const client = await provider.Client.find(String(s.interaction.params.client_id));
+    const redirectUri = s.interaction.params.redirect_uri;
+    if (!client || (typeof redirectUri === 'string' && !client.redirectUriAllowed(redirectUri))) {
+      await flows.end(s.flow.uid);
+      await render(s.ctx, 'error', { message: CLIENT_CHANGED, code: null, hint: false }, 400);
+      return;
+    }
     const merge = result.login === undefined && result.consent !== undefined;
     const target = await provider.interactionResult(s.ctx.req, s.ctx.res, result, { mergeWithLastSubmission: merge });
     await flows.end(s.flow.uid);

@@ -70,8 +70,8 @@ const newClientSchema = z
   });
 
 export type NewClient = z.input<typeof newClientSchema>;
-/** A registration's new content: everything but the session type, which stays. */
-export type ClientChanges = Omit<NewClient, 'sessionType'>;
+/** A registration's new content: everything but the session type, which stays; nothing defaults (a field left out must not quietly change the client). */
+export type ClientChanges = Omit<NewClient, 'sessionType' | 'postLogoutRedirectUris' | 'thirdParty'> & { postLogoutRedirectUris: string[]; thirdParty: boolean };
 
 /** Tries of a change that lost a race with another change of the same client before it gives up (409). */
 const CHANGE_TRIES = 3;
@@ -88,7 +88,31 @@ export class ClientService {
   /** The clients Gatehouse itself keeps in step on every start (the console's, the bootstrap client): not changed through the API. */
   private readonly builtIn = new Set<string>();
 
+  /** oidc-provider's own check of a client's metadata, once the app has a provider (checkMetadataWith). */
+  private metadataCheck?: (metadata: Record<string, unknown>) => Promise<void>;
+
   constructor(private readonly clients: ClientStore) {}
+
+  /**
+   * Checks every new or changed registration with the provider's own rules too, before it is stored:
+   * a client the provider cannot load (its every sign-in and refresh would fail) is never written. The
+   * rules above catch the common mistakes with plain messages; the provider's catch the rest (a
+   * back-channel logout URI that is not a web URI, a claimed https redirect on localhost, …).
+   */
+  checkMetadataWith(check: (metadata: Record<string, unknown>) => Promise<void>): void {
+    this.metadataCheck = check;
+  }
+
+  private async checkMetadata(metadata: Record<string, unknown>): Promise<void> {
+    if (!this.metadataCheck) return;
+    try {
+      await this.metadataCheck(metadata);
+    } catch (err) {
+      // oidc-provider's InvalidClientMetadata: its description starts with the property it is about.
+      const description = (err as { error_description?: string }).error_description ?? (err as Error).message;
+      throw new ValidationError([{ field: /^[a-z_]+/.exec(description)?.[0] ?? 'metadata', message: description }]);
+    }
+  }
 
   isBuiltIn(clientId: string): boolean {
     return this.builtIn.has(clientId);
@@ -158,6 +182,7 @@ export class ClientService {
     for (let tries = 0; tries < CHANGE_TRIES; tries++) {
       const existing = await this.get(clientId);
       const client = { ...next(existing), updatedAt: nowSeconds() };
+      await this.checkMetadata(client.metadata);
       if (await this.clients.replace(client, existing)) return client;
     }
     throw new ConflictError('the client was changed by someone else at the same moment; try again', m('Someone else changed this app at the same moment. Try again.'));
@@ -188,6 +213,7 @@ export class ClientService {
       ...(clientSecret ? { client_secret: digestClientSecret(clientSecret) } : {}),
       ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     };
+    await this.checkMetadata(metadata);
     const now = nowSeconds();
     const client: ClientRecord = {
       clientId,

@@ -336,7 +336,7 @@ const cases: Case[] = [
     route: 'PUT /clients/{clientId}',
     want: ONLY_PLATFORM(200),
     prepare: newClient,
-    call: ({ token, prep }) => h.api('PUT', `/clients/${prep.clientId}`, { client_name: 'Renamed by the matrix', redirect_uris: ['https://matrix.example/cb'] }, token),
+    call: ({ token, prep }) => h.api('PUT', `/clients/${prep.clientId}`, { client_name: 'Renamed by the matrix', redirect_uris: ['https://matrix.example/cb'], post_logout_redirect_uris: [], third_party: false }, token),
     effect: async ({ res }) => expect(res.body.client_name).toBe('Renamed by the matrix'),
   },
   { route: 'DELETE /clients/{clientId}', want: ONLY_PLATFORM(204), prepare: newClient, call: ({ token, prep }) => h.api('DELETE', `/clients/${prep.clientId}`, undefined, token) },

@@ -172,14 +172,48 @@ describe('clients', () => {
 
   it('refuses to change the session type, a built-in client, or a bad URI; changes nothing then', async () => {
     const { client_id } = (await h.api('POST', '/clients', { client_name: 'App', session_type: 'mobile', redirect_uris: ['com.example.app:/cb'] })).body;
-    const kind = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', session_type: 'web', redirect_uris: ['com.example.app:/cb'] });
+    const kind = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', session_type: 'web', redirect_uris: ['com.example.app:/cb'], post_logout_redirect_uris: [], third_party: false });
     expect(kind.status).toBe(400);
-    const uri = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', redirect_uris: ['http://evil.example/cb'] });
+    const uri = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', redirect_uris: ['http://evil.example/cb'], post_logout_redirect_uris: [], third_party: false });
     expect(uri.status).toBe(400);
     expect(uri.body.errors).toEqual([{ field: 'redirectUris.0', message: expect.stringContaining('loopback host') }]);
     expect((await h.api('GET', `/clients/${client_id}`)).body).toMatchObject({ client_name: 'App', session_type: 'mobile', redirect_uris: ['com.example.app:/cb'] });
-    expect((await h.api('PUT', `/clients/${BOOTSTRAP_ID}`, { client_name: 'Mine', redirect_uris: ['https://x.example/cb'] })).status).toBe(409);
-    expect((await h.api('PUT', '/clients/no-such-client', { client_name: 'X', redirect_uris: ['https://x.example/cb'] })).status).toBe(404);
+    const whole = { client_name: 'Mine', redirect_uris: ['https://x.example/cb'], post_logout_redirect_uris: [], third_party: false };
+    expect((await h.api('PUT', `/clients/${BOOTSTRAP_ID}`, whole)).status).toBe(409);
+    expect((await h.api('PUT', '/clients/no-such-client', whole)).status).toBe(404);
+    // Nothing defaults: a third party left out is not made first party (it would skip consent).
+    const partner = (await h.api('POST', '/clients', { client_name: 'Partner', session_type: 'web', redirect_uris: [RP_CALLBACK], third_party: true })).body.client_id;
+    const partial = await h.api('PUT', `/clients/${partner}`, { client_name: 'Partner', redirect_uris: [`${RP_CALLBACK}/v2`] });
+    expect(partial.status).toBe(400);
+    expect(partial.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['post_logout_redirect_uris', 'third_party']);
+    expect((await h.api('GET', `/clients/${partner}`)).body).toMatchObject({ first_party: false, redirect_uris: [RP_CALLBACK] });
+  });
+
+  it('a redirect URI removed while a sign-in is under way gets no code from it', async () => {
+    const { client_id, client_secret } = (await h.api('POST', '/clients', { client_name: 'Moving app', session_type: 'web', redirect_uris: [RP_CALLBACK, `${RP_CALLBACK}/new`] })).body;
+    const config = await client.discovery(new URL(h.running.issuer), client_id, client_secret, undefined, { execute: [client.allowInsecureRequests] });
+    expect((await h.api('POST', '/users', { email: 'mover@unclaimed.example', password: 'Moving-Pass-42' })).status).toBe(201);
+    const browser = new Browser();
+    const { loginPage } = await startSignIn(browser, { clientId: client_id, clientSecret: client_secret, config });
+    const put = await h.api('PUT', `/clients/${client_id}`, { client_name: 'Moving app', redirect_uris: [`${RP_CALLBACK}/new`], post_logout_redirect_uris: [], third_party: false });
+    expect(put.status).toBe(200);
+    const res = await browser.submit(loginPage, 'form[action$="/password"]', { email: 'mover@unclaimed.example', password: 'Moving-Pass-42' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('sign-in settings changed while you were signing in');
+  });
+
+  it('refuses a registration the provider could not load (its own client rules), and keeps the client working', async () => {
+    const authorize = (clientId: string) =>
+      fetch(`${h.running.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: 'com.example.app:/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`, { redirect: 'manual' });
+    const { client_id } = (await h.api('POST', '/clients', { client_name: 'App', session_type: 'mobile', redirect_uris: ['com.example.app:/cb'] })).body;
+    expect((await authorize(client_id)).status).toBe(303);
+    const put = await h.api('PUT', `/clients/${client_id}`, { client_name: 'App', redirect_uris: ['com.example.app:/cb'], post_logout_redirect_uris: [], backchannel_logout_uri: 'com.example.app:/logout', third_party: false });
+    expect(put.status).toBe(400);
+    expect(put.body.errors).toEqual([{ field: 'backchannel_logout_uri', message: expect.stringContaining('backchannel_logout_uri') }]);
+    expect((await authorize(client_id)).status).toBe(303);
+    const created = await h.api('POST', '/clients', { client_name: 'App', session_type: 'desktop', redirect_uris: ['https://localhost/cb'] });
+    expect(created.status).toBe(400);
   });
 
   it('reports every bad field', async () => {

@@ -130,15 +130,15 @@ describe('changing a registration', () => {
 
   it('checks the URIs for the client\'s own kind, and changes nothing when one is refused', async () => {
     const { client } = await services.clients.create({ clientName: 'App', sessionType: 'mobile', redirectUris: ['com.example.app:/cb'] });
-    const err = await services.clients.update(client.clientId, { clientName: 'App', redirectUris: ['com.example.app:/cb2', 'http://evil.example/cb'] }).catch((e: unknown) => e);
+    const err = await services.clients.update(client.clientId, { clientName: 'App', redirectUris: ['com.example.app:/cb2', 'http://evil.example/cb'], postLogoutRedirectUris: [], thirdParty: false }).catch((e: unknown) => e);
     expect((err as ValidationError).errors).toEqual([{ field: 'redirectUris.1', message: expect.stringContaining('loopback host') }]);
     expect(await services.clients.find(client.clientId)).toEqual(client);
   });
 
   it('refuses built-in clients and answers a missing one as not found', async () => {
     await services.clients.ensureConsole('gatehouse-console', 'http://127.0.0.1:1');
-    await expect(services.clients.update('gatehouse-console', { clientName: 'Mine', redirectUris: ['https://x.example/cb'] })).rejects.toBeInstanceOf(ConflictError);
-    await expect(services.clients.update('no-such-client', { clientName: 'X', redirectUris: ['https://x.example/cb'] })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(services.clients.update('gatehouse-console', { clientName: 'Mine', redirectUris: ['https://x.example/cb'], postLogoutRedirectUris: [], thirdParty: false })).rejects.toBeInstanceOf(ConflictError);
+    await expect(services.clients.update('no-such-client', { clientName: 'X', redirectUris: ['https://x.example/cb'], postLogoutRedirectUris: [], thirdParty: false })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('a secret rotated and a registration changed at the same moment both hold (neither write undoes the other)', async () => {
@@ -146,7 +146,7 @@ describe('changing a registration', () => {
       const { client } = await web();
       const [rotated] = await Promise.all([
         services.clients.rotateSecret(client.clientId),
-        services.clients.update(client.clientId, { clientName: `Renamed ${round}`, redirectUris: ['https://portal.example.com/new'] }),
+        services.clients.update(client.clientId, { clientName: `Renamed ${round}`, redirectUris: ['https://portal.example.com/new'], postLogoutRedirectUris: [], thirdParty: false }),
       ]);
       const stored = (await services.clients.find(client.clientId))!;
       expect(stored.metadata.client_secret).toBe(digestClientSecret(rotated.clientSecret));
@@ -160,7 +160,7 @@ describe('changing a registration', () => {
       const outcomes = await Promise.allSettled([
         services.clients.remove(client.clientId),
         services.clients.rotateSecret(client.clientId),
-        services.clients.update(client.clientId, { clientName: 'Back?', redirectUris: ['https://portal.example.com/cb'] }),
+        services.clients.update(client.clientId, { clientName: 'Back?', redirectUris: ['https://portal.example.com/cb'], postLogoutRedirectUris: [], thirdParty: false }),
       ]);
       expect(outcomes[0].status).toBe('fulfilled');
       for (const o of outcomes.slice(1)) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(NotFoundError);
