@@ -1,6 +1,17 @@
+import type { z } from 'zod';
+import type { ClientChanges } from '../../services/clients.js';
 import type { AdminRoute } from '../route.js';
 import * as s from '../schemas.js';
 import { clientView, common, problem, withNotFound } from './common.js';
+
+/** A body's registration fields (POST and PUT), as the client service names them. */
+const registrationOf = (body: z.output<typeof s.clientChangesSchema>): ClientChanges => ({
+  clientName: body.client_name,
+  redirectUris: body.redirect_uris,
+  postLogoutRedirectUris: body.post_logout_redirect_uris,
+  backchannelLogoutUri: body.backchannel_logout_uri,
+  thirdParty: body.third_party,
+});
 
 /** OIDC clients (platform admin only). */
 export const clientRoutes: AdminRoute[] = [
@@ -14,14 +25,7 @@ export const clientRoutes: AdminRoute[] = [
     responses: { 201: { description: 'Created; client_secret is shown once', schema: s.createdClientSchema }, ...common },
     async handler({ principal, body, services, request }) {
       await services.authorization.require(principal, { action: 'client.manage' });
-      const { client, clientSecret } = await services.clients.create({
-        clientName: body.client_name,
-        sessionType: body.session_type,
-        redirectUris: body.redirect_uris,
-        postLogoutRedirectUris: body.post_logout_redirect_uris,
-        backchannelLogoutUri: body.backchannel_logout_uri,
-        thirdParty: body.third_party,
-      });
+      const { client, clientSecret } = await services.clients.create({ ...registrationOf(body), sessionType: body.session_type });
       await services.audit.record('client.created', {
         actor: principal.actor,
         target: { type: 'client', id: client.clientId },
@@ -91,13 +95,7 @@ export const clientRoutes: AdminRoute[] = [
     },
     async handler({ principal, params, body, services, request }) {
       await services.authorization.require(principal, { action: 'client.manage' });
-      const { before, after } = await services.clients.update(params.clientId!, {
-        clientName: body.client_name,
-        redirectUris: body.redirect_uris,
-        postLogoutRedirectUris: body.post_logout_redirect_uris,
-        backchannelLogoutUri: body.backchannel_logout_uri,
-        thirdParty: body.third_party,
-      });
+      const { before, after } = await services.clients.update(params.clientId!, registrationOf(body));
       await services.audit.record('client.updated', {
         actor: principal.actor,
         target: { type: 'client', id: after.clientId },
