@@ -33,18 +33,37 @@ const TAKE_BACK_GIVE_UP_MS = 10 * 60_000;
  * handed out the successor: the client still holds only what it sent, and will send it again after
  * Retry-After. Left consumed, that retry would read as reuse and revoke the whole grant. So each such
  * consume is taken back; if the store that holds it is the one that is down, again every
- * TAKE_BACK_RETRY_MS until it answers (the client is told to wait RETRY_AFTER_SECONDS, far longer).
+ * TAKE_BACK_RETRY_MS until it answers, and at once when the monitor sees a service back: a client that
+ * retries sooner than Retry-After must not reach the store before the take-back does (on Redis the
+ * take-back is the first command on the new connection).
  */
-function takeBackConsumed(takeBack: TakeBack): void {
+function takeBackConsumed(takeBack: TakeBack, monitor: DependencyMonitor): void {
   const consumed = requestScopes.getStore()?.consumed?.splice(0);
   if (!consumed?.length) return;
   const giveUp = Date.now() + TAKE_BACK_GIVE_UP_MS;
+  let running = false;
+  let again = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const attempt = async (): Promise<void> => {
+    // One attempt at a time: the same take-back twice could undo a consume the client made since.
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    clearTimeout(timer);
     const left: typeof consumed = [];
     await Promise.all(consumed.map((c) => takeBack(c.model, c.id, c.claim).catch(() => void left.push(c))));
     consumed.splice(0, consumed.length, ...left);
-    if (consumed.length && Date.now() < giveUp) setTimeout(() => void attempt(), TAKE_BACK_RETRY_MS).unref();
+    running = false;
+    if (consumed.length && again) {
+      again = false;
+      return attempt();
+    }
+    if (consumed.length && Date.now() < giveUp) timer = setTimeout(() => void attempt(), TAKE_BACK_RETRY_MS).unref();
+    else stopListening();
   };
+  const stopListening = monitor.onUp(() => void attempt());
   void attempt();
 }
 
@@ -67,7 +86,7 @@ export function failClosedWhenUnavailable(monitor: DependencyMonitor, takeBack?:
     }
     if (!dependency) return;
     monitor.reportDown(dependency);
-    if (takeBack) takeBackConsumed(takeBack);
+    if (takeBack) takeBackConsumed(takeBack, monitor);
     await answerUnavailable(ctx);
   };
 }

@@ -65,6 +65,7 @@ export class DependencyMonitor {
   /** A probe against a hung service may outlast the interval: never more than one at a time. */
   private readonly probing = new Set<Dependency>();
   private stopped = false;
+  private readonly upListeners = new Set<(dependency: Dependency) => void>();
 
   constructor(
     private readonly logger?: Logger,
@@ -74,6 +75,12 @@ export class DependencyMonitor {
   /** How to check that a service answers again (a PING, a `select 1`). */
   probe(dependency: Dependency, check: () => Promise<unknown>): void {
     this.probes.set(dependency, check);
+  }
+
+  /** Calls `listener` each time a service is back, at the moment it is known to be; returns how to stop. */
+  onUp(listener: (dependency: Dependency) => void): () => void {
+    this.upListeners.add(listener);
+    return () => this.upListeners.delete(listener);
   }
 
   isDown(dependency: Dependency): boolean {
@@ -95,6 +102,7 @@ export class DependencyMonitor {
     clearInterval(timer);
     this.down.delete(dependency);
     if (!this.stopped) this.logger?.info({ event: 'dependency.up', dependency }, `${dependency} is back`);
+    for (const listener of [...this.upListeners]) listener(dependency);
   }
 
   private async check(dependency: Dependency): Promise<void> {

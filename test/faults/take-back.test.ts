@@ -23,8 +23,7 @@ import { PrivateRedis } from '../helpers/private-redis.js';
 jest.setTimeout(30_000);
 
 /** A tiny server: request scope, the fail-closed middleware, and a route that consumes then fails. */
-async function serve(store: OidcStore, afterConsume: () => Promise<Dependency>) {
-  const monitor = new DependencyMonitor();
+async function serve(store: OidcStore, afterConsume: () => Promise<Dependency>, monitor = new DependencyMonitor()) {
   const app = new Koa();
   app.use((ctx, next) => requestScopes.run({ id: 'test' }, () => next()));
   app.use(failClosedWhenUnavailable(monitor, (model, id, claim) => store.unconsume(model, id, claim)));
@@ -111,6 +110,32 @@ describe('on the Redis store', () => {
         }
       }, 10_000);
       expect(await store.consume('RefreshToken', 'rt-redis')).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the take-back is the first thing sent when Redis is back: a retry at that very moment finds its token usable', async () => {
+    const store = new RedisOidcStore(client, 'tb:');
+    await store.upsert('RefreshToken', 'rt-first', { grantId: 'g-first' }, 600);
+    // As the app wires it (src/stores/redis/connection.ts): Redis is reported back when its connection is ready.
+    const monitor = new DependencyMonitor(undefined, 60_000);
+    monitor.probe('redis', () => Promise.reject(new Error('the connection says when it is back')));
+    const server = await serve(store, async () => {
+      await redis.stop();
+      return 'redis';
+    }, monitor);
+    try {
+      expect((await fetch(`${server.url}/rt-first`, { headers: { accept: 'application/json' } })).status).toBe(503);
+      // The client retries the instant Redis answers again, well before Retry-After and before the take-back's timer.
+      const retried = new Promise<boolean>((resolve, reject) => {
+        client.once('ready', () => {
+          monitor.reportUp('redis');
+          store.consume('RefreshToken', 'rt-first').then(resolve, reject);
+        });
+      });
+      await redis.start();
+      expect(await retried).toBe(true);
     } finally {
       await server.close();
     }
