@@ -25,7 +25,6 @@ import { auditPages } from './audit.js';
 import { platformPages } from './platform.js';
 import type { AccountRecord } from '../stores/sql/accounts.js';
 
-/** The console's own OAuth client (services/clients ensureConsole). */
 /** The console's token request was answered 5xx: Gatehouse cannot serve it right now (not a refusal). */
 class TokenEndpointUnavailable extends Error {
   constructor(status: number) {
@@ -34,6 +33,7 @@ class TokenEndpointUnavailable extends Error {
   }
 }
 
+/** The console's own OAuth client (services/clients ensureConsole). */
 export const CONSOLE_CLIENT_ID = 'gatehouse-console';
 
 export interface ConsoleDeps {

@@ -147,8 +147,20 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     await deps.page(ctx, user, 'console/platform-client-secret', { current: 'clients', base: BASE, ...data }, status);
   }
 
-  /** Which form field a problem of the client service or of the route's body is about. */
-  const clientField = (path: string) => (/^(client_?name)/i.test(path) ? 'name' : /^(session_?type)/i.test(path) ? 'type' : 'uris');
+  /** Which field of a client form (registration or change) a problem of the client service or of the route's body is about. */
+  const clientField = (path: string) =>
+    /^client_?name/i.test(path) ? 'name'
+      : /^session_?type/i.test(path) ? 'type'
+        : /^post_?logout/i.test(path) ? 'logoutUris'
+          : /^backchannel/i.test(path) ? 'backchannel'
+            : 'uris';
+  /** The problems of a refused client form, from the client service (ValidationError) or the route's body schema (zod). */
+  const issuesOf = (err: unknown): Array<{ path: string; message: string }> =>
+    err instanceof ValidationError
+      ? err.errors.map((e) => ({ path: e.field, message: e.message }))
+      : (err as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  /** The non-empty lines of a textarea (one URI per line). */
+  const lines = (text: string) => text.split(/\r?\n/).map((u) => u.trim()).filter(Boolean);
 
   router.get('/platform/clients', async (ctx) => {
     const user = await guard(ctx, false);
@@ -159,15 +171,14 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     const user = await guard(ctx, true);
     if (!user) return;
     const input = { name: field(ctx, 'client_name'), type: field(ctx, 'session_type'), uris: field(ctx, 'redirect_uris') };
-    const uris = input.uris.split(/\r?\n/).map((u) => u.trim()).filter(Boolean);
+    const uris = lines(input.uris);
     try {
       const created = (await deps.callRoute(ctx, user, 'post', '/clients', {}, { client_name: input.name, session_type: input.type, redirect_uris: uris })) as ClientView & { client_secret?: string };
       await showSecret(ctx, user, { client: created, secret: created.client_secret ?? null, rotated: false }, 201);
     } catch (err) {
       if (!isInvalid(err)) return deps.refuse(ctx, err);
       const errors: FieldErrors = {};
-      const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.field, message: e.message })) : ((err as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
-      for (const issue of issues) {
+      for (const issue of issuesOf(err)) {
         const key = clientField(issue.path);
         errors[key] ??=
           key === 'name'
@@ -237,7 +248,6 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     backchannel: string;
     thirdParty: boolean;
   }
-  const lines = (text: string) => text.split(/\r?\n/).map((u) => u.trim()).filter(Boolean);
   const editInputOf = (c: ClientView): EditInput => ({
     name: c.client_name,
     uris: c.redirect_uris.join('\n'),
@@ -245,10 +255,6 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     backchannel: c.backchannel_logout_uri ?? '',
     thirdParty: !c.first_party,
   });
-  /** Which field of the edit form a problem is about, from the service's or the route body's path. */
-  const editField = (path: string): keyof EditInput =>
-    /^client_?name/i.test(path) ? 'name' : /^post_?logout/i.test(path) ? 'logoutUris' : /^backchannel/i.test(path) ? 'backchannel' : 'uris';
-
   async function showEdit(ctx: Context, user: ConsoleUser, client: ClientView, input: EditInput, errors: FieldErrors, status: number) {
     await deps.page(ctx, user, 'console/platform-client-edit', { current: 'clients', base: BASE, client, input, errors }, status);
   }
@@ -279,7 +285,7 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
       name: field(ctx, 'client_name'),
       uris: field(ctx, 'redirect_uris'),
       logoutUris: field(ctx, 'post_logout_redirect_uris'),
-      backchannel: field(ctx, 'backchannel_logout_uri').trim(),
+      backchannel: field(ctx, 'backchannel_logout_uri'),
       thirdParty: field(ctx, 'third_party') === 'yes',
     };
     let client: ClientView | undefined;
@@ -298,9 +304,8 @@ export function platformPages(router: Router, deps: ConsolePageDeps): void {
     } catch (err) {
       if (!client || !isInvalid(err)) return answer(ctx, err, (problem, status) => showClients(ctx, user, { problem }, status));
       const errors: FieldErrors = {};
-      const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.field, message: e.message })) : (err as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-      for (const issue of issues) {
-        const key = editField(issue.path);
+      for (const issue of issuesOf(err)) {
+        const key = clientField(issue.path);
         errors[key] ??=
           key === 'name'
             ? m('Enter a name of at most 200 characters.')

@@ -85,10 +85,8 @@ export class ConsoleSessions {
   async claimRefresh(id: string): Promise<{ session: ConsoleSession; release(): Promise<void> } | undefined> {
     const claim = randomBytes(16).toString('hex');
     if (!(await this.store.consume(SESSION_MODEL, id, claim))) return undefined;
-    const stored = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
-    if (!stored) return undefined;
-    const { consumed: _, ...session } = stored;
-    return { session, release: () => this.store.unconsume(SESSION_MODEL, id, claim) };
+    const stored = await this.stored(id);
+    return stored && { session: stored.session, release: () => this.store.unconsume(SESSION_MODEL, id, claim) };
   }
 
   /**
@@ -99,13 +97,21 @@ export class ConsoleSessions {
   async renewedElsewhere(id: string, stale: ConsoleSession): Promise<ConsoleSession | 'released' | undefined> {
     const deadline = Date.now() + RENEWAL_WAIT_MS;
     for (;;) {
-      const stored = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
+      const stored = await this.stored(id);
       if (!stored) return undefined;
-      const { consumed, ...session } = stored;
-      if (!consumed) return session.accessToken !== stale.accessToken ? session : 'released';
+      const { session, claimed } = stored;
+      if (!claimed) return session.accessToken !== stale.accessToken ? session : 'released';
       if (Date.now() > deadline) return undefined;
       await new Promise((resolve) => setTimeout(resolve, RENEWAL_POLL_MS));
     }
+  }
+
+  /** The stored session without the store's `consumed` mark, and whether a refresh claim holds it. */
+  private async stored(id: string): Promise<{ session: ConsoleSession; claimed: boolean } | undefined> {
+    const found = (await this.store.find(SESSION_MODEL, id)) as unknown as (ConsoleSession & { consumed?: number }) | undefined;
+    if (!found) return undefined;
+    const { consumed, ...session } = found;
+    return { session, claimed: consumed !== undefined };
   }
 
   async end(ctx: Context, id: string): Promise<void> {

@@ -4,7 +4,7 @@ import { requestScopes } from '../observability/request-context.js';
 import { dependencyOf } from '../services/dependencies.js';
 import type { OidcStore, Payload } from '../stores/oidc-store.js';
 import type { ClientStore } from '../stores/sql/clients.js';
-import { oncePerRequest } from '../observability/request-context.js';
+import { clientOncePerRequest } from '../services/clients.js';
 
 /** Everything a grant produced, and the Grant: what oidc-provider's own revoke helper removes on reuse. */
 async function revokeGrant(store: OidcStore, grantId: string): Promise<void> {
@@ -72,7 +72,7 @@ class ClientAdapter implements Adapter {
   constructor(private readonly clients: ClientStore) {}
 
   find(id: string) {
-    return oncePerRequest(`client:${id}`, async () => (await this.clients.find(id))?.metadata as AdapterPayload | undefined);
+    return clientOncePerRequest(this.clients, id).then((client) => client?.metadata as AdapterPayload | undefined);
   }
   async upsert() {
     throw new Error('clients are managed through Gatehouse, not the provider');

@@ -4,6 +4,15 @@ import type { ClientRecord, ClientStore, SessionType } from '../stores/sql/clien
 import { nowSeconds } from '../stores/db.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { m } from '../i18n/message.js';
+import { oncePerRequest } from '../observability/request-context.js';
+
+/**
+ * A client as stored, read at most once per request: the sign-in pages, the admin API's token check and
+ * oidc-provider's client adapter (src/provider/adapter.ts) share the read. Never across requests, so a
+ * changed registration holds on the next one.
+ */
+export const clientOncePerRequest = (clients: ClientStore, clientId: string): Promise<ClientRecord | undefined> =>
+  oncePerRequest(`client:${clientId}`, () => clients.find(clientId));
 
 export const SESSION_TYPES = ['web', 'mobile', 'desktop'] as const satisfies readonly SessionType[];
 
@@ -46,18 +55,15 @@ export function redirectUriProblem(value: string, sessionType: SessionType): str
   return null;
 }
 
-/** What a client's registration says; the session type is fixed at registration (it decides how the client authenticates). */
-const clientFields = {
-  clientName: z.string().trim().min(1, 'is required').max(200),
-  sessionType: z.enum(SESSION_TYPES, { message: 'must be web, mobile or desktop' }),
-  redirectUris: z.array(z.string()).min(1, 'needs at least one redirect URI'),
-  postLogoutRedirectUris: z.array(z.string()).default([]),
-  backchannelLogoutUri: z.string().optional(),
-  thirdParty: z.boolean().default(false),
-};
-
 const newClientSchema = z
-  .object(clientFields)
+  .object({
+    clientName: z.string().trim().min(1, 'is required').max(200),
+    sessionType: z.enum(SESSION_TYPES, { message: 'must be web, mobile or desktop' }),
+    redirectUris: z.array(z.string()).min(1, 'needs at least one redirect URI'),
+    postLogoutRedirectUris: z.array(z.string()).default([]),
+    backchannelLogoutUri: z.string().optional(),
+    thirdParty: z.boolean().default(false),
+  })
   .superRefine((c, ctx) => {
     const check = (field: string, uris: string[]) =>
       uris.forEach((uri, i) => {
@@ -70,6 +76,13 @@ const newClientSchema = z
   });
 
 export type NewClient = z.input<typeof newClientSchema>;
+
+/** A registration checked (a new one, or a change with the client's own session type); every problem as a ValidationError. */
+function parseRegistration(input: NewClient): z.output<typeof newClientSchema> {
+  const parsed = newClientSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
+  return parsed.data;
+}
 /** A registration's new content: everything but the session type, which stays; nothing defaults (a field left out must not quietly change the client). */
 export type ClientChanges = Omit<NewClient, 'sessionType' | 'postLogoutRedirectUris' | 'thirdParty'> & { postLogoutRedirectUris: string[]; thirdParty: boolean };
 
@@ -152,9 +165,7 @@ export class ClientService {
     let before: ClientRecord | undefined;
     const after = await this.change(clientId, (existing) => {
       before = existing;
-      const parsed = newClientSchema.safeParse({ ...input, sessionType: existing.sessionType });
-      if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
-      const c = parsed.data;
+      const c = parseRegistration({ ...input, sessionType: existing.sessionType });
       const { backchannel_logout_uri: _uri, backchannel_logout_session_required: _required, ...kept } = existing.metadata;
       return {
         ...existing,
@@ -189,11 +200,7 @@ export class ClientService {
   }
 
   async create(input: NewClient): Promise<CreatedClient> {
-    const parsed = newClientSchema.safeParse(input);
-    if (!parsed.success) {
-      throw new ValidationError(parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
-    }
-    const c = parsed.data;
+    const c = parseRegistration(input);
     const clientId = randomBytes(16).toString('base64url');
     const confidential = c.sessionType === 'web';
     const clientSecret = confidential ? newSecret() : undefined;
@@ -228,8 +235,9 @@ export class ClientService {
     return { client, clientSecret };
   }
 
+  /** The client, as read once in this request (clientOncePerRequest); `get` and every change read it afresh. */
   find(clientId: string): Promise<ClientRecord | undefined> {
-    return this.clients.find(clientId);
+    return clientOncePerRequest(this.clients, clientId);
   }
 
   /** Each client's name, each looked up once; a client deleted since keeps its id as its name. */
